@@ -1,0 +1,31 @@
+// Command-line options of the echo servers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lrp/result.h"
+
+namespace lrp {
+
+struct EchoOptions {
+  std::string iface;
+  std::vector<uint16_t> ports;
+  int64_t work_ns = 0;
+  std::string mode = "adaptive";   // adaptive | interrupt | poll | eager
+  std::string threading = "rtc";   // rtc | dedicated
+  std::string metrics;             // HOST:PORT, empty = off
+  bool generic_xdp = false;
+  int cpu = -1;                    // pin the server thread, -1 = no pinning
+  double duration_s = 0;           // 0 = until SIGINT/SIGTERM
+  bool quiet = false;
+};
+
+// Parses argv; on error the message says which option and why.
+Result<EchoOptions> parse_echo_options(int argc, char** argv, bool needs_iface);
+std::string echo_usage(const char* program, bool lrp);
+Result<std::vector<uint16_t>> parse_port_list(const std::string& text);
+Status pin_to_cpu(int cpu);
+
+}  // namespace lrp

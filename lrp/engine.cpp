@@ -1,0 +1,380 @@
+#include "lrp/engine.h"
+
+#include <arpa/inet.h>
+#include <linux/if_xdp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "lrp/flow_key.h"
+#include "lrp/netdev.h"
+
+namespace lrp {
+
+struct Engine::Socket {
+  xsk_socket* xsk = nullptr;
+  xsk_ring_cons rx{};
+  xsk_ring_prod tx{};
+  SlotId slot = 0;
+  Endpoint local;
+  std::vector<lrp_flow_key> flows;
+  SocketOptions options;
+  SocketCounters counters;
+
+  ~Socket() {
+    if (xsk != nullptr) xsk_socket__delete(xsk);
+  }
+};
+
+static std::string where(const EngineConfig& c) {
+  return c.ifname + " queue " + std::to_string(c.queue);
+}
+
+Result<std::unique_ptr<Engine>> Engine::open(const EngineConfig& config) {
+  std::unique_ptr<Engine> e(new Engine());
+  e->config_ = config;
+  auto info = query_interface(config.ifname);
+  if (!info) return info.error();
+  e->ifindex_ = info->ifindex;
+  e->mac_ = info->mac;
+  e->addresses_ = info->addresses;
+  if (config.queue >= info->rx_queues)
+    return make_error(EINVAL, "queue " + std::to_string(config.queue) + " does not exist on " +
+                                  config.ifname + " (it has " + std::to_string(info->rx_queues) +
+                                  ")");
+  auto program = XdpProgram::attach(e->ifindex_, config.ifname, config.xdp_mode);
+  if (!program) return program.error();
+  e->program_ = std::move(program.value());
+  auto umem = Umem::create(config.umem);
+  if (!umem) return umem.error();
+  e->umem_ = std::move(umem.value());
+  e->pool_ = std::make_unique<FramePool>(config.umem.frame_count, config.umem.frame_size,
+                                         LRP_MAX_SLOTS);
+  LRP_TRY(e->open_anchor());
+  e->refill();
+  return e;
+}
+
+// The first socket of a UMEM owns the fill and completion rings and the bind
+// flags; later sockets share them. A socket with no flows keeps that role for
+// the engine's whole life, so application sockets can come and go freely.
+Status Engine::open_anchor() {
+  anchor_ = std::make_unique<Socket>();
+  xsk_socket_config cfg{.rx_size = config_.rx_size,
+                        .tx_size = config_.tx_size,
+                        .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+                        .xdp_flags = 0,
+                        .bind_flags = XDP_USE_NEED_WAKEUP | XDP_COPY};
+  int err = xsk_socket__create_shared(&anchor_->xsk, config_.ifname.c_str(), config_.queue,
+                                      umem_->handle(), &anchor_->rx, &anchor_->tx, umem_->fill(),
+                                      umem_->comp(), &cfg);
+  if (err != 0) {
+    anchor_->xsk = nullptr;
+    return make_error(err, "bind the first AF_XDP socket on " + where(config_));
+  }
+  return {};
+}
+
+Engine::~Engine() {
+  for (auto& s : sockets_) {
+    if (s == nullptr) continue;
+    for (const auto& key : s->flows) (void)program_->remove_flow(key);
+    (void)program_->clear_socket(s->slot);
+  }
+  // Sockets before the anchor, the anchor before the UMEM, the program last.
+  for (auto& s : sockets_) s.reset();
+  anchor_.reset();
+  umem_.reset();
+  program_.reset();
+}
+
+Engine::Socket* Engine::socket(SlotId slot) const {
+  return slot < sockets_.size() ? sockets_[slot].get() : nullptr;
+}
+bool Engine::slot_open(SlotId slot) const { return socket(slot) != nullptr; }
+int Engine::socket_fd(SlotId slot) const { return xsk_socket__fd(socket(slot)->xsk); }
+int Engine::anchor_fd() const { return xsk_socket__fd(anchor_->xsk); }
+const Endpoint& Engine::bound(SlotId slot) const { return socket(slot)->local; }
+const SocketCounters& Engine::counters(SlotId slot) const { return socket(slot)->counters; }
+
+Result<SlotId> Engine::open_socket(const BindSpec& bind, const SocketOptions& options) {
+  std::lock_guard lock(control_mutex_);
+  const std::string what = "udp port " + std::to_string(bind.port) + " on " + where(config_);
+  if (bind.port == 0) return make_error(EINVAL, "bind " + what + ": port 0 is not supported");
+  if (!bind.local.is_any()) {
+    bool ours = false;
+    for (const auto& a : addresses_) ours = ours || a == bind.local;
+    if (!ours)
+      return make_error(EADDRNOTAVAIL, "bind " + bind.local.to_string() + " " + what +
+                                           ": not an address of the interface");
+  }
+  SlotId slot = 0;
+  while (slot < sockets_.size() && sockets_[slot] != nullptr) ++slot;
+  if (slot == sockets_.size())
+    return make_error(EMFILE, "bind " + what + ": all " + std::to_string(LRP_MAX_SLOTS) +
+                                  " sockets of the engine are in use");
+  auto s = std::make_unique<Socket>();
+  s->slot = slot;
+  s->local = Endpoint{bind.local, bind.port};
+  s->options = options;
+  xsk_socket_config cfg{.rx_size = config_.rx_size,
+                        .tx_size = config_.tx_size,
+                        .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+                        .xdp_flags = 0,
+                        .bind_flags = 0};
+  int err = xsk_socket__create_shared(&s->xsk, config_.ifname.c_str(), config_.queue,
+                                      umem_->handle(), &s->rx, &s->tx, umem_->fill(),
+                                      umem_->comp(), &cfg);
+  if (err != 0) {
+    s->xsk = nullptr;
+    return make_error(err, "create AF_XDP socket for " + what);
+  }
+  s->flows.push_back(flow_key_for(bind));
+  // The socket is in the XSKMAP before its flow exists, so no packet of the
+  // flow ever meets an empty slot.
+  LRP_TRY(program_->set_shed(slot, false));
+  LRP_TRY(program_->set_socket(slot, xsk_socket__fd(s->xsk)));
+  for (const auto& key : s->flows) {
+    Status st = program_->add_flow(key, slot);
+    if (!st.ok()) {
+      (void)program_->clear_socket(slot);
+      return Error{st.error().code, "bind " + what + ": " + st.error().context};
+    }
+  }
+  sockets_[slot] = std::move(s);
+  return slot;
+}
+
+Status Engine::close_socket(SlotId slot) {
+  std::lock_guard lock(control_mutex_);
+  Socket* s = socket(slot);
+  if (s == nullptr) return make_error(EBADF, "close slot " + std::to_string(slot) + ": not open");
+  for (const auto& key : s->flows) LRP_TRY(program_->remove_flow(key));
+  LRP_TRY(program_->clear_socket(slot));
+  // Frames still in its RX ring were filled from the pool: take them back.
+  uint32_t idx = 0;
+  const uint32_t n = xsk_ring_cons__peek(&s->rx, config_.rx_size, &idx);
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint64_t addr = xsk_ring_cons__rx_desc(&s->rx, idx + i)->addr;
+    if (pool_->received(addr, slot)) pool_->release(addr, slot);
+  }
+  xsk_ring_cons__release(&s->rx, n);
+  reclaim_completions();
+  pool_->reclaim_owner(slot);
+  sockets_[slot].reset();
+  return {};
+}
+
+size_t Engine::rx_pending(SlotId slot) {
+  Socket* s = socket(slot);
+  return s == nullptr ? 0 : xsk_cons_nb_avail(&s->rx, config_.rx_size);
+}
+
+ProcessResult Engine::process(SlotId slot, std::span<Datagram> out) {
+  ProcessResult r;
+  Socket* s = socket(slot);
+  if (s == nullptr) return r;
+  const size_t held = pool_->held_by(slot);
+  size_t room = held >= s->options.held_cap ? 0 : s->options.held_cap - held;
+  size_t want = std::min(out.size(), room);
+  if (want < out.size() && rx_pending(slot) > want) bump(s->counters.held_cap_reached);
+  if (want == 0) return r;
+  uint32_t idx = 0;
+  const uint32_t n = xsk_ring_cons__peek(&s->rx, static_cast<uint32_t>(want), &idx);
+  const ParseOptions parse_options{.verify_checksums = config_.verify_checksums};
+  for (uint32_t i = 0; i < n; ++i) {
+    const xdp_desc* desc = xsk_ring_cons__rx_desc(&s->rx, idx + i);
+    if (!pool_->received(desc->addr, slot)) continue;  // counted as a violation
+    const uint64_t base = pool_->frame_base(desc->addr);
+    std::span<const uint8_t> frame(umem_->data(desc->addr), desc->len);
+    ParseResult parsed = parse_udp_frame(frame, parse_options);
+    if (!parsed.ok()) {
+      bump(s->counters.invalid[static_cast<size_t>(parsed.reason())]);
+      pool_->release(base, slot);
+      continue;
+    }
+    out[r.delivered++] = Datagram{parsed.view(), base, slot};
+    bump(s->counters.delivered);
+    bump(s->counters.delivered_bytes, parsed.view().payload.size());
+  }
+  xsk_ring_cons__release(&s->rx, n);
+  r.taken = n;
+  if (n > 0) refill();
+  return r;
+}
+
+void Engine::release(const Datagram& d) { release_frame(d.slot, d.frame); }
+void Engine::release_frame(SlotId slot, uint64_t frame) { pool_->release(frame, slot); }
+
+size_t Engine::refill() {
+  std::unique_lock lock(fill_mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return 0;  // someone else is refilling right now
+  xsk_ring_prod* fill = umem_->fill();
+  const uint32_t free_slots = xsk_prod_nb_free(fill, config_.umem.fill_size);
+  if (free_slots == 0) return 0;
+  uint64_t addrs[256];
+  size_t total = 0;
+  uint32_t remaining = free_slots;
+  while (remaining > 0) {
+    const size_t got = pool_->take_for_fill({addrs, std::min<size_t>(remaining, 256)});
+    if (got == 0) break;
+    uint32_t idx = 0;
+    const uint32_t reserved = xsk_ring_prod__reserve(fill, static_cast<uint32_t>(got), &idx);
+    for (uint32_t i = 0; i < reserved; ++i) *xsk_ring_prod__fill_addr(fill, idx + i) = addrs[i];
+    xsk_ring_prod__submit(fill, reserved);
+    if (reserved < got) pool_->return_unfilled({addrs + reserved, got - reserved});
+    total += reserved;
+    remaining -= static_cast<uint32_t>(got);
+    if (reserved < got) break;
+  }
+  // With need-wakeup the driver may sleep until told the fill ring has room.
+  if (total > 0 && xsk_ring_prod__needs_wakeup(fill))
+    (void)recvfrom(anchor_fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
+  return total;
+}
+
+size_t Engine::reclaim_completions() {
+  std::unique_lock lock(comp_mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return 0;
+  xsk_ring_cons* comp = umem_->comp();
+  uint32_t idx = 0;
+  const uint32_t n = xsk_ring_cons__peek(comp, config_.umem.comp_size, &idx);
+  for (uint32_t i = 0; i < n; ++i) {
+    uint16_t owner = kNoOwner;
+    // The completion ring is shared by all sockets: the pool knows the owner.
+    if (pool_->completed(*xsk_ring_cons__comp_addr(comp, idx + i), &owner)) {
+      Socket* s = socket(owner);
+      if (s != nullptr) bump(s->counters.completed);
+    }
+  }
+  xsk_ring_cons__release(comp, n);
+  return n;
+}
+
+Result<IpAddress> Engine::source_for(const Socket& s, const Endpoint& to,
+                                     const IpAddress* from) const {
+  if (from != nullptr && !from->is_any()) return *from;
+  if (!s.local.addr.is_any()) return s.local.addr;
+  for (const auto& a : addresses_)
+    if (a.is_v4() == to.addr.is_v4()) return a;
+  return make_error(EADDRNOTAVAIL, "send to " + to.addr.to_string() + ": " + config_.ifname +
+                                       " has no address of that family");
+}
+
+Status Engine::send(SlotId slot, const Endpoint& to, std::span<const uint8_t> payload,
+                    const IpAddress* from) {
+  Socket* s = socket(slot);
+  if (s == nullptr) return make_error(EBADF, "send on slot " + std::to_string(slot));
+  const auto fail_busy = [&](const char* why) {
+    bump(s->counters.send_would_block);
+    return make_error(EAGAIN, std::string("send from port ") + std::to_string(s->local.port) +
+                                  " on " + where(config_) + ": " + why);
+  };
+  if (pool_->tx_by(slot) >= s->options.tx_cap) {
+    reclaim_completions();
+    if (pool_->tx_by(slot) >= s->options.tx_cap)
+      return fail_busy("transmit budget in use (no completions yet)");
+  }
+  if (xsk_prod_nb_free(&s->tx, 1) < 1) return fail_busy("TX ring full");
+  auto source = source_for(*s, to, from);
+  if (!source) return source.error();
+  std::array<uint8_t, 6> dst_mac{};
+  {
+    std::lock_guard lock(neighbour_mutex_);
+    auto mac = neighbours_.resolve(to.addr, ifindex_);
+    if (!mac) return mac.error();
+    dst_mac = mac.value();
+  }
+  FrameHeaderSpec spec{};
+  spec.src_mac = mac_;
+  spec.dst_mac = dst_mac;
+  spec.source = Endpoint{source.value(), s->local.port};
+  spec.destination = to;
+  uint64_t addr = 0;
+  if (!pool_->take_for_send(slot, &addr)) {
+    reclaim_completions();
+    if (!pool_->take_for_send(slot, &addr)) return fail_busy("no free frames");
+  }
+  auto len = build_udp_frame(umem_->frame(addr), spec, payload);
+  if (!len) {
+    pool_->release(addr, slot);
+    return len.error();
+  }
+  uint32_t idx = 0;
+  if (xsk_ring_prod__reserve(&s->tx, 1, &idx) != 1) {
+    pool_->release(addr, slot);
+    return fail_busy("TX ring full");
+  }
+  xdp_desc* desc = xsk_ring_prod__tx_desc(&s->tx, idx);
+  desc->addr = addr;
+  desc->len = static_cast<uint32_t>(len.value());
+  desc->options = 0;
+  pool_->submitted_for_tx(addr, slot);
+  xsk_ring_prod__submit(&s->tx, 1);
+  bump(s->counters.sent);
+  bump(s->counters.sent_bytes, payload.size());
+  return {};
+}
+
+Status Engine::flush(SlotId slot) {
+  Socket* s = socket(slot);
+  if (s == nullptr) return make_error(EBADF, "flush slot " + std::to_string(slot));
+  // Copy mode transmits a bounded batch per kick: kick until the kernel has
+  // taken everything or stops making progress.
+  for (int round = 0; round < 64; ++round) {
+    const uint32_t produced = *s->tx.producer;
+    const uint32_t consumed = __atomic_load_n(s->tx.consumer, __ATOMIC_ACQUIRE);
+    if (produced == consumed) break;
+    if (sendto(xsk_socket__fd(s->xsk), nullptr, 0, MSG_DONTWAIT, nullptr, 0) < 0) {
+      if (errno == EAGAIN || errno == EBUSY || errno == ENOBUFS) {
+        reclaim_completions();
+        continue;
+      }
+      return errno_error("kick transmit on port " + std::to_string(s->local.port) + " on " +
+                         where(config_));
+    }
+  }
+  reclaim_completions();
+  return {};
+}
+
+Result<xdp_statistics> Engine::kernel_stats(SlotId slot) const {
+  Socket* s = socket(slot);
+  if (s == nullptr) return make_error(EBADF, "statistics of slot " + std::to_string(slot));
+  xdp_statistics stats{};
+  socklen_t len = sizeof(stats);
+  if (getsockopt(xsk_socket__fd(s->xsk), SOL_XDP, XDP_STATISTICS, &stats, &len) != 0)
+    return errno_error("read XDP_STATISTICS of port " + std::to_string(s->local.port));
+  return stats;
+}
+
+size_t Engine::fill_ring_entries() const {
+  const xsk_ring_prod* fill = umem_->fill();
+  return *fill->producer - __atomic_load_n(fill->consumer, __ATOMIC_ACQUIRE);
+}
+
+size_t Engine::rx_ring_entries(SlotId slot) const {
+  Socket* s = socket(slot);
+  if (s == nullptr) return 0;
+  return __atomic_load_n(s->rx.producer, __ATOMIC_ACQUIRE) - *s->rx.consumer;
+}
+
+bool Engine::frames_accounted(std::string* why) {
+  reclaim_completions();
+  if (!pool_->consistent(why)) return false;
+  size_t kernel_rx = fill_ring_entries() + xsk_cons_nb_avail(&anchor_->rx, config_.rx_size);
+  for (auto& s : sockets_)
+    if (s != nullptr) kernel_rx += rx_ring_entries(s->slot);
+  const FrameCounts c = pool_->counts();
+  if (kernel_rx != c.at(FramePlace::KernelRx)) {
+    if (why != nullptr)
+      *why = "pool says " + std::to_string(c.at(FramePlace::KernelRx)) +
+             " frames are with the kernel for receive, the rings hold " +
+             std::to_string(kernel_rx);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace lrp

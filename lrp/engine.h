@@ -1,0 +1,161 @@
+// An engine owns one (interface, queue): the attached XDP program, the UMEM
+// with its shared fill and completion rings, and the AF_XDP sockets bound to
+// it with XDP_SHARED_UMEM. It offers the mechanisms (take frames from a
+// socket's ring and do the UDP work, send, refill, reclaim); when to use them
+// is the scheduler's business.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "lrp/frame_pool.h"
+#include "lrp/ip_address.h"
+#include "lrp/neighbour.h"
+#include "lrp/result.h"
+#include "lrp/udp_frame.h"
+#include "lrp/umem.h"
+#include "lrp/xdp_program.h"
+
+struct xdp_statistics;
+
+namespace lrp {
+
+using SlotId = uint16_t;
+
+struct EngineConfig {
+  std::string ifname;
+  uint32_t queue = 0;
+  XdpMode xdp_mode = XdpMode::Native;
+  UmemConfig umem;
+  uint32_t rx_size = 1024;
+  uint32_t tx_size = 1024;
+  bool verify_checksums = true;
+};
+
+// What a socket receives: a local address (or any) and port, optionally only
+// from one remote endpoint (a connected socket, matched before the others).
+struct BindSpec {
+  IpAddress local;  // any address of the family = wildcard
+  uint16_t port = 0;
+  std::optional<Endpoint> remote;
+};
+
+struct SocketOptions {
+  uint32_t held_cap = 512;  // frames the socket's owner may hold at once
+  uint32_t tx_cap = 256;    // frames the socket may have in flight for transmit
+};
+
+// A received datagram still in its UMEM frame; give it back with release().
+struct Datagram {
+  DatagramView view;
+  uint64_t frame = 0;
+  SlotId slot = 0;
+};
+
+// Per-socket counters: one writer (whoever runs the socket's protocol work),
+// any number of readers (metrics), so relaxed atomics suffice.
+struct SocketCounters {
+  std::atomic<uint64_t> delivered{0};
+  std::atomic<uint64_t> delivered_bytes{0};
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(DropReason::Count)> invalid{};
+  std::atomic<uint64_t> held_cap_reached{0};  // visits cut short by the held-frames cap
+  std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> sent_bytes{0};
+  std::atomic<uint64_t> send_would_block{0};
+  std::atomic<uint64_t> completed{0};
+};
+
+inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+struct ProcessResult {
+  size_t taken = 0;      // frames taken from the RX ring
+  size_t delivered = 0;  // valid datagrams written to out
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> open(const EngineConfig& config);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  Result<SlotId> open_socket(const BindSpec& bind, const SocketOptions& options);
+  // Stops steering traffic to the socket, returns every frame its owner held
+  // and closes it.
+  Status close_socket(SlotId slot);
+
+  // Protocol work for one socket: takes up to out.size() frames from its RX
+  // ring (fewer if its held-frames cap is near), validates each, writes the
+  // good ones to out (held by the caller until release) and counts and frees
+  // the bad ones.
+  ProcessResult process(SlotId slot, std::span<Datagram> out);
+  void release(const Datagram& datagram);
+  void release_frame(SlotId slot, uint64_t frame);
+  // Frames waiting in the socket's RX ring, without taking them.
+  size_t rx_pending(SlotId slot);
+
+  // Keeps the shared fill ring topped up from free frames.
+  size_t refill();
+  // Returns transmitted frames to the pool.
+  size_t reclaim_completions();
+
+  // Queues one UDP datagram on the socket's TX ring. `from` overrides the
+  // source address (needed for sockets bound to any address). EAGAIN: TX ring
+  // or the socket's transmit budget is full; reclaim, flush and retry.
+  Status send(SlotId slot, const Endpoint& to, std::span<const uint8_t> payload,
+              const IpAddress* from = nullptr);
+  // Kicks the kernel to transmit what is queued (copy mode sends only when
+  // kicked, a bounded number of frames per kick).
+  Status flush(SlotId slot);
+
+  int socket_fd(SlotId slot) const;
+  const Endpoint& bound(SlotId slot) const;
+  bool slot_open(SlotId slot) const;
+  const SocketCounters& counters(SlotId slot) const;
+  Result<xdp_statistics> kernel_stats(SlotId slot) const;
+  // Frames in the fill ring and in the slot's RX ring, read from the rings.
+  size_t fill_ring_entries() const;
+  size_t rx_ring_entries(SlotId slot) const;
+  // Every frame is somewhere, once: pool bookkeeping against the rings.
+  // Only exact while no traffic is in flight.
+  bool frames_accounted(std::string* why);
+
+  XdpProgram& program() { return *program_; }
+  FramePool& frames() { return *pool_; }
+  const EngineConfig& config() const { return config_; }
+  int ifindex() const { return ifindex_; }
+  // The fd that wakes on fill-ring need-wakeup (the first socket of the UMEM).
+  int anchor_fd() const;
+
+ private:
+  struct Socket;
+  Engine() = default;
+  Status open_anchor();
+  Socket* socket(SlotId slot) const;
+  Result<IpAddress> source_for(const Socket& s, const Endpoint& to, const IpAddress* from) const;
+
+  EngineConfig config_;
+  int ifindex_ = 0;
+  std::array<uint8_t, 6> mac_{};
+  std::vector<IpAddress> addresses_;
+  std::unique_ptr<XdpProgram> program_;
+  std::unique_ptr<Umem> umem_;
+  std::unique_ptr<FramePool> pool_;
+  std::unique_ptr<Socket> anchor_;
+  std::array<std::unique_ptr<Socket>, LRP_MAX_SLOTS> sockets_;
+  mutable std::mutex control_mutex_;  // open/close sockets
+  std::mutex fill_mutex_;             // one writer on the shared fill ring
+  std::mutex comp_mutex_;             // one reader on the shared completion ring
+  NeighbourTable neighbours_;
+  std::mutex neighbour_mutex_;
+};
+
+}  // namespace lrp

@@ -1,0 +1,199 @@
+#include "lrp/frame_pool.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace lrp {
+
+const char* to_string(FramePlace place) {
+  switch (place) {
+    case FramePlace::Free:
+      return "free";
+    case FramePlace::KernelRx:
+      return "kernel_rx";
+    case FramePlace::Held:
+      return "held";
+    case FramePlace::KernelTx:
+      return "kernel_tx";
+    case FramePlace::Count:
+      break;
+  }
+  return "unknown";
+}
+
+FramePool::FramePool(size_t frame_count, uint32_t frame_size, size_t max_owners)
+    : frame_size_(frame_size), states_(frame_count), held_(max_owners), tx_(max_owners) {
+  free_.reserve(frame_count);
+  // Hand out low addresses first: a stack, so push the highest first.
+  for (size_t i = frame_count; i-- > 0;) free_.push_back(uint64_t{i} * frame_size);
+  by_place_[static_cast<size_t>(FramePlace::Free)] = frame_count;
+}
+
+void FramePool::note_violation() {
+  ++violations_;
+#ifdef LRP_CHECK_FRAMES
+  std::fprintf(stderr, "lrp: frame accounting violated\n");
+  std::abort();
+#endif
+}
+
+bool FramePool::move(uint64_t addr, FramePlace from, FramePlace to, uint16_t from_owner,
+                     uint16_t to_owner) {
+  const uint64_t index = addr / frame_size_;
+  if (index >= states_.size()) {
+    note_violation();
+    return false;
+  }
+  FrameState& state = states_[index];
+  if (state.place != from || (from_owner != kNoOwner && state.owner != from_owner)) {
+    note_violation();
+    return false;
+  }
+  if (from == FramePlace::Held) --held_[state.owner];
+  if (from == FramePlace::KernelTx) --tx_[state.owner];
+  --by_place_[static_cast<size_t>(from)];
+  state.place = to;
+  state.owner = to_owner;
+  if (to == FramePlace::Held) ++held_[to_owner];
+  if (to == FramePlace::KernelTx) ++tx_[to_owner];
+  ++by_place_[static_cast<size_t>(to)];
+  return true;
+}
+
+size_t FramePool::take_for_fill(std::span<uint64_t> out) {
+  std::lock_guard lock(mutex_);
+  size_t n = 0;
+  while (n < out.size() && !free_.empty()) {
+    const uint64_t addr = free_.back();
+    free_.pop_back();
+    move(addr, FramePlace::Free, FramePlace::KernelRx, kNoOwner, kNoOwner);
+    out[n++] = addr;
+  }
+  return n;
+}
+
+void FramePool::return_unfilled(std::span<const uint64_t> addrs) {
+  std::lock_guard lock(mutex_);
+  for (uint64_t addr : addrs) {
+    if (move(addr, FramePlace::KernelRx, FramePlace::Free, kNoOwner, kNoOwner))
+      free_.push_back(addr);
+  }
+}
+
+bool FramePool::received(uint64_t addr, uint16_t owner) {
+  if (owner >= held_.size()) return false;
+  std::lock_guard lock(mutex_);
+  return move(frame_base(addr), FramePlace::KernelRx, FramePlace::Held, kNoOwner, owner);
+}
+
+bool FramePool::release(uint64_t addr, uint16_t owner) {
+  std::lock_guard lock(mutex_);
+  const uint64_t base = frame_base(addr);
+  if (!move(base, FramePlace::Held, FramePlace::Free, owner, kNoOwner)) return false;
+  free_.push_back(base);
+  return true;
+}
+
+bool FramePool::take_for_send(uint16_t owner, uint64_t* addr) {
+  if (owner >= held_.size()) return false;
+  std::lock_guard lock(mutex_);
+  if (free_.empty()) return false;
+  const uint64_t base = free_.back();
+  free_.pop_back();
+  move(base, FramePlace::Free, FramePlace::Held, kNoOwner, owner);
+  *addr = base;
+  return true;
+}
+
+bool FramePool::submitted_for_tx(uint64_t addr, uint16_t owner) {
+  std::lock_guard lock(mutex_);
+  return move(frame_base(addr), FramePlace::Held, FramePlace::KernelTx, owner, owner);
+}
+
+bool FramePool::completed(uint64_t addr, uint16_t* owner) {
+  std::lock_guard lock(mutex_);
+  const uint64_t base = frame_base(addr);
+  const uint64_t index = base / frame_size_;
+  if (index >= states_.size()) {
+    note_violation();
+    return false;
+  }
+  const uint16_t was = states_[index].owner;
+  if (!move(base, FramePlace::KernelTx, FramePlace::Free, kNoOwner, kNoOwner)) return false;
+  free_.push_back(base);
+  if (owner != nullptr) *owner = was;
+  return true;
+}
+
+size_t FramePool::reclaim_owner(uint16_t owner) {
+  std::lock_guard lock(mutex_);
+  size_t n = 0;
+  for (size_t i = 0; i < states_.size(); ++i) {
+    FrameState& state = states_[i];
+    if (state.owner != owner || state.place != FramePlace::Held) continue;
+    const uint64_t addr = uint64_t{i} * frame_size_;
+    move(addr, FramePlace::Held, FramePlace::Free, owner, kNoOwner);
+    free_.push_back(addr);
+    ++n;
+  }
+  return n;
+}
+
+size_t FramePool::held_by(uint16_t owner) const {
+  std::lock_guard lock(mutex_);
+  return owner < held_.size() ? held_[owner] : 0;
+}
+
+size_t FramePool::tx_by(uint16_t owner) const {
+  std::lock_guard lock(mutex_);
+  return owner < tx_.size() ? tx_[owner] : 0;
+}
+
+FrameCounts FramePool::counts() const {
+  std::lock_guard lock(mutex_);
+  FrameCounts c;
+  c.total = states_.size();
+  for (size_t i = 0; i < static_cast<size_t>(FramePlace::Count); ++i) c.by_place[i] = by_place_[i];
+  return c;
+}
+
+uint64_t FramePool::violations() const {
+  std::lock_guard lock(mutex_);
+  return violations_;
+}
+
+bool FramePool::consistent(std::string* why) const {
+  std::lock_guard lock(mutex_);
+  size_t recount[static_cast<size_t>(FramePlace::Count)] = {};
+  std::vector<size_t> held(held_.size()), tx(tx_.size());
+  for (const FrameState& s : states_) {
+    ++recount[static_cast<size_t>(s.place)];
+    if (s.place == FramePlace::Held) ++held[s.owner];
+    if (s.place == FramePlace::KernelTx) ++tx[s.owner];
+  }
+  auto fail = [why](std::string text) {
+    if (why != nullptr) *why = std::move(text);
+    return false;
+  };
+  for (size_t i = 0; i < static_cast<size_t>(FramePlace::Count); ++i) {
+    if (recount[i] != by_place_[i])
+      return fail(std::string("count of ") + to_string(static_cast<FramePlace>(i)) + " is " +
+                  std::to_string(by_place_[i]) + " but " + std::to_string(recount[i]) +
+                  " frames are there");
+  }
+  if (free_.size() != recount[static_cast<size_t>(FramePlace::Free)])
+    return fail("free list has " + std::to_string(free_.size()) + " entries for " +
+                std::to_string(recount[static_cast<size_t>(FramePlace::Free)]) + " free frames");
+  std::vector<bool> seen(states_.size());
+  for (uint64_t addr : free_) {
+    const uint64_t index = addr / frame_size_;
+    if (states_[index].place != FramePlace::Free || seen[index])
+      return fail("free list entry " + std::to_string(addr) + " is not a unique free frame");
+    seen[index] = true;
+  }
+  if (held != held_ || tx != tx_) return fail("per-owner counts disagree with frame states");
+  if (violations_ != 0) return fail(std::to_string(violations_) + " invalid frame moves");
+  return true;
+}
+
+}  // namespace lrp

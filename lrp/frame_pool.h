@@ -1,0 +1,85 @@
+// The frames of one UMEM and where each one is. Every frame is in exactly one
+// place; every move between places is checked against where the frame was.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace lrp {
+
+// Where a frame is. The kernel's side is split in two: frames given for
+// receive (in the fill ring or already in some socket's RX ring) and frames
+// given for transmit (in a TX ring or the completion ring).
+enum class FramePlace : uint8_t { Free, KernelRx, Held, KernelTx, Count };
+const char* to_string(FramePlace place);
+
+inline constexpr uint16_t kNoOwner = 0xffff;
+
+struct FrameCounts {
+  size_t total = 0;
+  size_t by_place[static_cast<size_t>(FramePlace::Count)] = {};
+  size_t at(FramePlace p) const { return by_place[static_cast<size_t>(p)]; }
+};
+
+class FramePool {
+ public:
+  // max_owners: socket slots that can hold frames.
+  FramePool(size_t frame_count, uint32_t frame_size, size_t max_owners);
+
+  size_t frame_count() const { return states_.size(); }
+  uint32_t frame_size() const { return frame_size_; }
+
+  // Frame address (offset into the UMEM) of any byte inside the frame; the
+  // kernel may hand back addresses with headroom added.
+  uint64_t frame_base(uint64_t addr) const { return addr - addr % frame_size_; }
+
+  // Free -> KernelRx: up to out.size() frames for the fill ring. Returns count.
+  size_t take_for_fill(std::span<uint64_t> out);
+  // Undo take_for_fill for frames the ring did not accept.
+  void return_unfilled(std::span<const uint64_t> addrs);
+  // KernelRx -> Held by owner: a frame read from owner's RX ring.
+  bool received(uint64_t addr, uint16_t owner);
+  // Held -> Free.
+  bool release(uint64_t addr, uint16_t owner);
+  // Free -> Held by owner: a frame taken to build a datagram for transmit.
+  bool take_for_send(uint16_t owner, uint64_t* addr);
+  // Held -> KernelTx: put on owner's TX ring.
+  bool submitted_for_tx(uint64_t addr, uint16_t owner);
+  // KernelTx -> Free: returned on the completion ring. Reports the owner.
+  bool completed(uint64_t addr, uint16_t* owner);
+  // Every frame held or in flight for transmit by owner -> Free; for an
+  // owner that leaves. Frames in the kernel's RX rings come back through
+  // the normal path. Returns the number reclaimed.
+  size_t reclaim_owner(uint16_t owner);
+
+  size_t held_by(uint16_t owner) const;
+  size_t tx_by(uint16_t owner) const;
+  FrameCounts counts() const;
+  // Moves that did not match the frame's recorded place (should stay 0).
+  uint64_t violations() const;
+  // Recounts every frame's state and compares with the running counters.
+  bool consistent(std::string* why) const;
+
+ private:
+  struct FrameState {
+    FramePlace place = FramePlace::Free;
+    uint16_t owner = kNoOwner;
+  };
+  bool move(uint64_t addr, FramePlace from, FramePlace to, uint16_t from_owner, uint16_t to_owner);
+  void note_violation();
+
+  const uint32_t frame_size_;
+  mutable std::mutex mutex_;
+  std::vector<FrameState> states_;
+  std::vector<uint64_t> free_;  // stack of free frame addresses
+  std::vector<size_t> held_;    // per owner
+  std::vector<size_t> tx_;      // per owner
+  size_t by_place_[static_cast<size_t>(FramePlace::Count)] = {};
+  uint64_t violations_ = 0;
+};
+
+}  // namespace lrp
