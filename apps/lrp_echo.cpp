@@ -1,7 +1,6 @@
 // UDP echo server on the lrp native path: replies to every datagram with the
 // same payload, after --work-ns of application work.
-#include <sys/epoll.h>
-
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <vector>
@@ -10,6 +9,7 @@
 #include "apps/spin.h"
 #include "apps/stop_signal.h"
 #include "lrp/engine.h"
+#include "sched/runtime/scheduler.h"
 
 namespace {
 
@@ -20,24 +20,16 @@ int fail(const lrp::Error& e) {
   return 1;
 }
 
-// Echoes one batch from one socket; returns the number of datagrams handled.
-size_t echo_batch(lrp::Engine& engine, lrp::SlotId slot, int64_t work_ns) {
-  lrp::Datagram batch[kBatch];
-  lrp::ProcessResult r = engine.process(slot, batch);
-  for (size_t i = 0; i < r.delivered; ++i) {
-    const lrp::Datagram& d = batch[i];
-    lrp::spin_for_ns(work_ns);
-    const lrp::IpAddress local = d.view.destination.addr;
-    lrp::Status st = engine.send(slot, d.view.source, d.view.payload, &local);
-    if (!st.ok() && st.error().code == EAGAIN) {
-      (void)engine.flush(slot);
-      st = engine.send(slot, d.view.source, d.view.payload, &local);
-    }
-    // A reply that cannot be queued is dropped, as a kernel UDP send would.
-    engine.release(d);
+// Replies to one received datagram from the socket it arrived on.
+void echo(lrp::Engine& engine, const lrp::Datagram& d, int64_t work_ns) {
+  lrp::spin_for_ns(work_ns);
+  const lrp::IpAddress local = d.view.destination.addr;
+  lrp::Status st = engine.send(d.slot, d.view.source, d.view.payload, &local);
+  if (!st.ok() && st.error().code == EAGAIN) {
+    (void)engine.flush(d.slot);
+    st = engine.send(d.slot, d.view.source, d.view.payload, &local);
   }
-  if (r.delivered > 0) (void)engine.flush(slot);
-  return r.taken;
+  // A reply that still cannot be queued is dropped, as a kernel UDP send would.
 }
 
 }  // namespace
@@ -50,6 +42,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const lrp::EchoOptions& o = parsed.value();
+  auto mode = lrp::sched::parse_mode(o.mode);
+  auto threading = lrp::sched::parse_threading(o.threading);
+  if (!mode) return fail(mode.error());
+  if (!threading) return fail(threading.error());
   if (auto st = lrp::pin_to_cpu(o.cpu); !st.ok()) return fail(st.error());
   lrp::install_stop_handlers();
 
@@ -58,38 +54,47 @@ int main(int argc, char** argv) {
   config.xdp_mode = o.generic_xdp ? lrp::XdpMode::Generic : lrp::XdpMode::Native;
   auto engine = lrp::Engine::open(config);
   if (!engine) return fail(engine.error());
-  std::vector<lrp::SlotId> slots;
-  int ep = epoll_create1(EPOLL_CLOEXEC);
+  lrp::sched::SchedulerConfig sc;
+  sc.mode = mode.value();
+  sc.threading = threading.value();
+  sc.engine_cpu = o.cpu;
+  lrp::sched::MonotonicClock clock;
+  lrp::sched::Scheduler scheduler(*engine.value(), sc, clock);
+  auto app = scheduler.add_app({.name = "echo", .weight = 1, .queue_bound = 1024,
+                                .held_cap = 512});
+  if (!app) return fail(app.error());
   for (uint16_t port : o.ports) {
     for (bool v6 : {false, true}) {
       lrp::BindSpec bind;
       bind.local = v6 ? lrp::IpAddress::any_v6() : lrp::IpAddress::any_v4();
       bind.port = port;
-      auto slot = engine.value()->open_socket(bind, {});
+      auto slot = scheduler.add_socket(app.value(), bind);
       if (!slot) return fail(slot.error());
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.u32 = slot.value();
-      epoll_ctl(ep, EPOLL_CTL_ADD, engine.value()->socket_fd(slot.value()), &ev);
-      slots.push_back(slot.value());
     }
   }
-  if (!o.quiet) std::fprintf(stderr, "lrp-echo: serving %zu ports on %s\n", o.ports.size(),
-                             o.iface.c_str());
+  if (auto st = scheduler.start(); !st.ok()) return fail(st.error());
+  if (!o.quiet)
+    std::fprintf(stderr, "lrp-echo: serving %zu port(s) on %s, mode %s, threading %s\n",
+                 o.ports.size(), o.iface.c_str(), lrp::sched::to_string(scheduler.config().mode),
+                 lrp::sched::to_string(scheduler.config().threading));
+
   const auto start = std::chrono::steady_clock::now();
+  lrp::Datagram batch[kBatch];
+  std::vector<lrp::SlotId> touched;
   while (!lrp::stop_requested()) {
     if (o.duration_s > 0 && std::chrono::steady_clock::now() - start >
                                 std::chrono::duration<double>(o.duration_s))
       break;
-    epoll_event events[64];
-    const int n = epoll_wait(ep, events, 64, 100);
-    if (n <= 0) continue;
-    // Woken: poll every socket until a whole pass finds nothing.
-    size_t done = 1;
-    while (done > 0 && !lrp::stop_requested()) {
-      done = 0;
-      for (lrp::SlotId slot : slots) done += echo_batch(*engine.value(), slot, o.work_ns);
+    const size_t n = scheduler.receive(app.value(), batch, 100);
+    touched.clear();
+    for (size_t i = 0; i < n; ++i) {
+      echo(*engine.value(), batch[i], o.work_ns);
+      if (std::find(touched.begin(), touched.end(), batch[i].slot) == touched.end())
+        touched.push_back(batch[i].slot);
+      scheduler.done(batch[i]);
     }
+    for (lrp::SlotId slot : touched) (void)engine.value()->flush(slot);
   }
+  scheduler.stop();
   return 0;
 }

@@ -7,6 +7,7 @@ if [[ ${CI:-} == true && $(id -u) -ne 0 ]]; then
   echo "test: CI must run as root: the privileged tests need namespaces and XDP" >&2
   exit 1
 fi
+scripts/install-deps.sh
 build_dir=${BUILD_DIR:-build}
 scripts/build.sh "$@"
 # Namespaces per test make the privileged tests safe to run side by side.

@@ -1,0 +1,501 @@
+#include "sched/runtime/scheduler.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <poll.h>
+
+namespace lrp::sched {
+
+const char* to_string(Mode mode) {
+  switch (mode) {
+    case Mode::Interrupt:
+      return "interrupt";
+    case Mode::Poll:
+      return "poll";
+    case Mode::Adaptive:
+      return "adaptive";
+    case Mode::Eager:
+      return "eager";
+  }
+  return "unknown";
+}
+
+const char* to_string(Threading t) {
+  return t == Threading::RunToCompletion ? "rtc" : "dedicated";
+}
+
+Result<Mode> parse_mode(const std::string& text) {
+  for (Mode m : {Mode::Interrupt, Mode::Poll, Mode::Adaptive, Mode::Eager})
+    if (text == to_string(m)) return m;
+  return make_error(EINVAL, "mode '" + text + "' is not one of adaptive, interrupt, poll, eager");
+}
+
+Result<Threading> parse_threading(const std::string& text) {
+  if (text == "rtc") return Threading::RunToCompletion;
+  if (text == "dedicated") return Threading::Dedicated;
+  return make_error(EINVAL, "threading '" + text + "' is not rtc or dedicated");
+}
+
+static EngineMode engine_mode(Mode mode) {
+  switch (mode) {
+    case Mode::Interrupt:
+      return EngineMode::Interrupt;
+    case Mode::Poll:
+      return EngineMode::Poll;
+    case Mode::Adaptive:
+    case Mode::Eager:
+      return EngineMode::Adaptive;
+  }
+  return EngineMode::Adaptive;
+}
+
+static int64_t thread_cpu_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+struct Scheduler::App {
+  AppId id = 0;
+  AppSpec spec;
+  std::vector<SlotId> slots;
+  size_t next_socket = 0;  // round-robin among the application's sockets
+  SpscRing<Datagram> queue;
+  int doorbell_fd = -1;  // dedicated: readable when datagrams are queued
+  int rtc_epoll_fd = -1;  // rtc: readable when one of its sockets has frames
+  bool armed = true;      // its sockets are in the engine's epoll set
+  ShedController shed;
+  AppCounters counters;
+  std::atomic<bool> was_full{false};
+  ModeController rtc_mode;  // run to completion: this application's own sleep/poll state
+
+  App(AppId id_, const AppSpec& s, const SchedulerConfig& config)
+      : id(id_),
+        spec(s),
+        queue(std::bit_ceil(std::max<uint32_t>(s.queue_bound, 2))),
+        shed(config.shed),
+        rtc_mode(engine_mode(config.mode), config.adaptive) {}
+  ~App() {
+    if (doorbell_fd >= 0) close(doorbell_fd);
+    if (rtc_epoll_fd >= 0) close(rtc_epoll_fd);
+  }
+  size_t room() const {
+    const size_t used = queue.size();
+    return used >= spec.queue_bound ? 0 : spec.queue_bound - used;
+  }
+};
+
+Scheduler::Scheduler(Engine& engine, const SchedulerConfig& config, const Clock& clock)
+    : engine_(engine),
+      config_(config),
+      clock_(clock),
+      picker_(),
+      mode_(engine_mode(config.mode), config.adaptive) {
+  if (config_.mode == Mode::Eager) config_.threading = Threading::Dedicated;
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  doorbell_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = ~uint64_t{0};
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, doorbell_fd_, &ev);
+}
+
+Scheduler::~Scheduler() {
+  stop();
+  for (AppId id = 0; id < kMaxApps; ++id)
+    if (apps_[id] != nullptr) (void)remove_app(id);
+  close(epoll_fd_);
+  close(doorbell_fd_);
+}
+
+Scheduler::App* Scheduler::app(AppId id) const {
+  return id < kMaxApps ? apps_[id].get() : nullptr;
+}
+
+const AppCounters& Scheduler::app_counters(AppId id) const { return app(id)->counters; }
+
+std::vector<AppInfo> Scheduler::apps() const {
+  std::lock_guard lock(mutex_);
+  std::vector<AppInfo> out;
+  for (const auto& a : apps_)
+    if (a != nullptr) out.push_back(AppInfo{a->id, a->spec.name, a->spec.weight, a->slots});
+  return out;
+}
+
+Result<AppId> Scheduler::add_app(const AppSpec& spec) {
+  if (spec.weight == 0) return make_error(EINVAL, "application '" + spec.name + "': weight 0");
+  if (spec.queue_bound == 0)
+    return make_error(EINVAL, "application '" + spec.name + "': receive queue bound 0");
+  std::lock_guard lock(mutex_);
+  AppId id = 0;
+  while (id < kMaxApps && apps_[id] != nullptr) ++id;
+  if (id == kMaxApps)
+    return make_error(EMFILE, "application '" + spec.name + "': all " +
+                                  std::to_string(kMaxApps) + " application slots in use");
+  auto a = std::make_unique<App>(id, spec, config_);
+  a->doorbell_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  a->rtc_epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  if (a->doorbell_fd < 0 || a->rtc_epoll_fd < 0)
+    return errno_error("application '" + spec.name + "': create its doorbell");
+  picker_.add(id, spec.weight, clock_.now());
+  apps_[id] = std::move(a);
+  return id;
+}
+
+Status Scheduler::remove_app(AppId id) {
+  std::lock_guard lock(mutex_);
+  App* a = app(id);
+  if (a == nullptr) return make_error(EINVAL, "remove application " + std::to_string(id));
+  // Datagrams delivered but never read go back to the pool.
+  Datagram d;
+  while (a->queue.pop(&d)) engine_.release(d);
+  for (SlotId slot : a->slots) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, engine_.socket_fd(slot), nullptr);
+    LRP_TRY(engine_.close_socket(slot));
+  }
+  picker_.remove(id);
+  apps_[id].reset();
+  return {};
+}
+
+Result<SlotId> Scheduler::add_socket(AppId id, const BindSpec& bind) {
+  std::lock_guard lock(mutex_);
+  App* a = app(id);
+  if (a == nullptr) return make_error(EINVAL, "add socket to application " + std::to_string(id));
+  SocketOptions options;
+  options.held_cap = a->spec.held_cap;
+  auto slot = engine_.open_socket(bind, options);
+  if (!slot) return slot.error();
+  const int fd = engine_.socket_fd(slot.value());
+  epoll_event ev{};
+  ev.events = a->armed ? EPOLLIN : 0;
+  ev.data.u64 = id;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  ev.events = EPOLLIN;
+  epoll_ctl(a->rtc_epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+  a->slots.push_back(slot.value());
+  return slot;
+}
+
+Status Scheduler::remove_socket(AppId id, SlotId slot) {
+  std::lock_guard lock(mutex_);
+  App* a = app(id);
+  if (a == nullptr || std::find(a->slots.begin(), a->slots.end(), slot) == a->slots.end())
+    return make_error(EINVAL, "remove socket " + std::to_string(slot) + " from application " +
+                                  std::to_string(id));
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, engine_.socket_fd(slot), nullptr);
+  epoll_ctl(a->rtc_epoll_fd, EPOLL_CTL_DEL, engine_.socket_fd(slot), nullptr);
+  a->slots.erase(std::find(a->slots.begin(), a->slots.end(), slot));
+  return engine_.close_socket(slot);
+}
+
+int Scheduler::ready_fd(AppId id) const {
+  const App* a = app(id);
+  if (a == nullptr) return -1;
+  return config_.threading == Threading::Dedicated ? a->doorbell_fd : a->rtc_epoll_fd;
+}
+
+size_t Scheduler::queued(AppId id) const {
+  const App* a = app(id);
+  return a == nullptr ? 0 : a->queue.size();
+}
+
+// Protocol work for one application: up to `budget` frames from its sockets,
+// round-robin, results into `out`. Timed and charged by the caller.
+size_t Scheduler::visit(App& a, size_t budget, std::span<Datagram> out) {
+  size_t delivered = 0;
+  size_t taken = 0;
+  for (size_t tries = 0; tries < a.slots.size() && taken < budget; ++tries) {
+    const SlotId slot = a.slots[a.next_socket % a.slots.size()];
+    a.next_socket = (a.next_socket + 1) % a.slots.size();
+    const size_t want = std::min(budget - taken, out.size() - delivered);
+    ProcessResult r = engine_.process(slot, out.subspan(delivered, want));
+    taken += r.taken;
+    delivered += r.delivered;
+  }
+  bump(a.counters.visits);
+  bump(a.counters.frames, taken);
+  return delivered;
+}
+
+void Scheduler::update_shed(App& a, Nanos now) {
+  const size_t used = a.queue.size();
+  const ShedDecision d = a.shed.update(now, used, a.spec.queue_bound);
+  if (!d.changed) return;
+  for (SlotId slot : a.slots) (void)engine_.program().set_shed(slot, d.shed);
+  a.counters.shed.store(d.shed, std::memory_order_relaxed);
+  bump(d.shed ? a.counters.shed_raised : a.counters.shed_lowered);
+}
+
+// Weighted fair pass: repeatedly serve the ready application with the least
+// virtual time, one quota per visit, until every ready application has had
+// a visit or none is ready. Visits are timed in thread CPU time; the pass's
+// own overhead is shared among the applications served in proportion.
+size_t Scheduler::fair_pass(int64_t pass_cpu_start) {
+  std::array<Readiness, kMaxApps> view{};
+  std::array<int64_t, kMaxApps> spent{};
+  size_t n = 0;
+  const Nanos now = clock_.now();
+  for (const auto& a : apps_) {
+    if (a == nullptr) continue;
+    size_t pending = 0;
+    for (SlotId slot : a->slots) pending += engine_.rx_pending(slot);
+    const size_t room = a->room();
+    if (pending > 0 && room == 0) bump(a->counters.skipped_full);
+    view[n++] = Readiness{a->id, pending, room};
+    update_shed(*a, now);
+  }
+  size_t total = 0;
+  int64_t visits_cpu = 0;
+  Datagram batch[256];
+  const size_t quota = std::min(config_.quota, std::size(batch));
+  for (size_t visits = 0; visits < n; ++visits) {
+    auto picked = picker_.pick(std::span<const Readiness>(view.data(), n));
+    if (!picked) break;
+    App& a = *apps_[*picked];
+    Readiness& r = *std::find_if(view.begin(), view.begin() + n,
+                                 [&](const Readiness& x) { return x.id == a.id; });
+    const size_t budget = frames_for_visit(r.pending, r.room, quota);
+    const int64_t t0 = thread_cpu_ns();
+    const size_t got = visit(a, budget, {batch, budget});
+    for (size_t i = 0; i < got; ++i) a.queue.push(batch[i]);  // room was reserved
+    const int64_t cost = thread_cpu_ns() - t0;
+    picker_.charge(a.id, cost);
+    spent[a.id] += cost;
+    visits_cpu += cost;
+    bump(a.counters.delivered, got);
+    a.counters.batch_size.record(got);
+    a.counters.queue_depth.record(a.queue.size());
+    if (got > 0) {
+      const uint64_t one = 1;
+      (void)!write(a.doorbell_fd, &one, sizeof(one));
+    }
+    r.pending = 0;  // served once this pass
+    total += got;
+  }
+  const int64_t overhead = std::max<int64_t>(0, thread_cpu_ns() - pass_cpu_start - visits_cpu);
+  if (visits_cpu == 0) {
+    bump(counters_.idle_poll_ns, static_cast<uint64_t>(overhead));
+    return total;
+  }
+  for (const auto& a : apps_) {
+    if (a == nullptr || spent[a->id] == 0) continue;
+    const int64_t share = overhead * spent[a->id] / visits_cpu;
+    bump(a->counters.charged_ns, static_cast<uint64_t>(spent[a->id] + share));
+  }
+  return total;
+}
+
+// BSD order, the baseline: every frame of every ring gets its protocol work
+// first, at top priority; the result is dropped late if the socket's queue is
+// full, after the work was spent.
+size_t Scheduler::eager_pass() {
+  size_t total = 0;
+  Datagram batch[256];
+  for (const auto& a : apps_) {
+    if (a == nullptr) continue;
+    const int64_t t0 = thread_cpu_ns();
+    size_t got = 0;
+    size_t delivered = 0;
+    do {
+      got = visit(*a, std::size(batch), batch);
+      for (size_t i = 0; i < got; ++i) {
+        if (a->room() > 0 && a->queue.push(batch[i])) {
+          ++delivered;
+        } else {
+          bump(a->counters.queue_full_drops);
+          engine_.release(batch[i]);
+        }
+      }
+      total += got;
+    } while (got > 0 && total < 65536);
+    bump(a->counters.charged_ns, static_cast<uint64_t>(thread_cpu_ns() - t0));
+    bump(a->counters.delivered, delivered);
+    if (delivered > 0) {
+      const uint64_t one = 1;
+      (void)!write(a->doorbell_fd, &one, sizeof(one));
+    }
+  }
+  return total;
+}
+
+size_t Scheduler::run_pass() {
+  std::lock_guard lock(mutex_);
+  const int64_t cpu0 = thread_cpu_ns();
+  engine_.reclaim_completions();
+  engine_.refill();
+  size_t done;
+  if (config_.mode == Mode::Eager) {
+    done = eager_pass();
+    if (done == 0) bump(counters_.idle_poll_ns, static_cast<uint64_t>(thread_cpu_ns() - cpu0));
+  } else {
+    done = fair_pass(cpu0);
+  }
+  bump(counters_.passes);
+  if (done == 0) bump(counters_.empty_passes);
+  const bool polling_before = mode_.polling();
+  mode_.on_pass(clock_.now(), done);
+  note_mode(polling_before);
+  return done;
+}
+
+void Scheduler::note_mode(bool polling_before) {
+  const bool polling = mode_.polling();
+  if (polling != polling_before) bump(polling ? counters_.switches_to_poll
+                                              : counters_.switches_to_interrupt);
+  counters_.polling.store(polling, std::memory_order_relaxed);
+}
+
+// An application without room must not wake the engine: its sockets leave
+// the epoll set until it reads and rings the doorbell.
+void Scheduler::rearm(App& a, bool want_events) {
+  if (a.armed == want_events) return;
+  for (SlotId slot : a.slots) {
+    epoll_event ev{};
+    ev.events = want_events ? EPOLLIN : 0;
+    ev.data.u64 = a.id;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, engine_.socket_fd(slot), &ev);
+  }
+  a.armed = want_events;
+}
+
+void Scheduler::sleep_until_work() {
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& a : apps_) {
+      if (a == nullptr) continue;
+      const bool has_room = a->room() > 0;
+      a->was_full.store(!has_room, std::memory_order_release);
+      rearm(*a, has_room);
+    }
+  }
+  bump(counters_.sleeps);
+  epoll_event events[64];
+  const int n = epoll_wait(epoll_fd_, events, 64, config_.sleep_timeout_ms);
+  if (n > 0) {
+    uint64_t value;
+    (void)!read(doorbell_fd_, &value, sizeof(value));
+    bump(counters_.wakeups);
+    const bool polling_before = mode_.polling();
+    mode_.on_wakeup(clock_.now());
+    note_mode(polling_before);
+  }
+}
+
+void Scheduler::engine_loop() {
+  if (config_.engine_cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(config_.engine_cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+  }
+  while (running_.load(std::memory_order_relaxed)) {
+    run_pass();
+    if (mode_.should_sleep()) sleep_until_work();
+    engine_cpu_ns_.store(thread_cpu_ns(), std::memory_order_relaxed);
+  }
+}
+
+Status Scheduler::start() {
+  if (config_.threading != Threading::Dedicated) return {};
+  if (running_.exchange(true)) return {};
+  thread_ = std::thread([this] { engine_loop(); });
+  return {};
+}
+
+void Scheduler::stop() {
+  if (!running_.exchange(false)) return;
+  const uint64_t one = 1;
+  (void)!write(doorbell_fd_, &one, sizeof(one));
+  if (thread_.joinable()) thread_.join();
+}
+
+size_t Scheduler::receive(AppId id, std::span<Datagram> out, int timeout_ms) {
+  App* a = app(id);
+  if (a == nullptr || out.empty()) return 0;
+  if (config_.threading == Threading::Dedicated) return receive_queued(*a, out, timeout_ms);
+  return receive_rtc(*a, out, timeout_ms);
+}
+
+size_t Scheduler::receive_queued(App& a, std::span<Datagram> out, int timeout_ms) {
+  const Nanos deadline = clock_.now() + Nanos{timeout_ms} * 1'000'000;
+  for (;;) {
+    size_t n = 0;
+    while (n < out.size() && a.queue.pop(&out[n])) ++n;
+    if (n > 0) {
+      uint64_t value;
+      (void)!read(a.doorbell_fd, &value, sizeof(value));
+      // The engine stopped polling this application while it was full.
+      if (a.was_full.exchange(false, std::memory_order_acq_rel)) {
+        const uint64_t one = 1;
+        (void)!write(doorbell_fd_, &one, sizeof(one));
+      }
+      return n;
+    }
+    if (timeout_ms == 0) return 0;
+    const Nanos now = clock_.now();
+    if (timeout_ms > 0 && now >= deadline) return 0;
+    pollfd pfd{a.doorbell_fd, POLLIN, 0};
+    const int wait_ms = timeout_ms < 0 ? 100 : static_cast<int>((deadline - now) / 1'000'000) + 1;
+    poll(&pfd, 1, wait_ms);
+  }
+}
+
+// Run to completion: the receiving thread does its own application's
+// protocol work, so the work happens in the receiver's context and only when
+// it asks for results.
+size_t Scheduler::receive_rtc(App& a, std::span<Datagram> out, int timeout_ms) {
+  const Nanos deadline = clock_.now() + Nanos{timeout_ms} * 1'000'000;
+  ModeController& mode = a.rtc_mode;
+  for (;;) {
+    const int64_t cpu0 = thread_cpu_ns();
+    engine_.reclaim_completions();
+    size_t got;
+    {
+      std::lock_guard lock(mutex_);
+      got = visit(a, std::min(out.size(), config_.quota), out);
+    }
+    const Nanos t1 = clock_.now();
+    bump(a.counters.charged_ns, static_cast<uint64_t>(thread_cpu_ns() - cpu0));
+    bump(a.counters.delivered, got);
+    if (got > 0) a.counters.batch_size.record(got);
+    // Several receiving threads share the engine counters: atomic adds here.
+    counters_.passes.fetch_add(1, std::memory_order_relaxed);
+    if (got == 0) counters_.empty_passes.fetch_add(1, std::memory_order_relaxed);
+    const bool polling_before = mode.polling();
+    mode.on_pass(t1, got);
+    if (mode.polling() != polling_before) {
+      (mode.polling() ? counters_.switches_to_poll : counters_.switches_to_interrupt)
+          .fetch_add(1, std::memory_order_relaxed);
+      counters_.polling.store(mode.polling(), std::memory_order_relaxed);
+    }
+    if (got > 0) return got;
+    if (timeout_ms == 0) return 0;
+    if (timeout_ms > 0 && t1 >= deadline) return 0;
+    if (mode.should_sleep()) {
+      const int wait_ms = timeout_ms < 0 ? config_.sleep_timeout_ms
+                                         : static_cast<int>((deadline - t1) / 1'000'000) + 1;
+      counters_.sleeps.fetch_add(1, std::memory_order_relaxed);
+      epoll_event ev;
+      if (epoll_wait(a.rtc_epoll_fd, &ev, 1, wait_ms) > 0) {
+        counters_.wakeups.fetch_add(1, std::memory_order_relaxed);
+        const bool was_polling = mode.polling();
+        mode.on_wakeup(clock_.now());
+        if (mode.polling() != was_polling) {
+          counters_.switches_to_poll.fetch_add(1, std::memory_order_relaxed);
+          counters_.polling.store(true, std::memory_order_relaxed);
+        }
+      }
+      if (timeout_ms < 0) continue;
+    }
+  }
+}
+
+}  // namespace lrp::sched

@@ -1,0 +1,157 @@
+// The scheduler: whose protocol work runs next, and when the engine sleeps.
+// Applications are named sets of sockets with a weight and a bounded receive
+// queue. Protocol work for a socket runs only when its application has room
+// for the result, is timed, and is charged to that application.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lrp/engine.h"
+#include "lrp/result.h"
+#include "sched/policy/clock.h"
+#include "sched/policy/fair_picker.h"
+#include "sched/policy/mode_controller.h"
+#include "sched/policy/shed_controller.h"
+#include "sched/runtime/histogram.h"
+#include "sched/runtime/spsc_ring.h"
+
+namespace lrp::sched {
+
+enum class Mode { Interrupt, Poll, Adaptive, Eager };
+enum class Threading { RunToCompletion, Dedicated };
+const char* to_string(Mode mode);
+const char* to_string(Threading threading);
+Result<Mode> parse_mode(const std::string& text);
+Result<Threading> parse_threading(const std::string& text);
+
+struct SchedulerConfig {
+  Mode mode = Mode::Adaptive;
+  // Eager (the BSD-order baseline) always runs on a dedicated thread.
+  Threading threading = Threading::RunToCompletion;
+  size_t quota = 64;              // frames per visit
+  AdaptiveConfig adaptive;        // when to go back to sleeping
+  ShedConfig shed;                // when to drop at XDP
+  int engine_cpu = -1;            // pin the dedicated engine thread
+  int sleep_timeout_ms = 100;     // upper bound of one sleep (re-checks control changes)
+};
+
+struct AppSpec {
+  std::string name;
+  uint32_t weight = 1;
+  uint32_t queue_bound = 1024;  // delivered, not yet read datagrams
+  uint32_t held_cap = 512;      // frames the application may hold at once
+};
+
+using AppId = uint32_t;
+inline constexpr size_t kMaxApps = 32;
+
+// Per-application counters; single writer (the thread doing its protocol
+// work), read by metrics.
+struct AppCounters {
+  std::atomic<uint64_t> charged_ns{0};
+  std::atomic<uint64_t> visits{0};
+  std::atomic<uint64_t> frames{0};           // taken from the rings
+  std::atomic<uint64_t> delivered{0};        // into the receive queue
+  std::atomic<uint64_t> queue_full_drops{0};  // eager only: dropped after the work
+  std::atomic<uint64_t> skipped_full{0};     // passes that skipped it for lack of room
+  std::atomic<uint64_t> shed_raised{0};
+  std::atomic<uint64_t> shed_lowered{0};
+  std::atomic<bool> shed{false};
+  Pow2Histogram batch_size;   // datagrams delivered per visit
+  Pow2Histogram queue_depth;  // receive-queue occupancy seen at each visit
+};
+
+struct EngineCounters {
+  std::atomic<uint64_t> passes{0};
+  std::atomic<uint64_t> empty_passes{0};
+  std::atomic<uint64_t> wakeups{0};
+  std::atomic<uint64_t> sleeps{0};
+  std::atomic<uint64_t> switches_to_poll{0};
+  std::atomic<uint64_t> switches_to_interrupt{0};
+  std::atomic<uint64_t> idle_poll_ns{0};  // passes that found nothing: charged to nobody
+  std::atomic<bool> polling{false};
+};
+
+struct AppInfo {
+  AppId id;
+  std::string name;
+  uint32_t weight;
+  std::vector<SlotId> slots;
+};
+
+class Scheduler {
+ public:
+  Scheduler(Engine& engine, const SchedulerConfig& config, const Clock& clock);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  Result<AppId> add_app(const AppSpec& spec);
+  // Closes the application's sockets and returns every frame it held or had queued.
+  Status remove_app(AppId app);
+  Result<SlotId> add_socket(AppId app, const BindSpec& bind);
+  Status remove_socket(AppId app, SlotId slot);
+
+  // Dedicated threading: starts and stops the engine thread.
+  Status start();
+  void stop();
+
+  // Application side. Takes up to out.size() datagrams, waiting up to
+  // timeout_ms (0: do not wait, <0: wait until something arrives or stop).
+  // In run-to-completion threading the caller's thread does the protocol
+  // work for this application's sockets.
+  size_t receive(AppId app, std::span<Datagram> out, int timeout_ms);
+  // Gives a received datagram's frame back.
+  void done(const Datagram& datagram) { engine_.release(datagram); }
+  // Readable when receive() would find something (for the caller's epoll).
+  int ready_fd(AppId app) const;
+  size_t queued(AppId app) const;
+
+  // One engine pass over all applications (dedicated thread, or tests).
+  size_t run_pass();
+
+  const SchedulerConfig& config() const { return config_; }
+  const AppCounters& app_counters(AppId app) const;
+  const EngineCounters& engine_counters() const { return counters_; }
+  std::vector<AppInfo> apps() const;
+  // CPU time the engine thread has used (dedicated threading).
+  int64_t engine_cpu_ns() const { return engine_cpu_ns_.load(std::memory_order_relaxed); }
+  Engine& engine() { return engine_; }
+
+ private:
+  struct App;
+  App* app(AppId id) const;
+  size_t visit(App& a, size_t budget, std::span<Datagram> out);
+  size_t eager_pass();
+  size_t fair_pass(int64_t pass_cpu_start);
+  void update_shed(App& a, Nanos now);
+  void engine_loop();
+  void sleep_until_work();
+  void rearm(App& a, bool want_events);
+  void note_mode(bool polling_before);
+  size_t receive_rtc(App& a, std::span<Datagram> out, int timeout_ms);
+  size_t receive_queued(App& a, std::span<Datagram> out, int timeout_ms);
+
+  Engine& engine_;
+  SchedulerConfig config_;
+  const Clock& clock_;
+  mutable std::mutex mutex_;  // apps and sockets; held by the engine for a pass
+  std::array<std::unique_ptr<App>, kMaxApps> apps_;
+  FairPicker picker_;
+  ModeController mode_;
+  EngineCounters counters_;
+  int epoll_fd_ = -1;
+  int doorbell_fd_ = -1;  // applications ring it when they make room
+  std::thread thread_;
+  std::atomic<bool> running_{false};
+  std::atomic<int64_t> engine_cpu_ns_{0};
+};
+
+}  // namespace lrp::sched
