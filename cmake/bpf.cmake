@@ -31,7 +31,7 @@ function(bpf_object name source)
     COMMENT "BPF ${name}")
   add_custom_command(
     OUTPUT ${skel}
-    COMMAND ${BPFTOOL} gen skeleton ${obj} name ${name} > ${skel}
+    COMMAND ${BPFTOOL} gen skeleton ${obj} name ${name}_bpf > ${skel}
     DEPENDS ${obj}
     COMMENT "BPF skeleton ${name}")
   add_custom_target(${name}_skel_gen DEPENDS ${skel})

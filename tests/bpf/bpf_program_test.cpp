@@ -1,0 +1,993 @@
+// Table-driven tests of the XDP program through BPF_PROG_TEST_RUN: each case
+// is a crafted frame, the verdict it must get and the counters it must move.
+// Every counter not named in a case must stay where it was.
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <gtest/gtest.h>
+#include <linux/bpf.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bpf/lrp_shared.h"
+#include "tests/bpf/frame_builder.h"
+#include "tests/bpf/skeleton.h"
+#include "tests/bpf/test_xsk.h"
+#include "tests/support/privileges.h"
+
+namespace lrp::test {
+namespace {
+
+// Ports and slots of the flows every test starts with.
+constexpr uint16_t kPort = 7000;          // wildcard, local and connected on both families
+constexpr uint16_t kPortV4Only = 7100;    // wildcard IPv4 only
+constexpr uint16_t kPortShed = 7200;      // wildcard on both families, shed flag up
+constexpr uint16_t kPortRedirect = 7300;  // wildcard on both families, slot used by redirect tests
+constexpr uint16_t kPortUnbound = 7001;
+constexpr uint16_t kClientPort = 5000;  // the connected flows' remote port
+constexpr uint16_t kOtherPort = 5001;
+
+constexpr uint32_t kSlotWild4 = 1;
+constexpr uint32_t kSlotLocal4 = 2;
+constexpr uint32_t kSlotConn4 = 3;
+constexpr uint32_t kSlotWild6 = 4;
+constexpr uint32_t kSlotLocal6 = 5;
+constexpr uint32_t kSlotConn6 = 6;
+constexpr uint32_t kSlotV4Only = 7;
+constexpr uint32_t kSlotShed = 8;
+constexpr uint32_t kSlotRedirect = 9;
+
+// Addresses served by the wildcard flows only.
+constexpr const char* kElse4 = "198.18.0.7";
+constexpr const char* kElse6 = "2001:2::7";
+
+struct SlotCount {
+  uint32_t slot;
+  lrp_slot_counter counter;
+};
+
+struct Case {
+  const char* name;  // test name: letters, digits and underscores
+  const char* description;
+  Bytes frame;
+  int verdict;
+  std::vector<lrp_global_counter> global;  // each +1; LRP_G_SEEN is always expected
+  std::vector<SlotCount> slots;            // each +1
+};
+
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.name << " (" << c.description << ")";
+}
+
+struct Counters {
+  std::array<uint64_t, LRP_G_COUNTER_MAX> global{};
+  std::array<std::array<uint64_t, LRP_SLOT_COUNTER_MAX>, LRP_MAX_SLOTS> slots{};
+};
+
+const char* verdict_name(int v) {
+  switch (v) {
+    case XDP_ABORTED:
+      return "XDP_ABORTED";
+    case XDP_DROP:
+      return "XDP_DROP";
+    case XDP_PASS:
+      return "XDP_PASS";
+    case XDP_TX:
+      return "XDP_TX";
+    case XDP_REDIRECT:
+      return "XDP_REDIRECT";
+    default:
+      return "unknown";
+  }
+}
+
+const char* global_name(int c) {
+  static constexpr const char* kNames[LRP_G_COUNTER_MAX] = {
+      "SEEN",          "PASS_NOT_IP",  "PASS_NOT_UDP",    "PASS_FRAGMENT", "PASS_MALFORMED",
+      "PASS_IPV6_EXT", "PASS_NO_FLOW", "PASS_SLOT_EMPTY", "REDIRECTED",    "SHED"};
+  return kNames[c];
+}
+
+const char* slot_name(int c) {
+  static constexpr const char* kNames[LRP_SLOT_COUNTER_MAX] = {"REDIRECTED", "SHED", "MALFORMED",
+                                                               "EMPTY"};
+  return kNames[c];
+}
+
+lrp_flow_key make_key(lrp_flow_kind kind, int family, const char* local, uint16_t local_port,
+                      const char* remote = nullptr, uint16_t remote_port = 0) {
+  lrp_flow_key key;
+  std::memset(&key, 0, sizeof(key));
+  if (local != nullptr) {
+    const auto a = addr16(local);
+    std::memcpy(key.local_addr, a.data(), 16);
+  }
+  if (remote != nullptr) {
+    const auto a = addr16(remote);
+    std::memcpy(key.remote_addr, a.data(), 16);
+  }
+  key.local_port = htons(local_port);
+  key.remote_port = htons(remote_port);
+  key.kind = static_cast<uint8_t>(kind);
+  key.family = static_cast<uint8_t>(family);
+  return key;
+}
+
+lrp_flow_key wildcard(int family, uint16_t port) {
+  return make_key(LRP_FLOW_WILDCARD, family, nullptr, port);
+}
+
+lrp_flow_key local(const char* addr, uint16_t port) {
+  return make_key(LRP_FLOW_LOCAL, std::strchr(addr, ':') != nullptr ? 6 : 4, addr, port);
+}
+
+lrp_flow_key connected(const char* addr, uint16_t port, const char* remote, uint16_t remote_port) {
+  return make_key(LRP_FLOW_CONNECTED, std::strchr(addr, ':') != nullptr ? 6 : 4, addr, port, remote,
+                  remote_port);
+}
+
+class XdpProgramTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LRP_REQUIRE_PRIVILEGES();
+    skel_ = xdp_skel_open_and_load();
+    ASSERT_NE(skel_, nullptr) << "load the XDP program: " << std::strerror(errno);
+    ASSERT_GT(libbpf_num_possible_cpus(), 0);
+
+    ASSERT_NO_FATAL_FAILURE(add_flow(wildcard(4, kPort), kSlotWild4));
+    ASSERT_NO_FATAL_FAILURE(add_flow(local(kServer4, kPort), kSlotLocal4));
+    ASSERT_NO_FATAL_FAILURE(
+        add_flow(connected(kServer4, kPort, kClient4, kClientPort), kSlotConn4));
+    ASSERT_NO_FATAL_FAILURE(add_flow(wildcard(6, kPort), kSlotWild6));
+    ASSERT_NO_FATAL_FAILURE(add_flow(local(kServer6, kPort), kSlotLocal6));
+    ASSERT_NO_FATAL_FAILURE(
+        add_flow(connected(kServer6, kPort, kClient6, kClientPort), kSlotConn6));
+    ASSERT_NO_FATAL_FAILURE(add_flow(wildcard(4, kPortV4Only), kSlotV4Only));
+    ASSERT_NO_FATAL_FAILURE(add_flow(wildcard(4, kPortShed), kSlotShed));
+    ASSERT_NO_FATAL_FAILURE(add_flow(wildcard(6, kPortShed), kSlotShed));
+    ASSERT_NO_FATAL_FAILURE(add_flow(wildcard(4, kPortRedirect), kSlotRedirect));
+    ASSERT_NO_FATAL_FAILURE(add_flow(wildcard(6, kPortRedirect), kSlotRedirect));
+    ASSERT_NO_FATAL_FAILURE(set_shed(kSlotShed, true));
+  }
+
+  void TearDown() override {
+    if (skel_ != nullptr) xdp_skel_destroy(skel_);
+  }
+
+  void add_flow(const lrp_flow_key& key, uint32_t slot) {
+    const lrp_flow_value value{.slot = slot, .pad = 0};
+    ASSERT_EQ(bpf_map__update_elem(skel_->maps.flows, &key, sizeof(key), &value, sizeof(value),
+                                   BPF_NOEXIST),
+              0)
+        << "add flow for slot " << slot;
+  }
+
+  void remove_flow(const lrp_flow_key& key) {
+    ASSERT_EQ(bpf_map__delete_elem(skel_->maps.flows, &key, sizeof(key), 0), 0);
+  }
+
+  void set_shed(uint32_t slot, bool shed) {
+    const lrp_slot_control control{.shed = shed ? 1u : 0u, .pad = 0};
+    ASSERT_EQ(bpf_map__update_elem(skel_->maps.slot_control, &slot, sizeof(slot), &control,
+                                   sizeof(control), BPF_ANY),
+              0);
+  }
+
+  // Per-CPU values summed over every possible CPU.
+  void read_counters(Counters* out) {
+    const size_t cpus = static_cast<size_t>(libbpf_num_possible_cpus());
+    std::vector<uint64_t> raw(cpus * LRP_SLOT_COUNTER_MAX);
+    for (uint32_t key = 0; key < LRP_G_COUNTER_MAX; ++key) {
+      ASSERT_EQ(bpf_map__lookup_elem(skel_->maps.global_counters, &key, sizeof(key), raw.data(),
+                                     cpus * sizeof(uint64_t), 0),
+                0);
+      out->global[key] = 0;
+      for (size_t cpu = 0; cpu < cpus; ++cpu) out->global[key] += raw[cpu];
+    }
+    for (uint32_t slot = 0; slot < LRP_MAX_SLOTS; ++slot) {
+      ASSERT_EQ(bpf_map__lookup_elem(skel_->maps.slot_counters, &slot, sizeof(slot), raw.data(),
+                                     raw.size() * sizeof(uint64_t), 0),
+                0);
+      for (size_t c = 0; c < LRP_SLOT_COUNTER_MAX; ++c) {
+        out->slots[slot][c] = 0;
+        for (size_t cpu = 0; cpu < cpus; ++cpu)
+          out->slots[slot][c] += raw[cpu * LRP_SLOT_COUNTER_MAX + c];
+      }
+    }
+  }
+
+  // Runs the program over frame repeat times; returns the verdict.
+  int run(const Bytes& frame, uint32_t repeat = 1) {
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+                .data_size_in = static_cast<uint32_t>(frame.size()),
+                .repeat = static_cast<int>(repeat));
+    const int err = bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.lrp_xdp), &opts);
+    EXPECT_EQ(err, 0) << "BPF_PROG_TEST_RUN: " << std::strerror(-err);
+    return err == 0 ? static_cast<int>(opts.retval) : -1;
+  }
+
+  // Runs frame and checks the verdict and that exactly the expected counters moved.
+  void expect(const Bytes& frame, int verdict, const std::vector<lrp_global_counter>& global,
+              const std::vector<SlotCount>& slots, uint32_t repeat = 1) {
+    Counters before, after, want;
+    ASSERT_NO_FATAL_FAILURE(read_counters(&before));
+    const int got = run(frame, repeat);
+    ASSERT_NO_FATAL_FAILURE(read_counters(&after));
+
+    EXPECT_EQ(got, verdict) << "got " << verdict_name(got) << ", want " << verdict_name(verdict);
+    want.global[LRP_G_SEEN] += repeat;
+    for (lrp_global_counter c : global) want.global[c] += repeat;
+    for (const SlotCount& s : slots) want.slots[s.slot][s.counter] += repeat;
+    for (int c = 0; c < LRP_G_COUNTER_MAX; ++c)
+      EXPECT_EQ(after.global[c] - before.global[c], want.global[c])
+          << "global counter " << global_name(c);
+    for (uint32_t slot = 0; slot < LRP_MAX_SLOTS; ++slot)
+      for (int c = 0; c < LRP_SLOT_COUNTER_MAX; ++c)
+        EXPECT_EQ(after.slots[slot][c] - before.slots[slot][c], want.slots[slot][c])
+            << "slot " << slot << " counter " << slot_name(c);
+  }
+
+  XdpSkel* skel_ = nullptr;
+};
+
+// Frame shorthands. Sizes: Ethernet 14, VLAN 4, IPv4 20, IPv6 40, UDP 8.
+FrameBuilder udp4(const char* src, uint16_t sport, const char* dst, uint16_t dport,
+                  size_t payload = 18) {
+  return std::move(FrameBuilder().eth().ipv4(src, dst).udp(sport, dport).payload(payload));
+}
+
+FrameBuilder udp6(const char* src, uint16_t sport, const char* dst, uint16_t dport,
+                  size_t payload = 18) {
+  return std::move(FrameBuilder().eth().ipv6(src, dst).udp(sport, dport).payload(payload));
+}
+
+// A datagram for the connected IPv4 / IPv6 flow (slot kSlotConn4 / kSlotConn6).
+FrameBuilder conn4(size_t payload = 18) {
+  return udp4(kClient4, kClientPort, kServer4, kPort, payload);
+}
+FrameBuilder conn6(size_t payload = 18) {
+  return udp6(kClient6, kClientPort, kServer6, kPort, payload);
+}
+
+constexpr size_t kEth = 14;
+constexpr size_t kIp4 = 20;
+constexpr size_t kIp6 = 40;
+constexpr size_t kUdp = 8;
+
+// Shorthands for expectations.
+SlotCount empty(uint32_t slot) {
+  return {slot, LRP_SLOT_EMPTY};
+}
+SlotCount malformed(uint32_t slot) {
+  return {slot, LRP_SLOT_MALFORMED};
+}
+SlotCount shed(uint32_t slot) {
+  return {slot, LRP_SLOT_SHED};
+}
+
+std::vector<Case> cases() {
+  const auto E = LRP_G_PASS_SLOT_EMPTY;
+  const auto M = LRP_G_PASS_MALFORMED;
+  const auto F = LRP_G_PASS_FRAGMENT;
+  const auto NU = LRP_G_PASS_NOT_UDP;
+  const auto NI = LRP_G_PASS_NOT_IP;
+  const auto NF = LRP_G_PASS_NO_FLOW;
+  // IPv4 options: record route (7 bytes) + end of list.
+  const Bytes rr = {7, 7, 4, 0, 0, 0, 0, 0};
+  Bytes max_options(40, 1);  // 40 NOPs: IHL 15
+  max_options.back() = 0;
+
+  return {
+      // Valid datagrams to bound ports: every slot is empty, so each falls back to the stack.
+      {"v4_wildcard",
+       "IPv4 to another local address hits the wildcard flow",
+       udp4(kOther4, kOtherPort, kElse4, kPort).build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotWild4)}},
+      {"v4_local",
+       "IPv4 to the bound address from an unknown peer hits the local flow",
+       udp4(kOther4, kClientPort, kServer4, kPort).build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotLocal4)}},
+      {"v4_connected",
+       "IPv4 from the connected peer hits the connected flow",
+       conn4().build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotConn4)}},
+      {"v4_connected_wrong_port",
+       "the connected peer's address from another port is only local",
+       udp4(kClient4, kOtherPort, kServer4, kPort).build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotLocal4)}},
+      {"v6_wildcard",
+       "IPv6 to another local address hits the wildcard flow",
+       udp6(kOther6, kOtherPort, kElse6, kPort).build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotWild6)}},
+      {"v6_local",
+       "IPv6 to the bound address from an unknown peer hits the local flow",
+       udp6(kOther6, kClientPort, kServer6, kPort).build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotLocal6)}},
+      {"v6_connected",
+       "IPv6 from the connected peer hits the connected flow",
+       conn6().build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotConn6)}},
+      {"vlan_v4_connected",
+       "802.1Q tag, IPv4",
+       FrameBuilder()
+           .eth()
+           .vlan(100)
+           .ipv4(kClient4, kServer4)
+           .udp(kClientPort, kPort)
+           .payload(18)
+           .build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotConn4)}},
+      {"qinq_outer_tag_v4",
+       "one 802.1ad tag, IPv4",
+       FrameBuilder()
+           .eth()
+           .vlan(100, kEthQinQ)
+           .ipv4(kClient4, kServer4)
+           .udp(kClientPort, kPort)
+           .payload(18)
+           .build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotConn4)}},
+      {"vlan_v6_connected",
+       "802.1Q tag, IPv6",
+       FrameBuilder()
+           .eth()
+           .vlan(100)
+           .ipv6(kClient6, kServer6)
+           .udp(kClientPort, kPort)
+           .payload(18)
+           .build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotConn6)}},
+      {"broadcast_mac",
+       "broadcast MAC and address are looked up by port like any other frame",
+       FrameBuilder()
+           .eth(0, FrameBuilder::kBroadcastMac)
+           .ipv4(kOther4, "198.18.255.255")
+           .udp(kOtherPort, kPort)
+           .payload(18)
+           .build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotWild4)}},
+      {"v4_ethernet_padding",
+       "bytes after the IP total length (minimum frame padding) are fine",
+       conn4(0).pad(18).build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotConn4)}},
+      {"v6_ethernet_padding",
+       "bytes after the IPv6 payload are fine",
+       conn6(0).pad(10).build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotConn6)}},
+      {"v4_empty_payload",
+       "UDP length 8 is a valid empty datagram",
+       conn4(0).build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotConn4)}},
+      {"v4_udp_shorter_than_ip",
+       "UDP length below the IP payload: trailing bytes are ignored",
+       conn4(20).udp_length(kUdp + 4).build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotConn4)}},
+      {"v4_options",
+       "IHL 7 (record route option) is skipped",
+       FrameBuilder()
+           .eth()
+           .ipv4(kClient4, kServer4, kProtoUdp, rr)
+           .udp(kClientPort, kPort)
+           .payload(18)
+           .build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotConn4)}},
+      {"v4_max_options",
+       "IHL 15 (40 bytes of options) is skipped",
+       FrameBuilder()
+           .eth()
+           .ipv4(kClient4, kServer4, kProtoUdp, max_options)
+           .udp(kClientPort, kPort)
+           .payload(18)
+           .build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotConn4)}},
+      {"v4_dont_fragment",
+       "DF alone is not a fragment",
+       conn4().ipv4_fragment(0, false, true).build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotConn4)}},
+      {"v6_hop_by_hop",
+       "one hop-by-hop header is walked",
+       FrameBuilder()
+           .eth()
+           .ipv6(kClient6, kServer6, kProtoHop)
+           .ipv6_ext(kProtoUdp)
+           .udp(kClientPort, kPort)
+           .payload(18)
+           .build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotConn6)}},
+      {"v6_four_ext_headers",
+       "hop-by-hop, destination, routing (16 bytes), destination",
+       FrameBuilder()
+           .eth()
+           .ipv6(kClient6, kServer6, kProtoHop)
+           .ipv6_ext(kProtoDest)
+           .ipv6_ext(kProtoRouting)
+           .ipv6_ext(kProtoDest, 1)
+           .ipv6_ext(kProtoUdp)
+           .udp(kClientPort, kPort)
+           .payload(18)
+           .build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotConn6)}},
+
+      // Truncation at every header. Frames shorter than Ethernet never reach XDP (see below).
+      {"trunc_vlan_tag_missing",
+       "802.1Q ethertype and nothing after it",
+       FrameBuilder().eth(kEthVlan).build(),
+       XDP_PASS,
+       {M},
+       {}},
+      {"trunc_vlan_tag_half",
+       "802.1Q tag cut after 2 bytes",
+       FrameBuilder().eth(kEthVlan).bytes({0x00, 0x64}).build(),
+       XDP_PASS,
+       {M},
+       {}},
+      {"trunc_ipv4_missing",
+       "IPv4 ethertype and no header",
+       FrameBuilder().eth(kEthIpv4).build(),
+       XDP_PASS,
+       {M},
+       {}},
+      {"trunc_ipv4_header",
+       "IPv4 header cut at 19 bytes",
+       conn4().truncate(kEth + kIp4 - 1).build(),
+       XDP_PASS,
+       {M},
+       {}},
+      {"trunc_ipv4_after_vlan",
+       "802.1Q tag then a cut IPv4 header",
+       FrameBuilder()
+           .eth()
+           .vlan(7)
+           .ipv4(kClient4, kServer4)
+           .udp(kClientPort, kPort)
+           .truncate(kEth + 4 + 10)
+           .build(),
+       XDP_PASS,
+       {M},
+       {}},
+      {"trunc_ipv4_options",
+       "IHL 7 but the options are cut",
+       FrameBuilder()
+           .eth()
+           .ipv4(kClient4, kServer4, kProtoUdp, rr)
+           .udp(kClientPort, kPort)
+           .truncate(kEth + kIp4 + 4)
+           .build(),
+       XDP_PASS,
+       {M},
+       {}},
+      {"trunc_ipv6_header",
+       "IPv6 header cut at 39 bytes",
+       conn6().truncate(kEth + kIp6 - 1).build(),
+       XDP_PASS,
+       {M},
+       {}},
+      {"trunc_ipv6_ext_header",
+       "hop-by-hop header cut at 4 bytes",
+       FrameBuilder()
+           .eth()
+           .ipv6(kClient6, kServer6, kProtoHop)
+           .ipv6_ext(kProtoUdp)
+           .udp(kClientPort, kPort)
+           .truncate(kEth + kIp6 + 4)
+           .build(),
+       XDP_PASS,
+       {M},
+       {}},
+      {"trunc_ipv6_ext_longer_than_frame",
+       "a 16-byte hop-by-hop header in a frame that ends at 8",
+       FrameBuilder()
+           .eth()
+           .ipv6(kClient6, kServer6, kProtoHop)
+           .ipv6_ext(kProtoUdp, 1)
+           .truncate(kEth + kIp6 + 8)
+           .build(),
+       XDP_PASS,
+       {M},
+       {}},
+      {"trunc_udp_v4",
+       "UDP header cut at 4 bytes: no lookup without the whole header",
+       conn4().truncate(kEth + kIp4 + 4).build(),
+       XDP_PASS,
+       {M},
+       {}},
+      {"trunc_udp_v6",
+       "UDP header cut at 7 bytes",
+       conn6().truncate(kEth + kIp6 + 7).build(),
+       XDP_PASS,
+       {M},
+       {}},
+      {"trunc_udp_payload_v4",
+       "IP total length past the frame end: charged to the bound slot",
+       conn4().truncate(kEth + kIp4 + kUdp + 4).build(),
+       XDP_PASS,
+       {M},
+       {malformed(kSlotConn4)}},
+      {"trunc_udp_payload_v6",
+       "IPv6 payload length past the frame end: charged to the slot",
+       conn6().truncate(kEth + kIp6 + kUdp + 4).build(),
+       XDP_PASS,
+       {M},
+       {malformed(kSlotConn6)}},
+
+      // Inconsistent IPv4 headers.
+      {"v4_ihl_4", "IHL below 5", conn4().ipv4_ihl(4).build(), XDP_PASS, {M}, {}},
+      {"v4_ihl_0", "IHL 0", conn4().ipv4_ihl(0).build(), XDP_PASS, {M}, {}},
+      {"v4_ihl_past_frame",
+       "IHL 15 in a frame without the options",
+       conn4(0).ipv4_ihl(15).build(),
+       XDP_PASS,
+       {M},
+       {}},
+      {"v4_version_6",
+       "IPv4 ethertype with version 6",
+       conn4().ipv4_version(6).build(),
+       XDP_PASS,
+       {M},
+       {}},
+      {"v4_total_length_past_frame",
+       "total length larger than the frame",
+       conn4().ipv4_total_length(kIp4 + kUdp + 100).build(),
+       XDP_PASS,
+       {M},
+       {malformed(kSlotConn4)}},
+      {"v4_total_length_past_frame_unbound",
+       "same, to a port nobody bound: no slot to charge",
+       udp4(kClient4, kClientPort, kServer4, kPortUnbound).ipv4_total_length(200).build(),
+       XDP_PASS,
+       {M},
+       {}},
+      {"v4_total_length_below_header",
+       "total length smaller than the IP header",
+       conn4().ipv4_total_length(12).build(),
+       XDP_PASS,
+       {M},
+       {malformed(kSlotConn4)}},
+      {"v4_total_length_no_room_for_udp",
+       "total length leaves less than a UDP header",
+       conn4().ipv4_total_length(kIp4 + 4).build(),
+       XDP_PASS,
+       {M},
+       {malformed(kSlotConn4)}},
+      {"v4_udp_length_7",
+       "UDP length below its own header",
+       conn4().udp_length(7).build(),
+       XDP_PASS,
+       {M},
+       {malformed(kSlotConn4)}},
+      {"v4_udp_length_0",
+       "UDP length 0",
+       conn4().udp_length(0).build(),
+       XDP_PASS,
+       {M},
+       {malformed(kSlotConn4)}},
+      {"v4_udp_length_past_ip",
+       "UDP length beyond the IP payload",
+       conn4(18).udp_length(kUdp + 19).build(),
+       XDP_PASS,
+       {M},
+       {malformed(kSlotConn4)}},
+      {"v4_udp_length_past_ip_unbound",
+       "same, to a port nobody bound",
+       udp4(kClient4, kClientPort, kServer4, kPortUnbound).udp_length(100).build(),
+       XDP_PASS,
+       {M},
+       {}},
+      {"v6_udp_length_past_ip",
+       "UDP length beyond the IPv6 payload",
+       conn6(18).udp_length(kUdp + 19).build(),
+       XDP_PASS,
+       {M},
+       {malformed(kSlotConn6)}},
+      {"v6_udp_length_0",
+       "UDP length 0 (jumbogram form) is not supported",
+       conn6().udp_length(0).build(),
+       XDP_PASS,
+       {M},
+       {malformed(kSlotConn6)}},
+      {"v6_payload_shorter_than_ext",
+       "IPv6 payload length ends inside the extension headers",
+       FrameBuilder()
+           .eth()
+           .ipv6(kClient6, kServer6, kProtoHop)
+           .ipv6_ext(kProtoUdp)
+           .udp(kClientPort, kPort)
+           .payload(8)
+           .ipv6_payload_length(4)
+           .build(),
+       XDP_PASS,
+       {M},
+       {malformed(kSlotConn6)}},
+      {"v6_version_4",
+       "IPv6 ethertype with version 4",
+       [] {
+         Bytes b = conn6().build();
+         b[kEth] = 0x40;
+         return b;
+       }(),
+       XDP_PASS,
+       {M},
+       {}},
+      {"double_vlan",
+       "a second VLAN tag is not parsed",
+       FrameBuilder()
+           .eth()
+           .vlan(100, kEthQinQ)
+           .vlan(200)
+           .ipv4(kClient4, kServer4)
+           .udp(kClientPort, kPort)
+           .payload(18)
+           .build(),
+       XDP_PASS,
+       {M},
+       {}},
+
+      // Fragments go to the stack, which reassembles them.
+      {"v4_first_fragment",
+       "MF set, offset 0",
+       conn4(100).ipv4_fragment(0, true).build(),
+       XDP_PASS,
+       {F},
+       {}},
+      {"v4_middle_fragment",
+       "MF set, offset 185",
+       FrameBuilder().eth().ipv4(kClient4, kServer4).payload(64).ipv4_fragment(185, true).build(),
+       XDP_PASS,
+       {F},
+       {}},
+      {"v4_last_fragment",
+       "MF clear, offset 185",
+       FrameBuilder().eth().ipv4(kClient4, kServer4).payload(3).ipv4_fragment(185, false).build(),
+       XDP_PASS,
+       {F},
+       {}},
+      {"v4_fragment_past_frame",
+       "a fragment whose total length is past the frame is malformed",
+       conn4(100).ipv4_fragment(0, true).ipv4_total_length(1000).build(),
+       XDP_PASS,
+       {M},
+       {}},
+      {"v6_fragment_header",
+       "IPv6 fragment header",
+       FrameBuilder()
+           .eth()
+           .ipv6(kClient6, kServer6, kProtoFragment)
+           .ipv6_fragment(kProtoUdp, 0, true)
+           .udp(kClientPort, kPort)
+           .payload(64)
+           .build(),
+       XDP_PASS,
+       {F},
+       {}},
+      {"v6_fragment_after_hop",
+       "IPv6 fragment header after hop-by-hop",
+       FrameBuilder()
+           .eth()
+           .ipv6(kClient6, kServer6, kProtoHop)
+           .ipv6_ext(kProtoFragment)
+           .ipv6_fragment(kProtoUdp, 100, false)
+           .payload(64)
+           .build(),
+       XDP_PASS,
+       {F},
+       {}},
+      {"v6_five_ext_headers",
+       "a chain longer than the walk's bound",
+       FrameBuilder()
+           .eth()
+           .ipv6(kClient6, kServer6, kProtoHop)
+           .ipv6_ext(kProtoDest)
+           .ipv6_ext(kProtoRouting)
+           .ipv6_ext(kProtoDest)
+           .ipv6_ext(kProtoDest)
+           .ipv6_ext(kProtoUdp)
+           .udp(kClientPort, kPort)
+           .payload(18)
+           .build(),
+       XDP_PASS,
+       {LRP_G_PASS_IPV6_EXT},
+       {}},
+
+      // Not UDP, not IP.
+      {"v4_tcp",
+       "TCP",
+       FrameBuilder().eth().ipv4(kClient4, kServer4, kProtoTcp).payload(20).build(),
+       XDP_PASS,
+       {NU},
+       {}},
+      {"v4_icmp",
+       "ICMP echo",
+       FrameBuilder().eth().ipv4(kClient4, kServer4, kProtoIcmp).payload(16).build(),
+       XDP_PASS,
+       {NU},
+       {}},
+      {"v6_tcp",
+       "TCP over IPv6",
+       FrameBuilder().eth().ipv6(kClient6, kServer6, kProtoTcp).payload(20).build(),
+       XDP_PASS,
+       {NU},
+       {}},
+      {"v6_icmp",
+       "ICMPv6",
+       FrameBuilder().eth().ipv6(kClient6, kServer6, kProtoIcmp6).payload(16).build(),
+       XDP_PASS,
+       {NU},
+       {}},
+      {"v6_tcp_after_dest_opts",
+       "TCP after a destination options header",
+       FrameBuilder()
+           .eth()
+           .ipv6(kClient6, kServer6, kProtoDest)
+           .ipv6_ext(kProtoTcp)
+           .payload(20)
+           .build(),
+       XDP_PASS,
+       {NU},
+       {}},
+      {"v6_no_next_header",
+       "next header 59",
+       FrameBuilder().eth().ipv6(kClient6, kServer6, 59).build(),
+       XDP_PASS,
+       {NU},
+       {}},
+      {"arp",
+       "ARP request",
+       FrameBuilder().eth(kEthArp, FrameBuilder::kBroadcastMac).payload(28).build(),
+       XDP_PASS,
+       {NI},
+       {}},
+      {"vlan_arp",
+       "ARP behind an 802.1Q tag",
+       FrameBuilder().eth().vlan(5, kEthVlan, kEthArp).payload(28).build(),
+       XDP_PASS,
+       {NI},
+       {}},
+      {"lldp", "LLDP", FrameBuilder().eth(0x88cc).payload(40).build(), XDP_PASS, {NI}, {}},
+      {"ieee_802_3_length",
+       "802.3 frame with a length field",
+       FrameBuilder().eth(46).payload(46).build(),
+       XDP_PASS,
+       {NI},
+       {}},
+
+      // Ports nobody bound.
+      {"v4_unbound_port",
+       "IPv4 to an unbound port",
+       udp4(kClient4, kClientPort, kServer4, kPortUnbound).build(),
+       XDP_PASS,
+       {NF},
+       {}},
+      {"v6_unbound_port",
+       "IPv6 to an unbound port",
+       udp6(kClient6, kClientPort, kServer6, kPortUnbound).build(),
+       XDP_PASS,
+       {NF},
+       {}},
+      {"v4_wildcard_not_for_v6",
+       "a wildcard IPv4 bind does not catch IPv6",
+       udp6(kClient6, kClientPort, kServer6, kPortV4Only).build(),
+       XDP_PASS,
+       {NF},
+       {}},
+      {"v4_wildcard_v4_only_port",
+       "... but does catch IPv4",
+       udp4(kClient4, kClientPort, kServer4, kPortV4Only).build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotV4Only)}},
+      {"source_port_is_not_local",
+       "the bound port as source port does not match",
+       udp4(kClient4, kPort, kServer4, kPortUnbound).build(),
+       XDP_PASS,
+       {NF},
+       {}},
+      {"v4_mapped_v6_is_v6",
+       "IPv6 to ::ffff:198.18.0.1 is not the IPv4 local flow",
+       udp6(kClient6, kClientPort, "::ffff:198.18.0.1", kPortV4Only).build(),
+       XDP_PASS,
+       {NF},
+       {}},
+
+      // Shedding.
+      {"v4_shed",
+       "shed flag up: dropped at the first touch",
+       udp4(kClient4, kClientPort, kServer4, kPortShed).build(),
+       XDP_DROP,
+       {LRP_G_SHED},
+       {shed(kSlotShed)}},
+      {"v6_shed",
+       "shed flag up, IPv6",
+       udp6(kClient6, kClientPort, kServer6, kPortShed).build(),
+       XDP_DROP,
+       {LRP_G_SHED},
+       {shed(kSlotShed)}},
+      {"v4_shed_malformed",
+       "a malformed datagram to a shed slot is passed, not shed",
+       udp4(kClient4, kClientPort, kServer4, kPortShed).udp_length(3).build(),
+       XDP_PASS,
+       {M},
+       {malformed(kSlotShed)}},
+  };
+}
+
+class XdpCaseTest : public XdpProgramTest, public ::testing::WithParamInterface<Case> {};
+
+// Suite names start with "bpf" so that `ctest -R bpf` selects these tests.
+using bpf_program = XdpProgramTest;
+using bpf_frames = XdpCaseTest;
+
+TEST_P(bpf_frames, VerdictAndCounters) {
+  const Case& c = GetParam();
+  SCOPED_TRACE(c.description);
+  expect(c.frame, c.verdict, c.global, c.slots);
+}
+
+INSTANTIATE_TEST_SUITE_P(xdp, bpf_frames, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return std::string(info.param.name);
+                         });
+
+TEST_F(bpf_program, FramesShorterThanEthernetNeverReachXdp) {
+  // The kernel refuses them before the program runs, so the program's own
+  // Ethernet bounds check cannot be reached from here.
+  const Bytes frame(13, 0);
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+              .data_size_in = static_cast<uint32_t>(frame.size()), .repeat = 1);
+  EXPECT_EQ(bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.lrp_xdp), &opts), -EINVAL);
+  Counters c;
+  ASSERT_NO_FATAL_FAILURE(read_counters(&c));
+  EXPECT_EQ(c.global[LRP_G_SEEN], 0u);
+}
+
+TEST_F(bpf_program, PrecedenceFollowsTheMostSpecificFlow) {
+  const Bytes frame = conn4().build();
+  expect(frame, XDP_PASS, {LRP_G_PASS_SLOT_EMPTY}, {empty(kSlotConn4)});
+  remove_flow(connected(kServer4, kPort, kClient4, kClientPort));
+  expect(frame, XDP_PASS, {LRP_G_PASS_SLOT_EMPTY}, {empty(kSlotLocal4)});
+  remove_flow(local(kServer4, kPort));
+  expect(frame, XDP_PASS, {LRP_G_PASS_SLOT_EMPTY}, {empty(kSlotWild4)});
+  remove_flow(wildcard(4, kPort));
+  expect(frame, XDP_PASS, {LRP_G_PASS_NO_FLOW}, {});
+}
+
+TEST_F(bpf_program, PrecedenceFollowsTheMostSpecificFlowV6) {
+  const Bytes frame = conn6().build();
+  expect(frame, XDP_PASS, {LRP_G_PASS_SLOT_EMPTY}, {empty(kSlotConn6)});
+  remove_flow(connected(kServer6, kPort, kClient6, kClientPort));
+  expect(frame, XDP_PASS, {LRP_G_PASS_SLOT_EMPTY}, {empty(kSlotLocal6)});
+  remove_flow(local(kServer6, kPort));
+  expect(frame, XDP_PASS, {LRP_G_PASS_SLOT_EMPTY}, {empty(kSlotWild6)});
+  remove_flow(wildcard(6, kPort));
+  expect(frame, XDP_PASS, {LRP_G_PASS_NO_FLOW}, {});
+}
+
+TEST_F(bpf_program, ShedFlagCanBeLowered) {
+  const Bytes frame = udp4(kClient4, kClientPort, kServer4, kPortShed).build();
+  expect(frame, XDP_DROP, {LRP_G_SHED}, {shed(kSlotShed)});
+  set_shed(kSlotShed, false);
+  expect(frame, XDP_PASS, {LRP_G_PASS_SLOT_EMPTY}, {empty(kSlotShed)});
+  set_shed(kSlotShed, true);
+  expect(frame, XDP_DROP, {LRP_G_SHED}, {shed(kSlotShed)});
+}
+
+TEST_F(bpf_program, SlotOutsideTheMapsFallsBackToTheStack) {
+  // A flow pointing past the slot maps is a user-space bug; the frame must
+  // still reach the stack, and no slot counter can move.
+  const Bytes frame = udp4(kClient4, kClientPort, kServer4, kPortUnbound).build();
+  add_flow(wildcard(4, kPortUnbound), LRP_MAX_SLOTS);
+  expect(frame, XDP_PASS, {LRP_G_PASS_SLOT_EMPTY}, {});
+}
+
+TEST_F(bpf_program, CountersSumOverRepeatedRuns) {
+  expect(conn4().build(), XDP_PASS, {LRP_G_PASS_SLOT_EMPTY}, {empty(kSlotConn4)}, 50);
+  expect(FrameBuilder().eth(kEthArp).payload(28).build(), XDP_PASS, {LRP_G_PASS_NOT_IP}, {}, 7);
+}
+
+TEST_F(bpf_program, RedirectsToABoundSocketAndFallsBackWhenItCloses) {
+  std::string error;
+  auto xsk = TestXsk::open(&error);
+  ASSERT_NE(xsk, nullptr) << error;
+  const uint32_t slot = kSlotRedirect;
+  const int fd = xsk->fd();
+  ASSERT_EQ(bpf_map__update_elem(skel_->maps.xsks, &slot, sizeof(slot), &fd, sizeof(fd), BPF_ANY),
+            0)
+      << "put the socket into the XSKMAP: " << std::strerror(errno);
+
+  const Bytes v4 = udp4(kClient4, kClientPort, kServer4, kPortRedirect).build();
+  const Bytes v6 = udp6(kClient6, kClientPort, kServer6, kPortRedirect).build();
+  expect(v4, XDP_REDIRECT, {LRP_G_REDIRECTED}, {{kSlotRedirect, LRP_SLOT_REDIRECTED}});
+  expect(v6, XDP_REDIRECT, {LRP_G_REDIRECTED}, {{kSlotRedirect, LRP_SLOT_REDIRECTED}});
+  // Shedding wins over a live socket.
+  set_shed(kSlotRedirect, true);
+  expect(v4, XDP_DROP, {LRP_G_SHED}, {shed(kSlotRedirect)});
+  set_shed(kSlotRedirect, false);
+  // Other slots still fall back: the socket is only in its own slot.
+  expect(conn4().build(), XDP_PASS, {LRP_G_PASS_SLOT_EMPTY}, {empty(kSlotConn4)});
+
+  // The socket closes (its process died): the kernel empties the slot.
+  xsk.reset();
+  expect(v4, XDP_PASS, {LRP_G_PASS_SLOT_EMPTY}, {empty(kSlotRedirect)});
+}
+
+TEST(bpf_frame_builder, FillsLengthsAndChecksum) {
+  const Bytes f = conn4(10).build();
+  ASSERT_EQ(f.size(), kEth + kIp4 + kUdp + 10);
+  EXPECT_EQ(f[12], 0x08);
+  EXPECT_EQ(f[13], 0x00);
+  EXPECT_EQ(f[kEth] >> 4, 4);
+  EXPECT_EQ(f[kEth] & 0x0f, 5);
+  EXPECT_EQ(f[kEth + 2] << 8 | f[kEth + 3], static_cast<int>(kIp4 + kUdp + 10));
+  EXPECT_EQ(f[kEth + kIp4 + 4] << 8 | f[kEth + kIp4 + 5], static_cast<int>(kUdp + 10));
+  // A header with a correct checksum sums to 0xffff.
+  uint32_t sum = 0;
+  for (size_t i = kEth; i < kEth + kIp4; i += 2) sum += static_cast<uint32_t>(f[i] << 8 | f[i + 1]);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  EXPECT_EQ(sum, 0xffffu);
+}
+
+TEST(bpf_frame_builder, StacksEthertypesAndIpv6Lengths) {
+  const Bytes f = FrameBuilder()
+                      .eth()
+                      .vlan(100)
+                      .ipv6(kClient6, kServer6, kProtoHop)
+                      .ipv6_ext(kProtoUdp, 1)
+                      .udp(1, 2)
+                      .payload(4)
+                      .pad(6)
+                      .build();
+  ASSERT_EQ(f.size(), kEth + 4 + kIp6 + 16 + kUdp + 4 + 6);
+  EXPECT_EQ(f[12] << 8 | f[13], kEthVlan);
+  EXPECT_EQ(f[16] << 8 | f[17], kEthIpv6);
+  const size_t ip = kEth + 4;
+  EXPECT_EQ(f[ip + 4] << 8 | f[ip + 5], static_cast<int>(16 + kUdp + 4));
+  EXPECT_EQ(f[ip + kIp6 + 16 + 4] << 8 | f[ip + kIp6 + 16 + 5], static_cast<int>(kUdp + 4));
+}
+
+}  // namespace
+}  // namespace lrp::test
