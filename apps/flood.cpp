@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -119,7 +120,7 @@ int main(int argc, char** argv) {
     uint64_t due = o.count;
     if (gap_ns > 0) due = static_cast<uint64_t>(static_cast<double>(now - start) / gap_ns) + 1;
     if (due > sent) {
-      const unsigned n = static_cast<unsigned>(std::min<uint64_t>({o.batch, due - sent,
+      const unsigned n = static_cast<unsigned>(std::min<uint64_t>({uint64_t{o.batch}, due - sent,
                                                                    o.count - sent}));
       const int k = sendmmsg(fd, msgs.data(), n, MSG_DONTWAIT);
       if (k > 0) sent += static_cast<uint64_t>(k);

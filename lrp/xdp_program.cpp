@@ -1,5 +1,6 @@
 #include "lrp/xdp_program.h"
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>

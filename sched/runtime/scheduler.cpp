@@ -175,7 +175,7 @@ Result<SlotId> Scheduler::add_socket(AppId id, const BindSpec& bind) {
   if (!slot) return slot.error();
   const int fd = engine_.socket_fd(slot.value());
   epoll_event ev{};
-  ev.events = a->armed ? EPOLLIN : 0;
+  ev.events = a->armed ? uint32_t{EPOLLIN} : 0u;
   ev.data.u64 = id;
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
   ev.events = EPOLLIN;
@@ -238,7 +238,7 @@ void Scheduler::update_shed(App& a, Nanos now) {
 // virtual time, one quota per visit, until every ready application has had
 // a visit or none is ready. Visits are timed in thread CPU time; the pass's
 // own overhead is shared among the applications served in proportion.
-size_t Scheduler::fair_pass(int64_t pass_cpu_start) {
+size_t Scheduler::fair_pass() {
   std::array<Readiness, kMaxApps> view{};
   std::array<int64_t, kMaxApps> spent{};
   size_t n = 0;
@@ -280,7 +280,9 @@ size_t Scheduler::fair_pass(int64_t pass_cpu_start) {
     r.pending = 0;  // served once this pass
     total += got;
   }
-  const int64_t overhead = std::max<int64_t>(0, thread_cpu_ns() - pass_cpu_start - visits_cpu);
+  const int64_t end = thread_cpu_ns();
+  const int64_t overhead = std::max<int64_t>(0, end - mark_cpu_ - visits_cpu);
+  mark_cpu_ = end;
   if (visits_cpu == 0) {
     bump(counters_.idle_poll_ns, static_cast<uint64_t>(overhead));
     return total;
@@ -301,9 +303,9 @@ size_t Scheduler::eager_pass() {
   Datagram batch[256];
   for (const auto& a : apps_) {
     if (a == nullptr) continue;
-    const int64_t t0 = thread_cpu_ns();
     size_t got = 0;
     size_t delivered = 0;
+    size_t work = 0;
     do {
       got = visit(*a, std::size(batch), batch);
       for (size_t i = 0; i < got; ++i) {
@@ -315,8 +317,14 @@ size_t Scheduler::eager_pass() {
         }
       }
       total += got;
+      work += got;
     } while (got > 0 && total < 65536);
-    bump(a->counters.charged_ns, static_cast<uint64_t>(thread_cpu_ns() - t0));
+    if (work > 0) {
+      // Contiguous attribution: everything since the last mark was this work.
+      const int64_t end = thread_cpu_ns();
+      bump(a->counters.charged_ns, static_cast<uint64_t>(end - mark_cpu_));
+      mark_cpu_ = end;
+    }
     bump(a->counters.delivered, delivered);
     if (delivered > 0) {
       const uint64_t one = 1;
@@ -328,15 +336,16 @@ size_t Scheduler::eager_pass() {
 
 size_t Scheduler::run_pass() {
   std::lock_guard lock(mutex_);
-  const int64_t cpu0 = thread_cpu_ns();
   engine_.reclaim_completions();
   engine_.refill();
   size_t done;
   if (config_.mode == Mode::Eager) {
     done = eager_pass();
-    if (done == 0) bump(counters_.idle_poll_ns, static_cast<uint64_t>(thread_cpu_ns() - cpu0));
+    const int64_t end = thread_cpu_ns();
+    bump(counters_.idle_poll_ns, static_cast<uint64_t>(end - mark_cpu_));
+    mark_cpu_ = end;
   } else {
-    done = fair_pass(cpu0);
+    done = fair_pass();
   }
   bump(counters_.passes);
   if (done == 0) bump(counters_.empty_passes);
@@ -359,7 +368,7 @@ void Scheduler::rearm(App& a, bool want_events) {
   if (a.armed == want_events) return;
   for (SlotId slot : a.slots) {
     epoll_event ev{};
-    ev.events = want_events ? EPOLLIN : 0;
+    ev.events = want_events ? uint32_t{EPOLLIN} : 0u;
     ev.data.u64 = a.id;
     epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, engine_.socket_fd(slot), &ev);
   }
@@ -396,10 +405,18 @@ void Scheduler::engine_loop() {
     CPU_SET(config_.engine_cpu, &set);
     pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
   }
+  // Every stretch of the thread's CPU time from here on is attributed to an
+  // application, to idle polling or to sleeping: the intervals are contiguous.
+  mark_cpu_ = thread_cpu_ns();
   while (running_.load(std::memory_order_relaxed)) {
     run_pass();
-    if (mode_.should_sleep()) sleep_until_work();
-    engine_cpu_ns_.store(thread_cpu_ns(), std::memory_order_relaxed);
+    if (mode_.should_sleep()) {
+      sleep_until_work();
+      const int64_t end = thread_cpu_ns();
+      bump(counters_.sleep_ns, static_cast<uint64_t>(end - mark_cpu_));
+      mark_cpu_ = end;
+    }
+    engine_cpu_ns_.store(mark_cpu_, std::memory_order_relaxed);
   }
 }
 

@@ -76,6 +76,7 @@ struct EngineCounters {
   std::atomic<uint64_t> switches_to_poll{0};
   std::atomic<uint64_t> switches_to_interrupt{0};
   std::atomic<uint64_t> idle_poll_ns{0};  // passes that found nothing: charged to nobody
+  std::atomic<uint64_t> sleep_ns{0};      // CPU spent going to sleep and waking up
   std::atomic<bool> polling{false};
 };
 
@@ -121,7 +122,8 @@ class Scheduler {
   const AppCounters& app_counters(AppId app) const;
   const EngineCounters& engine_counters() const { return counters_; }
   std::vector<AppInfo> apps() const;
-  // CPU time the engine thread has used (dedicated threading).
+  // CPU time the engine thread has used (dedicated threading), as of the
+  // end of its last attributed interval.
   int64_t engine_cpu_ns() const { return engine_cpu_ns_.load(std::memory_order_relaxed); }
   Engine& engine() { return engine_; }
 
@@ -130,7 +132,7 @@ class Scheduler {
   App* app(AppId id) const;
   size_t visit(App& a, size_t budget, std::span<Datagram> out);
   size_t eager_pass();
-  size_t fair_pass(int64_t pass_cpu_start);
+  size_t fair_pass();
   void update_shed(App& a, Nanos now);
   void engine_loop();
   void sleep_until_work();
@@ -152,6 +154,7 @@ class Scheduler {
   std::thread thread_;
   std::atomic<bool> running_{false};
   std::atomic<int64_t> engine_cpu_ns_{0};
+  int64_t mark_cpu_ = 0;  // engine thread: end of the last attributed CPU interval
 };
 
 }  // namespace lrp::sched

@@ -197,16 +197,23 @@ TEST_F(EngineTest, IdleSocketTailDropsWithoutHurtingItsNeighbour) {
     busy_got += receive(busy, busy_sent / 10).size();
   }
   busy_got += receive(busy, busy_sent - busy_got, 500).size();
-  EXPECT_EQ(busy_got, busy_sent);
   auto idle_stats = engine_->kernel_stats(idle);
   auto busy_stats = engine_->kernel_stats(busy);
-  ASSERT_TRUE(idle_stats.ok() && busy_stats.ok());
+  auto idle_xdp = engine_->program().slot_counters(idle);
+  auto busy_xdp = engine_->program().slot_counters(busy);
+  ASSERT_TRUE(idle_stats.ok() && busy_stats.ok() && idle_xdp.ok() && busy_xdp.ok());
+  // Offered load is what reached XDP (veth itself may drop a few under a burst).
+  const uint64_t idle_offered = idle_xdp->at(LRP_SLOT_REDIRECTED);
+  EXPECT_GE(idle_offered, flood * 95 / 100);
   EXPECT_GT(idle_stats->rx_ring_full, 0u);
-  EXPECT_EQ(idle_stats->rx_ring_full + engine_->rx_pending(idle), flood);
+  // Every frame redirected to the idle socket is either still in its ring or
+  // was tail-dropped there: none was processed.
+  EXPECT_EQ(idle_stats->rx_ring_full + engine_->rx_pending(idle), idle_offered);
+  EXPECT_EQ(engine_->counters(idle).delivered.load(), 0u);
+  // The busy socket on the same queue lost nothing that reached it.
   EXPECT_EQ(busy_stats->rx_ring_full, 0u);
-  auto slot_counters = engine_->program().slot_counters(idle);
-  ASSERT_TRUE(slot_counters.ok());
-  EXPECT_EQ(slot_counters->at(LRP_SLOT_REDIRECTED), flood);
+  EXPECT_EQ(busy_got, busy_xdp->at(LRP_SLOT_REDIRECTED));
+  EXPECT_GE(busy_got, busy_sent * 95 / 100);
 }
 
 TEST_F(EngineTest, FrameInvariantHoldsAfter100kBurst) {
