@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   sc.mode = mode.value();
   sc.threading = threading.value();
   sc.engine_cpu = o.cpu;
+  sc.busy_poll = o.busy_poll;
   lrp::sched::MonotonicClock clock;
   lrp::sched::Scheduler scheduler(*engine.value(), sc, clock);
   auto app = scheduler.add_app({.name = "echo", .weight = 1, .queue_bound = 1024,

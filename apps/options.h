@@ -17,6 +17,7 @@ struct EchoOptions {
   std::string threading = "rtc";   // rtc | dedicated
   std::string metrics;             // HOST:PORT, empty = off
   bool generic_xdp = false;
+  bool busy_poll = false;
   int cpu = -1;                    // pin the server thread, -1 = no pinning
   double duration_s = 0;           // 0 = until SIGINT/SIGTERM
   bool quiet = false;

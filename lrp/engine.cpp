@@ -21,6 +21,7 @@ struct Engine::Socket {
   std::vector<lrp_flow_key> flows;
   SocketOptions options;
   SocketCounters counters;
+  bool busy_poll = false;
 
   ~Socket() {
     if (xsk != nullptr) xsk_socket__delete(xsk);
@@ -337,6 +338,38 @@ Status Engine::flush(SlotId slot) {
   }
   reclaim_completions();
   return {};
+}
+
+Status Engine::enable_busy_poll(SlotId slot, uint32_t budget) {
+  Socket* s = socket(slot);
+  if (s == nullptr) return make_error(EBADF, "busy poll on slot " + std::to_string(slot));
+  const int fd = xsk_socket__fd(s->xsk);
+  const int one = 1;
+  const int usecs = 20;
+  const int budget_value = static_cast<int>(budget);
+  const std::string what = "enable busy polling on port " + std::to_string(s->local.port);
+  if (setsockopt(fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof(one)) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &usecs, sizeof(usecs)) != 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &budget_value, sizeof(budget_value)) != 0)
+    return errno_error(what + " (needs CAP_NET_ADMIN)");
+  s->busy_poll = true;
+  return {};
+}
+
+Result<uint32_t> Engine::napi_id(SlotId slot) const {
+  Socket* s = socket(slot);
+  if (s == nullptr) return make_error(EBADF, "NAPI id of slot " + std::to_string(slot));
+  uint32_t id = 0;
+  socklen_t len = sizeof(id);
+  if (getsockopt(xsk_socket__fd(s->xsk), SOL_SOCKET, SO_INCOMING_NAPI_ID, &id, &len) != 0)
+    return errno_error("read the NAPI id of port " + std::to_string(s->local.port));
+  return id;
+}
+
+void Engine::busy_poll(SlotId slot) {
+  Socket* s = socket(slot);
+  if (s != nullptr && s->busy_poll)
+    (void)recvfrom(xsk_socket__fd(s->xsk), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
 }
 
 Result<xdp_statistics> Engine::kernel_stats(SlotId slot) const {

@@ -116,6 +116,15 @@ class Engine {
   // kicked, a bounded number of frames per kick).
   Status flush(SlotId slot);
 
+  // Kernel busy polling on the socket (SO_PREFER_BUSY_POLL): a receive call
+  // then drives the device's NAPI loop from this thread.
+  Status enable_busy_poll(SlotId slot, uint32_t budget);
+  // The NAPI id the kernel recorded for the socket: 0 until a packet arrived,
+  // and 0 on devices without NAPI.
+  Result<uint32_t> napi_id(SlotId slot) const;
+  // One busy-poll step on the socket (no-op unless busy polling is on).
+  void busy_poll(SlotId slot);
+
   int socket_fd(SlotId slot) const;
   const Endpoint& bound(SlotId slot) const;
   bool slot_open(SlotId slot) const;

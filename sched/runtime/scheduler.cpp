@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <bit>
 #include <poll.h>
 
@@ -174,6 +175,13 @@ Result<SlotId> Scheduler::add_socket(AppId id, const BindSpec& bind) {
   auto slot = engine_.open_socket(bind, options);
   if (!slot) return slot.error();
   const int fd = engine_.socket_fd(slot.value());
+  if (config_.busy_poll) {
+    Status st = engine_.enable_busy_poll(slot.value(), static_cast<uint32_t>(config_.quota));
+    if (!st.ok()) {
+      (void)engine_.close_socket(slot.value());
+      return st.error();
+    }
+  }
   epoll_event ev{};
   ev.events = a->armed ? uint32_t{EPOLLIN} : 0u;
   ev.data.u64 = id;
@@ -207,9 +215,31 @@ size_t Scheduler::queued(AppId id) const {
   return a == nullptr ? 0 : a->queue.size();
 }
 
+// Kernel busy polling: a receive call on the socket runs the device's NAPI
+// poll here, in the polling thread, instead of waiting for its interrupt.
+// Devices without NAPI ids cannot do it; that is reported once, not hidden.
+void Scheduler::drive_busy_poll(App& a) {
+  if (!config_.busy_poll) return;
+  for (SlotId slot : a.slots) {
+    engine_.busy_poll(slot);
+    counters_.busy_poll_calls.fetch_add(1, std::memory_order_relaxed);
+    if (!counters_.busy_poll_unavailable.load(std::memory_order_relaxed) &&
+        engine_.counters(slot).delivered.load(std::memory_order_relaxed) > 0) {
+      auto id = engine_.napi_id(slot);
+      if (id.ok() && id.value() == 0 &&
+          !counters_.busy_poll_unavailable.exchange(true, std::memory_order_relaxed))
+        std::fprintf(stderr,
+                     "lrp: busy polling requested but %s reports no NAPI id: the kernel "
+                     "cannot busy-poll it; polling the rings only\n",
+                     engine_.config().ifname.c_str());
+    }
+  }
+}
+
 // Protocol work for one application: up to `budget` frames from its sockets,
 // round-robin, results into `out`. Timed and charged by the caller.
 size_t Scheduler::visit(App& a, size_t budget, std::span<Datagram> out) {
+  drive_busy_poll(a);
   size_t delivered = 0;
   size_t taken = 0;
   for (size_t tries = 0; tries < a.slots.size() && taken < budget; ++tries) {

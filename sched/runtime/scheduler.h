@@ -40,6 +40,7 @@ struct SchedulerConfig {
   ShedConfig shed;                // when to drop at XDP
   int engine_cpu = -1;            // pin the dedicated engine thread
   int sleep_timeout_ms = 100;     // upper bound of one sleep (re-checks control changes)
+  bool busy_poll = false;         // drive the device's NAPI from the polling loop
 };
 
 struct AppSpec {
@@ -78,6 +79,9 @@ struct EngineCounters {
   std::atomic<uint64_t> idle_poll_ns{0};  // passes that found nothing: charged to nobody
   std::atomic<uint64_t> sleep_ns{0};      // CPU spent going to sleep and waking up
   std::atomic<bool> polling{false};
+  std::atomic<uint64_t> busy_poll_calls{0};
+  // Busy polling was asked for but the device reported no NAPI id.
+  std::atomic<bool> busy_poll_unavailable{false};
 };
 
 struct AppInfo {
@@ -138,6 +142,7 @@ class Scheduler {
   void sleep_until_work();
   void rearm(App& a, bool want_events);
   void note_mode(bool polling_before);
+  void drive_busy_poll(App& a);
   size_t receive_rtc(App& a, std::span<Datagram> out, int timeout_ms);
   size_t receive_queued(App& a, std::span<Datagram> out, int timeout_ms);
 

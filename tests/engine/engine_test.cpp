@@ -12,7 +12,13 @@
 #include <string>
 #include <thread>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+
 #include "lrp/engine.h"
+#include "lrp_xdp.skel.h"
 #include "tests/support/netns.h"
 #include "tests/support/privileges.h"
 #include "tests/support/udp_peer.h"
@@ -302,6 +308,65 @@ TEST(EngineTeardown, LeavesNoProgramAndNoNamespace) {
   }
   EXPECT_NE(test::run("ip netns list | grep -q " + server_ns), 0);
   EXPECT_NE(test::run("ip netns list | grep -q " + client_ns), 0);
+}
+
+// A crashed process that attached the old way (netlink, no link) leaves its
+// program behind; the next start replaces it.
+TEST(EngineStart, ReplacesAStaleLrpProgram) {
+  LRP_REQUIRE_PRIVILEGES();
+  VethBench bench("stl");
+  ASSERT_TRUE(bench.ok);
+  NetnsGuard guard(bench.server_ns);
+  const int ifindex = static_cast<int>(if_nametoindex(bench.server_if.c_str()));
+  {
+    lrp_xdp_bpf* stale = lrp_xdp_bpf__open_and_load();
+    ASSERT_NE(stale, nullptr);
+    ASSERT_EQ(bpf_xdp_attach(ifindex, bpf_program__fd(stale->progs.lrp_xdp), XDP_FLAGS_DRV_MODE,
+                             nullptr),
+              0);
+    lrp_xdp_bpf__destroy(stale);  // the attachment outlives its loader
+  }
+  ASSERT_EQ(test::run("ip -n " + bench.server_ns + " link show " + bench.server_if +
+                      " | grep -q xdp"),
+            0);
+  {
+    EngineConfig config;
+    config.ifname = bench.server_if;
+    auto engine = Engine::open(config);
+    ASSERT_TRUE(engine.ok()) << engine.error().message();
+    BindSpec bind;
+    bind.port = 7070;
+    ASSERT_TRUE(engine.value()->open_socket(bind, {}).ok());
+  }
+  EXPECT_NE(test::run("ip -n " + bench.server_ns + " link show " + bench.server_if +
+                      " | grep -q xdp"),
+            0)
+      << "a program is still attached";
+}
+
+TEST(EngineErrors, ForeignXdpProgramIsNotTakenOver) {
+  LRP_REQUIRE_PRIVILEGES();
+  VethBench bench("fgn");
+  ASSERT_TRUE(bench.ok);
+  NetnsGuard attach_guard(bench.server_ns);
+  // Somebody else's program: "return XDP_PASS", loaded under another name.
+  const bpf_insn pass[] = {
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0,
+       .imm = XDP_PASS},
+      {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+  };
+  const int prog = bpf_prog_load(BPF_PROG_TYPE_XDP, "foreign", "GPL", pass, 2, nullptr);
+  ASSERT_GE(prog, 0);
+  const int ifindex = static_cast<int>(if_nametoindex(bench.server_if.c_str()));
+  ASSERT_EQ(bpf_xdp_attach(ifindex, prog, XDP_FLAGS_DRV_MODE, nullptr), 0);
+  close(prog);
+  NetnsGuard guard(bench.server_ns);
+  EngineConfig config;
+  config.ifname = bench.server_if;
+  auto engine = Engine::open(config);
+  ASSERT_FALSE(engine.ok());
+  EXPECT_NE(engine.error().message().find("foreign"), std::string::npos)
+      << engine.error().message();
 }
 
 TEST(EngineErrors, MissingInterfaceIsAClearError) {
