@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
         lrp::spin_for_ns(o.work_ns);
         iov[i].iov_len = msgs[i].msg_len;
       }
-      int sent = 0;
+      int sent = o.sink ? got : 0;
       while (sent < got) {
         int k = sendmmsg(fd, msgs + sent, static_cast<unsigned>(got - sent), MSG_DONTWAIT);
         if (k <= 0) break;  // a full socket buffer drops the rest, as UDP does
@@ -100,8 +100,7 @@ int main(int argc, char** argv) {
       echoed += static_cast<uint64_t>(got);
     }
   }
-  if (!o.quiet) std::fprintf(stderr, "kernel-echo: echoed %llu datagrams\n",
-                             static_cast<unsigned long long>(echoed));
+  std::printf("kernel-echo: received=%llu\n", static_cast<unsigned long long>(echoed));
   for (int fd : fds) close(fd);
   close(ep);
   return 0;

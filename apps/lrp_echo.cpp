@@ -32,6 +32,27 @@ void echo(lrp::Engine& engine, const lrp::Datagram& d, int64_t work_ns) {
   // A reply that still cannot be queued is dropped, as a kernel UDP send would.
 }
 
+// One line a script can parse: what was received and what the engine did.
+void print_summary(const lrp::sched::Scheduler& s, uint64_t received) {
+  const auto& e = s.engine_counters();
+  uint64_t charged = 0;
+  for (const auto& app : s.apps()) charged += s.app_counters(app.id).charged_ns.load();
+  std::printf(
+      "lrp-echo: received=%llu passes=%llu empty_passes=%llu wakeups=%llu "
+      "switches_to_poll=%llu switches_to_interrupt=%llu charged_ns=%llu idle_poll_ns=%llu "
+      "sleep_ns=%llu engine_cpu_ns=%lld\n",
+      static_cast<unsigned long long>(received), static_cast<unsigned long long>(e.passes.load()),
+      static_cast<unsigned long long>(e.empty_passes.load()),
+      static_cast<unsigned long long>(e.wakeups.load()),
+      static_cast<unsigned long long>(e.switches_to_poll.load()),
+      static_cast<unsigned long long>(e.switches_to_interrupt.load()),
+      static_cast<unsigned long long>(charged),
+      static_cast<unsigned long long>(e.idle_poll_ns.load()),
+      static_cast<unsigned long long>(e.sleep_ns.load()),
+      static_cast<long long>(s.engine_cpu_ns()));
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -81,6 +102,7 @@ int main(int argc, char** argv) {
 
   const auto start = std::chrono::steady_clock::now();
   lrp::Datagram batch[kBatch];
+  uint64_t received = 0;
   std::vector<lrp::SlotId> touched;
   while (!lrp::stop_requested()) {
     if (o.duration_s > 0 && std::chrono::steady_clock::now() - start >
@@ -88,7 +110,12 @@ int main(int argc, char** argv) {
       break;
     const size_t n = scheduler.receive(app.value(), batch, 100);
     touched.clear();
+    received += n;
     for (size_t i = 0; i < n; ++i) {
+      if (o.sink) {
+        scheduler.done(batch[i]);
+        continue;
+      }
       echo(*engine.value(), batch[i], o.work_ns);
       if (std::find(touched.begin(), touched.end(), batch[i].slot) == touched.end())
         touched.push_back(batch[i].slot);
@@ -97,5 +124,6 @@ int main(int argc, char** argv) {
     for (lrp::SlotId slot : touched) (void)engine.value()->flush(slot);
   }
   scheduler.stop();
+  print_summary(scheduler, received);
   return 0;
 }

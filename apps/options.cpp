@@ -77,6 +77,8 @@ Result<EchoOptions> parse_echo_options(int argc, char** argv, bool needs_iface) 
       o.metrics = v.value();
       if (o.metrics.find(':') == std::string::npos)
         return make_error(EINVAL, "--metrics: '" + o.metrics + "' is not HOST:PORT");
+    } else if (arg == "--sink") {
+      o.sink = true;
     } else if (arg == "--busy-poll") {
       o.busy_poll = true;
     } else if (arg == "--generic") {
@@ -97,7 +99,7 @@ std::string echo_usage(const char* program, bool lrp) {
   if (lrp) u += " --iface IF";
   u += " --port P[,P...] [--work-ns N]";
   if (lrp) u += " [--mode adaptive|interrupt|poll|eager] [--threading rtc|dedicated] [--generic] [--busy-poll]";
-  u += " [--metrics HOST:PORT] [--cpu N] [--duration S] [--quiet]\n";
+  u += " [--metrics HOST:PORT] [--cpu N] [--duration S] [--sink] [--quiet]\n";
   return u;
 }
 

@@ -18,6 +18,7 @@ struct EchoOptions {
   std::string metrics;             // HOST:PORT, empty = off
   bool generic_xdp = false;
   bool busy_poll = false;
+  bool sink = false;               // receive and discard: measures the receive path alone
   int cpu = -1;                    // pin the server thread, -1 = no pinning
   double duration_s = 0;           // 0 = until SIGINT/SIGTERM
   bool quiet = false;

@@ -20,7 +20,7 @@ for threading in rtc dedicated; do
     ip netns exec "$ns" "$bin/lrp-echo" --iface "$ifa" --port 9000 --mode "$mode" \
       --threading "$threading" --quiet &
     pid=$!
-    sleep 1
+    sleep 2
     read -r -a s0 < "/proc/$pid/stat"
     sleep "$duration"
     read -r -a s1 < "/proc/$pid/stat"

@@ -1,204 +1,245 @@
 #include "lrp/neighbour.h"
 
 #include <linux/neighbour.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <cstring>
+#include <algorithm>
 #include <thread>
 
 namespace lrp {
 
 namespace {
 
-constexpr size_t kBuf = 16384;
+// Entries with a MAC the kernel itself would send to. STALE, DELAY and PROBE
+// are being (or about to be) re-verified; the address is still the best known.
+constexpr uint16_t kUsableStates =
+    NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP;
 
-struct Request {
-  nlmsghdr hdr;
-  union {
-    rtmsg rt;
-    ndmsg nd;
-  };
-  char attrs[256];
-};
-
-void add_attr(nlmsghdr* hdr, uint16_t type, const void* data, size_t len) {
-  auto* rta = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(hdr) + NLMSG_ALIGN(hdr->nlmsg_len));
-  rta->rta_type = type;
-  rta->rta_len = static_cast<uint16_t>(RTA_LENGTH(len));
-  std::memcpy(RTA_DATA(rta), data, len);
-  hdr->nlmsg_len = NLMSG_ALIGN(hdr->nlmsg_len) + RTA_ALIGN(rta->rta_len);
+const uint8_t* wire_bytes(int family, const IpAddress& a) {
+  return family == AF_INET ? a.v4_bytes() : a.bytes().data();
+}
+size_t wire_length(int family) {
+  return family == AF_INET ? 4 : 16;
 }
 
-const void* addr_bytes(const IpAddress& a) {
-  return a.is_v4() ? static_cast<const void*>(a.v4_bytes())
-                   : static_cast<const void*>(a.bytes().data());
+bool is_multicast(const IpAddress& a) {
+  return a.is_v4() ? (a.v4_bytes()[0] & 0xf0) == 0xe0 : a.bytes()[0] == 0xff;
 }
-size_t addr_len(const IpAddress& a) { return a.is_v4() ? 4 : 16; }
 
-IpAddress addr_from(const void* data, size_t len) {
-  if (len == 4) return IpAddress::from_v4_bytes(static_cast<const uint8_t*>(data));
-  in6_addr v6;
-  std::memcpy(&v6, data, 16);
-  return IpAddress::from_v6(v6);
+// RFC 1112 section 6.4 and RFC 2464 section 7: the group's MAC is derived.
+MacAddress multicast_mac(const IpAddress& a) {
+  if (a.is_v4()) {
+    const uint8_t* v4 = a.v4_bytes();
+    return {0x01, 0x00, 0x5e, static_cast<uint8_t>(v4[1] & 0x7f), v4[2], v4[3]};
+  }
+  const auto& b = a.bytes();
+  return {0x33, 0x33, b[12], b[13], b[14], b[15]};
+}
+
+std::optional<IpAddress> address_from_wire(int family, const void* data, size_t length) {
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  if (family == AF_INET && length == 4) return IpAddress::from_v4_bytes(bytes);
+  if (family == AF_INET6 && length == 16) return IpAddress::from_v6_bytes(bytes);
+  return std::nullopt;
 }
 
 }  // namespace
 
-NeighbourTable::~NeighbourTable() {
-  if (fd_ >= 0) close(fd_);
+NeighbourTable::NeighbourTable(std::chrono::milliseconds cache_ttl) : ttl_(cache_ttl) {
+  auto socket = RtnlSocket::open();
+  if (socket)
+    socket_ = std::move(socket.value());
+  else
+    open_error_ = socket.error();
 }
 
-Status NeighbourTable::open_socket() {
-  if (fd_ >= 0) return {};
-  fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-  if (fd_ < 0) return errno_error("open rtnetlink socket");
-  timeval tv{1, 0};  // a kernel answer never takes this long; never hang
-  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  return {};
-}
-
-Status NeighbourTable::request(void* msg, size_t len, const char* what) {
-  LRP_TRY(open_socket());
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (sendto(fd_, msg, len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0)
-    return errno_error(what);
-  return {};
-}
-
-Result<IpAddress> NeighbourTable::next_hop(const IpAddress& dst, int ifindex) {
-  Request req{};
-  req.hdr.nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg));
-  req.hdr.nlmsg_type = RTM_GETROUTE;
-  req.hdr.nlmsg_flags = NLM_F_REQUEST;
-  req.hdr.nlmsg_seq = ++seq_;
-  req.rt.rtm_family = static_cast<unsigned char>(dst.family());
-  req.rt.rtm_dst_len = static_cast<unsigned char>(addr_len(dst) * 8);
-  add_attr(&req.hdr, RTA_DST, addr_bytes(dst), addr_len(dst));
-  const std::string what = "look up the route to " + dst.to_string();
-  LRP_TRY(request(&req, req.hdr.nlmsg_len, what.c_str()));
-  char buf[kBuf];
-  ssize_t n = recv(fd_, buf, sizeof(buf), 0);
-  if (n < 0) return errno_error(what);
-  IpAddress hop = dst;
-  int oif = 0;
-  for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, static_cast<size_t>(n));
-       h = NLMSG_NEXT(h, n)) {
-    if (h->nlmsg_seq != seq_) continue;
-    if (h->nlmsg_type == NLMSG_ERROR) {
-      const int err = reinterpret_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
-      if (err != 0) return make_error(err, what);
-      continue;
-    }
-    if (h->nlmsg_type != RTM_NEWROUTE) continue;
-    auto* rt = reinterpret_cast<rtmsg*>(NLMSG_DATA(h));
-    int len = static_cast<int>(RTM_PAYLOAD(h));
-    for (auto* a = RTM_RTA(rt); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-      if (a->rta_type == RTA_GATEWAY) hop = addr_from(RTA_DATA(a), RTA_PAYLOAD(a));
-      if (a->rta_type == RTA_OIF) std::memcpy(&oif, RTA_DATA(a), sizeof(oif));
-    }
+std::string NeighbourTable::describe(const IpAddress& dst, int ifindex) {
+  auto it = names_.find(ifindex);
+  if (it == names_.end()) {
+    auto name = interface_name(socket_, ifindex);
+    if (!name)
+      return "resolve neighbour " + dst.to_string() + " on ifindex " + std::to_string(ifindex);
+    it = names_.emplace(ifindex, name.value()).first;
   }
-  if (oif != 0 && oif != ifindex)
-    return make_error(ENETUNREACH, what + ": the route leaves through another interface");
-  return hop;
+  return "resolve neighbour " + dst.to_string() + " on " + it->second;
 }
 
-Result<MacAddress> NeighbourTable::lookup_neighbour(const IpAddress& hop, int ifindex) {
-  Request req{};
-  req.hdr.nlmsg_len = NLMSG_LENGTH(sizeof(ndmsg));
-  req.hdr.nlmsg_type = RTM_GETNEIGH;
-  req.hdr.nlmsg_flags = NLM_F_REQUEST;
-  req.hdr.nlmsg_seq = ++seq_;
-  req.nd.ndm_family = static_cast<uint8_t>(hop.family());
-  req.nd.ndm_ifindex = ifindex;
-  add_attr(&req.hdr, NDA_DST, addr_bytes(hop), addr_len(hop));
-  const std::string what = "look up the neighbour " + hop.to_string();
-  LRP_TRY(request(&req, req.hdr.nlmsg_len, what.c_str()));
-  char buf[kBuf];
-  ssize_t n = recv(fd_, buf, sizeof(buf), 0);
-  if (n < 0) return errno_error(what);
-  for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, static_cast<size_t>(n));
-       h = NLMSG_NEXT(h, n)) {
-    if (h->nlmsg_seq != seq_) continue;
-    if (h->nlmsg_type == NLMSG_ERROR) {
-      const int err = reinterpret_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
-      return make_error(err == 0 ? ENOENT : err, what);
-    }
-    if (h->nlmsg_type != RTM_NEWNEIGH) continue;
-    auto* nd = reinterpret_cast<ndmsg*>(NLMSG_DATA(h));
-    constexpr uint16_t usable =
-        NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP;
-    if ((nd->ndm_state & usable) == 0) return make_error(EAGAIN, what + ": not resolved yet");
-    int len = static_cast<int>(RTM_PAYLOAD(h));
-    for (auto* a = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(nd) +
-                                             NLMSG_ALIGN(sizeof(ndmsg)));
-         RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-      if (a->rta_type == NDA_LLADDR && RTA_PAYLOAD(a) == 6) {
-        MacAddress mac;
-        std::memcpy(mac.data(), RTA_DATA(a), 6);
-        return mac;
-      }
-    }
+Result<NeighbourTable::Route> NeighbourTable::parse_route(const nlmsghdr& m, const IpAddress& dst,
+                                                          int ifindex, const std::string& what) {
+  const rtmsg* rt = family_header<rtmsg>(m);
+  if (rt == nullptr) return make_error(EPROTO, what + ": truncated route");
+  std::array<const rtattr*, RTA_MAX + 1> attrs{};
+  parse_attributes(m, sizeof(rtmsg), attrs);
+  Route route;
+  if (rt->rtm_type == RTN_BROADCAST) {
+    route.fixed_mac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    return route;
   }
-  return make_error(ENOENT, what);
+  if (rt->rtm_type == RTN_LOCAL)
+    return make_error(EADDRNOTAVAIL, what + ": it is an address of this host");
+  if (rt->rtm_type != RTN_UNICAST)
+    return make_error(ENETUNREACH,
+                      what + ": route of type " + std::to_string(rt->rtm_type) + ", not unicast");
+  if (attrs[RTA_OIF] != nullptr) {
+    int oif = 0;
+    std::memcpy(&oif, attribute_data(attrs[RTA_OIF]), sizeof(oif));
+    if (oif != ifindex)
+      return make_error(ENETUNREACH,
+                        what + ": the route leaves through ifindex " + std::to_string(oif));
+  }
+  const int family = rt->rtm_family;
+  NextHop hop{family, dst};  // on link unless a gateway is named
+  if (attrs[RTA_GATEWAY] != nullptr) {
+    auto gw = address_from_wire(family, attribute_data(attrs[RTA_GATEWAY]),
+                                attribute_length(attrs[RTA_GATEWAY]));
+    if (gw) hop = NextHop{family, *gw};
+  } else if (attrs[RTA_VIA] != nullptr && attribute_length(attrs[RTA_VIA]) > sizeof(rtvia)) {
+    // An IPv4 route through an IPv6 next hop (RFC 5549).
+    const auto* via = static_cast<const rtvia*>(attribute_data(attrs[RTA_VIA]));
+    const size_t length = attribute_length(attrs[RTA_VIA]) - sizeof(rtvia);
+    auto gw = address_from_wire(via->rtvia_family, via->rtvia_addr, length);
+    if (gw) hop = NextHop{via->rtvia_family, *gw};
+  }
+  route.next_hop = hop;
+  return route;
 }
 
-// NTF_USE makes the kernel create the entry if needed and start ARP or NDP
-// for it, exactly as if it had a packet to send there; nothing is sent by us.
-Status NeighbourTable::trigger_resolution(const IpAddress& hop, int ifindex) {
-  Request req{};
-  req.hdr.nlmsg_len = NLMSG_LENGTH(sizeof(ndmsg));
-  req.hdr.nlmsg_type = RTM_NEWNEIGH;
-  req.hdr.nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_ACK;
-  req.hdr.nlmsg_seq = ++seq_;
-  req.nd.ndm_family = static_cast<uint8_t>(hop.family());
-  req.nd.ndm_ifindex = ifindex;
-  req.nd.ndm_state = NUD_NONE;
-  req.nd.ndm_flags = NTF_USE;
-  add_attr(&req.hdr, NDA_DST, addr_bytes(hop), addr_len(hop));
-  const std::string what = "start resolving " + hop.to_string();
-  LRP_TRY(request(&req, req.hdr.nlmsg_len, what.c_str()));
-  char buf[kBuf];
-  ssize_t n = recv(fd_, buf, sizeof(buf), 0);
-  if (n < 0) return errno_error(what);
-  auto* h = reinterpret_cast<nlmsghdr*>(buf);
-  if (NLMSG_OK(h, static_cast<size_t>(n)) && h->nlmsg_type == NLMSG_ERROR) {
-    const int err = reinterpret_cast<nlmsgerr*>(NLMSG_DATA(h))->error;
-    if (err != 0) return make_error(err, what);
+Result<NeighbourTable::Route> NeighbourTable::find_route(const IpAddress& dst, int ifindex,
+                                                         const std::string& what) {
+  const int family = dst.family();
+  rtmsg header{};
+  header.rtm_family = static_cast<uint8_t>(family);
+  header.rtm_dst_len = static_cast<uint8_t>(wire_length(family) * 8);
+  NetlinkRequest request(RTM_GETROUTE, 0, header);
+  request.add(RTA_DST, wire_bytes(family, dst), wire_length(family));
+  // Frames leave through our interface whatever the main table prefers, as
+  // for a kernel socket bound to the device.
+  request.add_u32(RTA_OIF, static_cast<uint32_t>(ifindex));
+  std::optional<Result<Route>> answer;
+  LRP_TRY(socket_.transact(
+      request,
+      [&](const nlmsghdr& m) {
+        if (m.nlmsg_type == RTM_NEWROUTE && !answer) answer = parse_route(m, dst, ifindex, what);
+      },
+      what + ": look up the route"));
+  if (!answer) return make_error(EPROTO, what + ": the kernel sent no route");
+  return std::move(*answer);
+}
+
+// Asks the kernel to treat the entry as used: it creates it if missing and
+// starts ARP or NDP (or re-verifies a STALE one), just as when a kernel socket
+// sends there. Our frames bypass the kernel's neighbour layer, so without
+// this nudge it would never learn that the entry matters.
+Status NeighbourTable::nudge(const NextHop& hop, int ifindex, const std::string& what) {
+  ndmsg header{};
+  header.ndm_family = static_cast<uint8_t>(hop.family);
+  header.ndm_ifindex = ifindex;
+  header.ndm_state = NUD_NONE;
+  header.ndm_flags = NTF_USE;
+  NetlinkRequest request(RTM_NEWNEIGH, NLM_F_CREATE, header);
+  request.add(NDA_DST, wire_bytes(hop.family, hop.address), wire_length(hop.family));
+  return socket_.transact(
+      request, [](const nlmsghdr&) {}, what + ": start probing " + hop.address.to_string());
+}
+
+Result<MacAddress> NeighbourTable::ask_neighbour(const NextHop& hop, int ifindex,
+                                                 const std::string& what) {
+  ndmsg header{};
+  header.ndm_family = static_cast<uint8_t>(hop.family);
+  header.ndm_ifindex = ifindex;
+  NetlinkRequest request(RTM_GETNEIGH, 0, header);
+  request.add(NDA_DST, wire_bytes(hop.family, hop.address), wire_length(hop.family));
+  uint16_t state = NUD_NONE;
+  std::optional<MacAddress> mac;
+  auto asked = socket_.transact(
+      request,
+      [&](const nlmsghdr& m) {
+        const ndmsg* nd = family_header<ndmsg>(m);
+        if (m.nlmsg_type != RTM_NEWNEIGH || nd == nullptr) return;
+        std::array<const rtattr*, NDA_MAX + 1> attrs{};
+        parse_attributes(m, sizeof(ndmsg), attrs);
+        state = nd->ndm_state;
+        if (attrs[NDA_LLADDR] != nullptr && attribute_length(attrs[NDA_LLADDR]) == 6) {
+          mac.emplace();
+          std::memcpy(mac->data(), attribute_data(attrs[NDA_LLADDR]), 6);
+        }
+      },
+      what + ": look up " + hop.address.to_string());
+  // ENOENT: no entry yet, the usual start.
+  if (!asked && asked.error().code != ENOENT) return asked.error();
+
+  if ((state & kUsableStates) != 0) {
+    if (!mac) return make_error(EPROTONOSUPPORT, what + ": the neighbour has no Ethernet address");
+    if ((state & NUD_STALE) != 0) LRP_TRY(nudge(hop, ifindex, what));
+    return *mac;
   }
-  return {};
+  // INCOMPLETE: the kernel is probing already; anything else needs a start.
+  if ((state & NUD_INCOMPLETE) == 0) LRP_TRY(nudge(hop, ifindex, what));
+  if ((state & NUD_FAILED) != 0)
+    return make_error(EHOSTUNREACH, what + ": next hop " + hop.address.to_string() +
+                                        " did not answer; probing again");
+  return make_error(EAGAIN,
+                    what + ": next hop " + hop.address.to_string() + " not resolved yet, retry");
+}
+
+void NeighbourTable::remember(const Key& key, const MacAddress& mac) {
+  if (cache_.size() >= kCacheCapacity) {
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(cache_, [&](const auto& kv) { return kv.second.expires <= now; });
+    if (cache_.size() >= kCacheCapacity) cache_.erase(cache_.begin());
+  }
+  cache_[key] = Entry{mac, std::chrono::steady_clock::now() + ttl_};
 }
 
 Result<MacAddress> NeighbourTable::resolve(const IpAddress& dst, int ifindex) {
-  const auto now = std::chrono::steady_clock::now();
-  if (auto it = cache_.find(dst); it != cache_.end() && it->second.expires > now)
-    return it->second.mac;
-  auto hop = next_hop(dst, ifindex);
-  if (!hop) return hop.error();
-  auto mac = lookup_neighbour(hop.value(), ifindex);
-  if (mac) {
-    cache_[dst] = Entry{mac.value(), now + kCacheTtl};
-    return mac;
+  const Key key{dst, ifindex};
+  if (auto it = cache_.find(key); it != cache_.end()) {
+    if (it->second.expires > std::chrono::steady_clock::now()) return it->second.mac;
+    cache_.erase(it);
   }
-  cache_.erase(dst);
-  if (mac.error().code != EAGAIN && mac.error().code != ENOENT) return mac.error();
-  LRP_TRY(trigger_resolution(hop.value(), ifindex));
-  return make_error(EAGAIN, "resolving the MAC address of " + hop.value().to_string());
+  if (is_multicast(dst)) return multicast_mac(dst);
+  if (open_error_) return *open_error_;
+  const std::string what = describe(dst, ifindex);
+  auto route = find_route(dst, ifindex, what);
+  if (!route) return route.error();
+  if (!route->next_hop) return route->fixed_mac;
+  auto mac = ask_neighbour(*route->next_hop, ifindex, what);
+  if (!mac) return mac.error();
+  remember(key, mac.value());
+  return mac;
 }
 
 Result<MacAddress> NeighbourTable::resolve_wait(const IpAddress& dst, int ifindex,
                                                 std::chrono::milliseconds timeout) {
+  using std::chrono::milliseconds;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool kernel_gave_up = false;
+  milliseconds pause{1};
   for (;;) {
     auto mac = resolve(dst, ifindex);
-    if (mac || mac.error().code != EAGAIN) return mac;
-    if (std::chrono::steady_clock::now() >= deadline)
-      return make_error(EHOSTUNREACH, "no answer resolving " + dst.to_string());
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (mac) return mac;
+    const int code = mac.error().code;
+    if (code != EAGAIN && code != EHOSTUNREACH) return mac.error();
+    kernel_gave_up |= code == EHOSTUNREACH;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline)
+      return make_error(
+          kernel_gave_up ? EHOSTUNREACH : ETIMEDOUT,
+          describe(dst, ifindex) + ": no answer within " + std::to_string(timeout.count()) + " ms");
+    // ARP and NDP answer in well under a millisecond on a LAN; back off
+    // gently so a slow peer does not cost a netlink round trip per millisecond.
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+    pause = std::min(pause * 2, milliseconds{32});
   }
+}
+
+void NeighbourTable::invalidate(const IpAddress& dst, int ifindex) {
+  cache_.erase(Key{dst, ifindex});
+}
+
+void NeighbourTable::clear() {
+  cache_.clear();
+  names_.clear();
 }
 
 }  // namespace lrp

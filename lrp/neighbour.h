@@ -1,51 +1,86 @@
-// Next-hop MAC addresses from the kernel's routes and neighbour table, over
-// rtnetlink, with a small cache. A miss asks the kernel to resolve and
-// reports EAGAIN, so a sender never blocks on ARP or NDP.
+// Next-hop MAC addresses for frames put on an AF_XDP TX ring: the kernel's
+// routing and neighbour tables decide, over rtnetlink, and a small cache keeps
+// the lookups off the send path. A miss asks the kernel to resolve and reports
+// EAGAIN, so a sender never blocks on ARP or NDP.
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <unordered_map>
 
 #include "lrp/ip_address.h"
+#include "lrp/netdev.h"
 #include "lrp/result.h"
 
 namespace lrp {
 
-using MacAddress = std::array<uint8_t, 6>;
-
+// Not thread-safe: one owner, or one lock around it.
 class NeighbourTable {
  public:
-  NeighbourTable() = default;
-  ~NeighbourTable();
+  static constexpr std::chrono::milliseconds kDefaultCacheTtl{1000};
+  static constexpr size_t kCacheCapacity = 4096;
+
+  // The rtnetlink socket is opened here, in the calling thread's network
+  // namespace; if that fails, every resolve() reports why.
+  explicit NeighbourTable(std::chrono::milliseconds cache_ttl = kDefaultCacheTtl);
   NeighbourTable(const NeighbourTable&) = delete;
   NeighbourTable& operator=(const NeighbourTable&) = delete;
 
-  // The MAC to send to `dst` out of `ifindex`: the destination itself when it
-  // is on link, else its gateway's. EAGAIN: resolution started, retry later.
+  // The MAC to send to `dst` out of `ifindex`: dst's own when it is on link,
+  // else its gateway's. Errors: EAGAIN, resolution under way (retry);
+  // EHOSTUNREACH, the kernel's last probes went unanswered (a new round has
+  // started); ENETUNREACH and others from the route lookup.
   Result<MacAddress> resolve(const IpAddress& dst, int ifindex);
-  // Retries resolve() until it succeeds or `timeout` passes.
+
+  // resolve() until it succeeds, fails for good, or `timeout` passes
+  // (then ETIMEDOUT, or EHOSTUNREACH when the kernel gave up at least once).
   Result<MacAddress> resolve_wait(const IpAddress& dst, int ifindex,
                                   std::chrono::milliseconds timeout);
-  void forget(const IpAddress& dst) { cache_.erase(dst); }
 
-  static constexpr std::chrono::seconds kCacheTtl{2};
+  // For callers that learn a MAC went stale (interface down, peer moved).
+  void invalidate(const IpAddress& dst, int ifindex);
+  void clear();
 
  private:
-  Status open_socket();
-  Result<IpAddress> next_hop(const IpAddress& dst, int ifindex);
-  Result<MacAddress> lookup_neighbour(const IpAddress& hop, int ifindex);
-  Status trigger_resolution(const IpAddress& hop, int ifindex);
-  Status request(void* msg, size_t len, const char* what);
-
+  struct NextHop {
+    int family = 0;
+    IpAddress address;
+  };
+  struct Key {
+    IpAddress dst;
+    int ifindex = 0;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const noexcept {
+      return std::hash<IpAddress>{}(k.dst) ^ (static_cast<size_t>(k.ifindex) * 0x9e3779b97f4a7c15);
+    }
+  };
   struct Entry {
     MacAddress mac;
     std::chrono::steady_clock::time_point expires;
   };
-  int fd_ = -1;
-  uint32_t seq_ = 0;
-  std::unordered_map<IpAddress, Entry> cache_;
+  // What RTM_GETROUTE said: a next hop, or a MAC that needs no neighbour.
+  struct Route {
+    std::optional<NextHop> next_hop;
+    MacAddress fixed_mac{};
+  };
+
+  static Result<Route> parse_route(const nlmsghdr& m, const IpAddress& dst, int ifindex,
+                                   const std::string& what);
+  Result<Route> find_route(const IpAddress& dst, int ifindex, const std::string& what);
+  Result<MacAddress> ask_neighbour(const NextHop& hop, int ifindex, const std::string& what);
+  Status nudge(const NextHop& hop, int ifindex, const std::string& what);
+  std::string describe(const IpAddress& dst, int ifindex);
+  void remember(const Key& key, const MacAddress& mac);
+
+  std::chrono::milliseconds ttl_;
+  RtnlSocket socket_;
+  std::optional<Error> open_error_;
+  std::unordered_map<Key, Entry, KeyHash> cache_;
+  std::unordered_map<int, std::string> names_;  // for messages only
 };
 
 }  // namespace lrp

@@ -1,9 +1,10 @@
 #include "lrp/udp_frame.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <cstring>
+#include <optional>
+#include <string>
 
 #include "lrp/checksum.h"
 
@@ -12,75 +13,248 @@ namespace lrp {
 namespace {
 
 constexpr size_t kEthHeader = 14;
+constexpr size_t kEthTypeOffset = 12;
 constexpr size_t kVlanTag = 4;
 constexpr size_t kIpv4Header = 20;
 constexpr size_t kIpv6Header = 40;
+constexpr size_t kIpv6ExtMin = 8;
 constexpr size_t kUdpHeader = 8;
+constexpr size_t kMaxIpPacket = 0xffff;
+
 constexpr uint16_t kEthIpv4 = 0x0800;
 constexpr uint16_t kEthIpv6 = 0x86dd;
 constexpr uint16_t kEthVlan = 0x8100;
 constexpr uint16_t kEthQinQ = 0x88a8;
+constexpr uint16_t kVlanIdMask = 0x0fff;
+
+constexpr uint16_t kIpv4DontFragment = 0x4000;
+constexpr uint16_t kIpv4MoreFragments = 0x2000;
+constexpr uint16_t kIpv4OffsetMask = 0x1fff;
+
 constexpr int kMaxIpv6ExtHeaders = 8;
 
-uint16_t load16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-void store16(uint8_t* p, uint16_t v) {
+// Frames are byte buffers at any alignment: read and write fields bytewise.
+inline uint16_t load_be16(const uint8_t* p) {
+  return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
+
+inline void store_be16(uint8_t* p, uint16_t v) {
   p[0] = static_cast<uint8_t>(v >> 8);
   p[1] = static_cast<uint8_t>(v);
 }
 
+// What the IP layer tells the UDP layer.
 struct IpLayer {
-  IpAddress src, dst;
+  bool v4 = true;
+  const uint8_t* src = nullptr;  // address bytes in the frame
+  const uint8_t* dst = nullptr;
   size_t udp_offset = 0;  // from the frame start
-  size_t udp_max = 0;     // bytes of IP payload available for UDP
+  size_t udp_room = 0;    // bytes of IP payload from udp_offset on
 };
 
-// Returns a reason to drop, or Count when the IPv4 header is good.
-DropReason parse_ipv4(std::span<const uint8_t> f, size_t l3, const ParseOptions& o,
-                      IpLayer* ip) {
-  if (f.size() < l3 + kIpv4Header) return DropReason::Truncated;
-  const uint8_t* h = f.data() + l3;
-  if (h[0] >> 4 != 4) return DropReason::BadIpHeader;
-  const size_t ihl = static_cast<size_t>(h[0] & 0x0f) * 4;
-  if (ihl < kIpv4Header) return DropReason::BadIpHeader;
-  if (f.size() < l3 + ihl) return DropReason::Truncated;
-  const size_t total = load16(h + 2);
-  if (total < ihl || total > f.size() - l3) return DropReason::BadLength;
-  if (o.verify_checksums && ipv4_header_checksum({h, ihl}) != 0) return DropReason::BadIpChecksum;
-  const uint16_t frag = load16(h + 6);
-  if ((frag & 0x2000) != 0 || (frag & 0x1fff) != 0) return DropReason::Fragment;
-  if (h[9] != IPPROTO_UDP) return DropReason::NotUdp;
-  ip->src = IpAddress::from_v4_bytes(h + 12);
-  ip->dst = IpAddress::from_v4_bytes(h + 16);
-  ip->udp_offset = l3 + ihl;
-  ip->udp_max = total - ihl;
-  return DropReason::Count;
+// The IPv4 or IPv6 ethertype after at most one VLAN tag.
+struct LinkLayer {
+  uint16_t ethertype = 0;
+  uint16_t vlan = 0;
+  size_t l3_offset = kEthHeader;
+};
+
+std::optional<DropReason> parse_ethernet(std::span<const uint8_t> f, LinkLayer* link) {
+  if (f.size() < kEthHeader) return DropReason::Truncated;
+  link->ethertype = load_be16(f.data() + kEthTypeOffset);
+  if (link->ethertype == kEthVlan || link->ethertype == kEthQinQ) {
+    if (f.size() < kEthHeader + kVlanTag) return DropReason::Truncated;
+    link->vlan = load_be16(f.data() + kEthHeader) & kVlanIdMask;
+    link->ethertype = load_be16(f.data() + kEthHeader + 2);
+    link->l3_offset += kVlanTag;
+  }
+  // A second tag (QinQ) lands here too: not ours to unwrap.
+  if (link->ethertype != kEthIpv4 && link->ethertype != kEthIpv6) return DropReason::NotIp;
+  return std::nullopt;
 }
 
-DropReason parse_ipv6(std::span<const uint8_t> f, size_t l3, IpLayer* ip) {
-  if (f.size() < l3 + kIpv6Header) return DropReason::Truncated;
+std::optional<DropReason> parse_ipv4(std::span<const uint8_t> f, size_t l3,
+                                     const ParseOptions& options, IpLayer* ip) {
+  if (f.size() - l3 < kIpv4Header) return DropReason::Truncated;
+  const uint8_t* h = f.data() + l3;
+  if (h[0] >> 4 != 4) return DropReason::BadIpHeader;
+  const size_t header_len = static_cast<size_t>(h[0] & 0x0f) * 4;
+  if (header_len < kIpv4Header) return DropReason::BadIpHeader;
+  if (f.size() - l3 < header_len) return DropReason::Truncated;
+  if (options.verify_checksums && !ipv4_header_checksum_ok({h, header_len})) {
+    return DropReason::BadIpChecksum;
+  }
+  const size_t total_len = load_be16(h + 2);
+  if (total_len > f.size() - l3) return DropReason::Truncated;
+  if (total_len < header_len) return DropReason::BadLength;
+  const uint16_t fragment = load_be16(h + 6);
+  if ((fragment & (kIpv4MoreFragments | kIpv4OffsetMask)) != 0) return DropReason::Fragment;
+  if (h[9] != IPPROTO_UDP) return DropReason::NotUdp;
+  if (total_len < header_len + kUdpHeader) return DropReason::BadLength;
+  ip->v4 = true;
+  ip->src = h + 12;
+  ip->dst = h + 16;
+  ip->udp_offset = l3 + header_len;
+  ip->udp_room = total_len - header_len;
+  return std::nullopt;
+}
+
+bool is_skippable_ipv6_ext(uint8_t next) {
+  return next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING || next == IPPROTO_DSTOPTS;
+}
+
+// Extension headers we recognise but do not walk: UDP may hide behind them.
+bool is_unsupported_ipv6_ext(uint8_t next) {
+  constexpr uint8_t kMobility = 135, kHip = 139, kShim6 = 140, kExperiment1 = 253,
+                    kExperiment2 = 254;
+  return next == IPPROTO_AH || next == IPPROTO_ESP || next == kMobility || next == kHip ||
+         next == kShim6 || next == kExperiment1 || next == kExperiment2;
+}
+
+// Walks the extension headers from offset to end (the end of the IPv6
+// payload); on success offset is the UDP header's.
+std::optional<DropReason> skip_ipv6_extensions(std::span<const uint8_t> f, uint8_t next, size_t end,
+                                               size_t* offset) {
+  for (int walked = 0; next != IPPROTO_UDP; ++walked) {
+    if (next == IPPROTO_FRAGMENT) return DropReason::Fragment;
+    if (is_unsupported_ipv6_ext(next)) return DropReason::Ipv6ExtUnsupported;
+    if (!is_skippable_ipv6_ext(next)) return DropReason::NotUdp;
+    if (walked == kMaxIpv6ExtHeaders) return DropReason::Ipv6ExtUnsupported;
+    // RFC 8200 section 4.1: hop-by-hop options only right after the header.
+    if (next == IPPROTO_HOPOPTS && walked != 0) return DropReason::BadIpHeader;
+    if (end - *offset < kIpv6ExtMin) return DropReason::BadLength;
+    const size_t ext_len = (static_cast<size_t>(f[*offset + 1]) + 1) * 8;
+    if (end - *offset < ext_len) return DropReason::BadLength;
+    next = f[*offset];
+    *offset += ext_len;
+  }
+  return std::nullopt;
+}
+
+std::optional<DropReason> parse_ipv6(std::span<const uint8_t> f, size_t l3, IpLayer* ip) {
+  if (f.size() - l3 < kIpv6Header) return DropReason::Truncated;
   const uint8_t* h = f.data() + l3;
   if (h[0] >> 4 != 6) return DropReason::BadIpHeader;
-  const size_t payload_len = load16(h + 4);
-  if (payload_len > f.size() - l3 - kIpv6Header) return DropReason::BadLength;
+  const size_t payload_len = load_be16(h + 4);
+  if (payload_len > f.size() - l3 - kIpv6Header) return DropReason::Truncated;
   const size_t end = l3 + kIpv6Header + payload_len;
-  uint8_t next = h[6];
-  size_t off = l3 + kIpv6Header;
-  for (int i = 0;; ++i) {
-    if (next == IPPROTO_UDP) break;
-    if (next == IPPROTO_FRAGMENT) return DropReason::Fragment;
-    if (next != IPPROTO_HOPOPTS && next != IPPROTO_ROUTING && next != IPPROTO_DSTOPTS)
-      return DropReason::NotUdp;
-    if (i == kMaxIpv6ExtHeaders) return DropReason::Ipv6ExtUnsupported;
-    if (off + 8 > end) return end > f.size() ? DropReason::Truncated : DropReason::BadLength;
-    next = f[off];
-    off += (static_cast<size_t>(f[off + 1]) + 1) * 8;
+  size_t udp_offset = l3 + kIpv6Header;
+  if (auto why = skip_ipv6_extensions(f, h[6], end, &udp_offset)) return why;
+  if (end - udp_offset < kUdpHeader) return DropReason::BadLength;
+  ip->v4 = false;
+  ip->src = h + 8;
+  ip->dst = h + 24;
+  ip->udp_offset = udp_offset;
+  ip->udp_room = end - udp_offset;
+  return std::nullopt;
+}
+
+bool udp_checksum_ok(const IpLayer& ip, std::span<const uint8_t> datagram) {
+  if (ip.v4) {
+    return udp_checksum_ok_ipv4(std::span<const uint8_t, 4>(ip.src, 4),
+                                std::span<const uint8_t, 4>(ip.dst, 4), datagram);
   }
-  if (off > end) return DropReason::BadLength;
-  ip->src = IpAddress::from_v6(*reinterpret_cast<const in6_addr*>(h + 8));
-  ip->dst = IpAddress::from_v6(*reinterpret_cast<const in6_addr*>(h + 24));
-  ip->udp_offset = off;
-  ip->udp_max = end - off;
-  return DropReason::Count;
+  return udp_checksum_ok_ipv6(std::span<const uint8_t, 16>(ip.src, 16),
+                              std::span<const uint8_t, 16>(ip.dst, 16), datagram);
+}
+
+std::optional<DropReason> check_udp(std::span<const uint8_t> f, const IpLayer& ip,
+                                    const ParseOptions& options, size_t* udp_len) {
+  const uint8_t* u = f.data() + ip.udp_offset;
+  *udp_len = load_be16(u + 4);
+  // Bytes between the UDP length and the IP length are ignored, as Linux does.
+  if (*udp_len < kUdpHeader || *udp_len > ip.udp_room) return DropReason::BadUdpLength;
+  const uint16_t transmitted = load_be16(u + 6);
+  if (transmitted == 0) {
+    // IPv4 allows a sender to compute no checksum; IPv6 does not.
+    return ip.v4 ? std::nullopt : std::optional(DropReason::ZeroUdpChecksumV6);
+  }
+  if (options.verify_checksums && !udp_checksum_ok(ip, {u, *udp_len})) {
+    return DropReason::BadUdpChecksum;
+  }
+  return std::nullopt;
+}
+
+IpAddress address_at(const uint8_t* p, bool v4) {
+  return v4 ? IpAddress::from_v4_bytes(p) : IpAddress::from_v6_bytes(p);
+}
+
+Status check_spec(const FrameHeaderSpec& spec) {
+  if (spec.source.addr.is_v4() != spec.destination.addr.is_v4()) {
+    return make_error(EAFNOSUPPORT, "send from " + spec.source.addr.to_string() + " to " +
+                                        spec.destination.addr.to_string() +
+                                        ": address families differ");
+  }
+  if (spec.vlan > kVlanIdMask) {
+    return make_error(EINVAL, "VLAN ID " + std::to_string(spec.vlan) + " is above 4095");
+  }
+  return {};
+}
+
+Status check_fits(std::span<uint8_t> frame, const FrameHeaderSpec& spec, size_t payload_len) {
+  const size_t ip_header = spec.source.addr.is_v4() ? kIpv4Header : 0;
+  if (payload_len > kMaxIpPacket - ip_header - kUdpHeader) {
+    return make_error(EMSGSIZE, "UDP payload of " + std::to_string(payload_len) +
+                                    " bytes is above the IP maximum");
+  }
+  if (udp_header_size(spec) + payload_len > frame.size()) {
+    return make_error(EMSGSIZE, "UDP payload of " + std::to_string(payload_len) +
+                                    " bytes does not fit a frame of " +
+                                    std::to_string(frame.size()) + " bytes");
+  }
+  return {};
+}
+
+// Returns where the IP header starts.
+size_t write_ethernet(uint8_t* p, const FrameHeaderSpec& spec) {
+  std::memcpy(p, spec.dst_mac.data(), 6);
+  std::memcpy(p + 6, spec.src_mac.data(), 6);
+  size_t offset = kEthTypeOffset;
+  if (spec.vlan != 0) {
+    store_be16(p + offset, kEthVlan);
+    store_be16(p + offset + 2, spec.vlan);  // priority 0, DEI 0
+    offset += kVlanTag;
+  }
+  store_be16(p + offset, spec.source.addr.is_v4() ? kEthIpv4 : kEthIpv6);
+  return offset + 2;
+}
+
+void write_ipv4(uint8_t* h, const FrameHeaderSpec& spec, size_t udp_len) {
+  std::memset(h, 0, kIpv4Header);
+  h[0] = 0x45;  // version 4, 5 words
+  store_be16(h + 2, static_cast<uint16_t>(kIpv4Header + udp_len));
+  // DF with ID 0: never fragmented, so the ID identifies nothing (RFC 6864).
+  store_be16(h + 6, kIpv4DontFragment);
+  h[8] = spec.ttl;
+  h[9] = IPPROTO_UDP;
+  std::memcpy(h + 12, spec.source.addr.v4_bytes(), 4);
+  std::memcpy(h + 16, spec.destination.addr.v4_bytes(), 4);
+  store_be16(h + 10, ipv4_header_checksum({h, kIpv4Header}));
+}
+
+void write_ipv6(uint8_t* h, const FrameHeaderSpec& spec, size_t udp_len) {
+  std::memset(h, 0, kIpv6Header);
+  h[0] = 0x60;  // version 6, traffic class 0, flow label 0
+  store_be16(h + 4, static_cast<uint16_t>(udp_len));
+  h[6] = IPPROTO_UDP;
+  h[7] = spec.ttl;
+  std::memcpy(h + 8, spec.source.addr.bytes().data(), 16);
+  std::memcpy(h + 24, spec.destination.addr.bytes().data(), 16);
+}
+
+void write_udp(uint8_t* u, const FrameHeaderSpec& spec, size_t udp_len) {
+  store_be16(u, spec.source.port);
+  store_be16(u + 2, spec.destination.port);
+  store_be16(u + 4, static_cast<uint16_t>(udp_len));
+  const std::span<const uint8_t> datagram(u, udp_len);
+  // These never return 0: a computed 0 goes out as 0xffff.
+  const uint16_t sum =
+      spec.source.addr.is_v4()
+          ? udp_checksum_ipv4(std::span<const uint8_t, 4>(spec.source.addr.v4_bytes(), 4),
+                              std::span<const uint8_t, 4>(spec.destination.addr.v4_bytes(), 4),
+                              datagram)
+          : udp_checksum_ipv6(spec.source.addr.bytes(), spec.destination.addr.bytes(), datagram);
+  store_be16(u + 6, sum);
 }
 
 }  // namespace
@@ -115,41 +289,21 @@ const char* to_string(DropReason reason) {
   return "unknown";
 }
 
-ParseResult parse_udp_frame(std::span<const uint8_t> f, const ParseOptions& o) {
-  if (f.size() < kEthHeader) return DropReason::Truncated;
-  size_t l3 = kEthHeader;
-  uint16_t type = load16(f.data() + 12);
-  uint16_t vlan = 0;
-  if (type == kEthVlan || type == kEthQinQ) {
-    if (f.size() < kEthHeader + kVlanTag) return DropReason::Truncated;
-    vlan = load16(f.data() + 14) & 0x0fff;
-    type = load16(f.data() + 16);
-    l3 += kVlanTag;
-  }
+ParseResult parse_udp_frame(std::span<const uint8_t> frame, const ParseOptions& options) {
+  LinkLayer link;
+  if (auto why = parse_ethernet(frame, &link)) return *why;
   IpLayer ip;
-  DropReason why;
-  if (type == kEthIpv4) {
-    why = parse_ipv4(f, l3, o, &ip);
-  } else if (type == kEthIpv6) {
-    why = parse_ipv6(f, l3, &ip);
-  } else {
-    return DropReason::NotIp;
-  }
-  if (why != DropReason::Count) return why;
-  if (ip.udp_max < kUdpHeader) return DropReason::BadUdpLength;
-  const uint8_t* u = f.data() + ip.udp_offset;
-  const size_t udp_len = load16(u + 4);
-  if (udp_len < kUdpHeader || udp_len > ip.udp_max) return DropReason::BadUdpLength;
-  const uint16_t sum = load16(u + 6);
-  if (sum == 0 && !ip.src.is_v4()) return DropReason::ZeroUdpChecksumV6;
-  // On IPv4 a zero checksum means the sender computed none.
-  if (o.verify_checksums && sum != 0 && udp_checksum(ip.src, ip.dst, {u, udp_len}) != 0)
-    return DropReason::BadUdpChecksum;
+  auto why = link.ethertype == kEthIpv4 ? parse_ipv4(frame, link.l3_offset, options, &ip)
+                                        : parse_ipv6(frame, link.l3_offset, &ip);
+  if (why) return *why;
+  size_t udp_len = 0;
+  if (auto bad = check_udp(frame, ip, options, &udp_len)) return *bad;
+  const uint8_t* u = frame.data() + ip.udp_offset;
   DatagramView view;
-  view.source = Endpoint{ip.src, load16(u)};
-  view.destination = Endpoint{ip.dst, load16(u + 2)};
-  view.payload = f.subspan(ip.udp_offset + kUdpHeader, udp_len - kUdpHeader);
-  view.vlan = vlan;
+  view.source = Endpoint{address_at(ip.src, ip.v4), load_be16(u)};
+  view.destination = Endpoint{address_at(ip.dst, ip.v4), load_be16(u + 2)};
+  view.payload = frame.subspan(ip.udp_offset + kUdpHeader, udp_len - kUdpHeader);
+  view.vlan = link.vlan;
   return view;
 }
 
@@ -160,71 +314,31 @@ size_t udp_header_size(const FrameHeaderSpec& spec) {
 
 Result<size_t> write_udp_headers(std::span<uint8_t> frame, const FrameHeaderSpec& spec,
                                  size_t payload_len) {
-  const bool v4 = spec.source.addr.is_v4();
-  if (v4 != spec.destination.addr.is_v4())
-    return make_error(EAFNOSUPPORT, "send from " + spec.source.addr.to_string() + " to " +
-                                        spec.destination.addr.to_string() +
-                                        ": address families differ");
-  const size_t headers = udp_header_size(spec);
+  LRP_TRY(check_spec(spec));
+  LRP_TRY(check_fits(frame, spec, payload_len));
   const size_t udp_len = kUdpHeader + payload_len;
-  if (headers + payload_len > frame.size() || udp_len > 0xffff ||
-      (v4 && udp_len + kIpv4Header > 0xffff))
-    return make_error(EMSGSIZE, "datagram of " + std::to_string(payload_len) +
-                                    " bytes does not fit a frame of " +
-                                    std::to_string(frame.size()) + " bytes");
   uint8_t* p = frame.data();
-  std::memcpy(p, spec.dst_mac.data(), 6);
-  std::memcpy(p + 6, spec.src_mac.data(), 6);
-  size_t off = 12;
-  if (spec.vlan != 0) {
-    store16(p + off, kEthVlan);
-    store16(p + off + 2, spec.vlan & 0x0fff);
-    off += kVlanTag;
-  }
-  store16(p + off, v4 ? kEthIpv4 : kEthIpv6);
-  off += 2;
-  uint8_t* ip = p + off;
-  if (v4) {
-    std::memset(ip, 0, kIpv4Header);
-    ip[0] = 0x45;
-    store16(ip + 2, static_cast<uint16_t>(kIpv4Header + udp_len));
-    store16(ip + 6, 0x4000);  // don't fragment
-    ip[8] = spec.ttl;
-    ip[9] = IPPROTO_UDP;
-    std::memcpy(ip + 12, spec.source.addr.v4_bytes(), 4);
-    std::memcpy(ip + 16, spec.destination.addr.v4_bytes(), 4);
-    store16(ip + 10, ipv4_header_checksum({ip, kIpv4Header}));
-    off += kIpv4Header;
+  const size_t l3 = write_ethernet(p, spec);
+  size_t l4 = l3;
+  if (spec.source.addr.is_v4()) {
+    write_ipv4(p + l3, spec, udp_len);
+    l4 += kIpv4Header;
   } else {
-    std::memset(ip, 0, kIpv6Header);
-    ip[0] = 0x60;
-    store16(ip + 4, static_cast<uint16_t>(udp_len));
-    ip[6] = IPPROTO_UDP;
-    ip[7] = spec.ttl;
-    std::memcpy(ip + 8, spec.source.addr.bytes().data(), 16);
-    std::memcpy(ip + 24, spec.destination.addr.bytes().data(), 16);
-    off += kIpv6Header;
+    write_ipv6(p + l3, spec, udp_len);
+    l4 += kIpv6Header;
   }
-  uint8_t* udp = p + off;
-  store16(udp, spec.source.port);
-  store16(udp + 2, spec.destination.port);
-  store16(udp + 4, static_cast<uint16_t>(udp_len));
-  store16(udp + 6, 0);
-  uint16_t sum = udp_checksum(spec.source.addr, spec.destination.addr, {udp, udp_len});
-  // A computed zero is sent as all ones; zero means "no checksum".
-  store16(udp + 6, sum == 0 ? 0xffff : sum);
-  return headers + payload_len;
+  write_udp(p + l4, spec, udp_len);
+  return l4 + udp_len;
 }
 
 Result<size_t> build_udp_frame(std::span<uint8_t> out, const FrameHeaderSpec& spec,
                                std::span<const uint8_t> payload) {
-  const size_t headers = udp_header_size(spec);
-  if (headers + payload.size() > out.size())
-    return make_error(EMSGSIZE, "datagram of " + std::to_string(payload.size()) +
-                                    " bytes does not fit a frame of " +
-                                    std::to_string(out.size()) + " bytes");
-  // memmove: the payload may already sit inside `out` (zero-copy send).
-  std::memmove(out.data() + headers, payload.data(), payload.size());
+  LRP_TRY(check_spec(spec));
+  LRP_TRY(check_fits(out, spec, payload.size()));
+  // memmove: the payload may already sit inside out (zero-copy send).
+  if (!payload.empty()) {
+    std::memmove(out.data() + udp_header_size(spec), payload.data(), payload.size());
+  }
   return write_udp_headers(out, spec, payload.size());
 }
 

@@ -13,41 +13,46 @@
 
 namespace lrp {
 
-// Why a frame was rejected; the names are metric labels.
+// Why a received frame was rejected; to_string() gives the metric label.
 enum class DropReason : uint8_t {
-  Truncated,
-  NotIp,
-  NotUdp,
-  BadIpHeader,
-  BadIpChecksum,
-  BadLength,
-  Fragment,
-  BadUdpLength,
+  Truncated,      // the frame ends before a header or the IP packet it declares
+  NotIp,          // neither IPv4 nor IPv6, or more than one VLAN tag
+  NotUdp,         // IP, but the upper layer protocol is not UDP
+  BadIpHeader,    // wrong version, IHL < 5, hop-by-hop header not first
+  BadIpChecksum,  // IPv4 header checksum
+  BadLength,      // IP length too short for its headers and a UDP header
+  Fragment,       // IPv4 MF/offset, or an IPv6 fragment header
+  BadUdpLength,   // UDP length < 8 or beyond the IP payload
   BadUdpChecksum,
-  ZeroUdpChecksumV6,
-  Ipv6ExtUnsupported,
+  ZeroUdpChecksumV6,   // RFC 8200 section 8.1: IPv6 UDP must carry a checksum
+  Ipv6ExtUnsupported,  // more than 8 extension headers, or AH, ESP, mobility...
   Count,
 };
 const char* to_string(DropReason reason);
 
+// A valid datagram; payload points into the frame it was parsed from.
 struct DatagramView {
   Endpoint source;
   Endpoint destination;
   std::span<const uint8_t> payload;
-  uint16_t vlan = 0;  // 0: untagged
+  uint16_t vlan = 0;  // VLAN ID of the tag; 0 when untagged
 };
 
 struct ParseOptions {
+  // Off: neither the IPv4 header nor the UDP checksum is checked (a zero
+  // IPv6 UDP checksum is still rejected: that is a protocol rule).
   bool verify_checksums = true;
 };
 
+// A datagram view or the reason the frame was dropped.
 class ParseResult {
  public:
   ParseResult(const DatagramView& view) : view_(view), ok_(true) {}
   ParseResult(DropReason reason) : reason_(reason) {}
+
   bool ok() const { return ok_; }
-  const DatagramView& view() const { return view_; }
-  DropReason reason() const { return reason_; }
+  const DatagramView& view() const { return view_; }  // only when ok()
+  DropReason reason() const { return reason_; }       // only when !ok()
 
  private:
   DatagramView view_{};
@@ -55,23 +60,31 @@ class ParseResult {
   bool ok_ = false;
 };
 
+// Ethernet with at most one 802.1Q or 802.1ad tag, then IPv4 (options
+// allowed) or IPv6 (hop-by-hop, routing and destination options headers
+// skipped), then UDP. Bytes after the IP packet (Ethernet padding) are ignored.
 ParseResult parse_udp_frame(std::span<const uint8_t> frame, const ParseOptions& options);
 
 struct FrameHeaderSpec {
   std::array<uint8_t, 6> src_mac{};
   std::array<uint8_t, 6> dst_mac{};
-  Endpoint source;
+  Endpoint source;  // both of one family
   Endpoint destination;
-  uint16_t vlan = 0;
-  uint8_t ttl = 64;
+  uint16_t vlan = 0;  // VLAN ID (1..4095) for an 802.1Q tag; 0: untagged
+  uint8_t ttl = 64;   // IPv4 TTL or IPv6 hop limit
 };
 
-// Bytes of Ethernet [+VLAN] + IP + UDP headers for the spec.
+// Bytes of Ethernet [+ VLAN] + IP + UDP headers for the spec: where the
+// payload starts in the frame.
 size_t udp_header_size(const FrameHeaderSpec& spec);
-// Writes a whole frame; returns its length.
+
+// Writes a whole frame (headers, then a copy of payload) into out; returns
+// its length. payload may already be in place inside out.
 Result<size_t> build_udp_frame(std::span<uint8_t> out, const FrameHeaderSpec& spec,
                                std::span<const uint8_t> payload);
-// Writes the headers in front of a payload already at frame[udp_header_size(spec)].
+
+// Writes the headers in front of a payload already at
+// frame[udp_header_size(spec)], for zero-copy send; returns the frame length.
 Result<size_t> write_udp_headers(std::span<uint8_t> frame, const FrameHeaderSpec& spec,
                                  size_t payload_len);
 

@@ -4,7 +4,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config clang llvm
   libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
-  libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev nlohmann-json3-dev
+  prometheus chromium
   iproute2 ethtool sockperf netsniff-ng iperf3
   python3 python3-matplotlib
 )

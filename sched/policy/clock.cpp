@@ -7,7 +7,7 @@ namespace lrp::sched {
 Nanos MonotonicClock::now() const {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+  return Nanos{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
 }  // namespace lrp::sched

@@ -1,79 +1,102 @@
 #include "sched/policy/fair_picker.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace lrp::sched {
 
-static bool is_ready(const Readiness& r) { return r.pending > 0 && r.room > 0; }
+namespace {
 
-FairPicker::Entry* FairPicker::entry(uint32_t id) {
-  return id < entries_.size() && entries_[id].present ? &entries_[id] : nullptr;
+constexpr double kNone = std::numeric_limits<double>::infinity();
+
+// Position of `id` in the round that starts just after `last`: 0 for last + 1.
+uint32_t distance_after(uint32_t last, uint32_t id) {
+  return id - (last + 1);
 }
 
-void FairPicker::add(uint32_t id, uint32_t weight, Nanos) {
-  if (id >= entries_.size()) entries_.resize(id + 1);
-  // Starts behind nobody: it takes the least virtual time among the others
-  // so it neither waits for them nor gets credit for time it was absent.
-  double start = std::numeric_limits<double>::max();
+}  // namespace
+
+size_t FairPicker::lower_bound(uint32_t id) const {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
+                             [](const Entry& e, uint32_t key) { return e.id < key; });
+  return static_cast<size_t>(it - entries_.begin());
+}
+
+FairPicker::Entry* FairPicker::find(uint32_t id) {
+  const size_t i = lower_bound(id);
+  return i < entries_.size() && entries_[i].id == id ? &entries_[i] : nullptr;
+}
+
+const FairPicker::Entry* FairPicker::find(uint32_t id) const {
+  const size_t i = lower_bound(id);
+  return i < entries_.size() && entries_[i].id == id ? &entries_[i] : nullptr;
+}
+
+bool FairPicker::add(uint32_t id, uint32_t weight) {
+  if (weight == 0 || contains(id)) return false;
+  entries_.insert(entries_.begin() + static_cast<ptrdiff_t>(lower_bound(id)),
+                  Entry{.id = id, .weight = weight, .vt = floor_vt_});
+  return true;
+}
+
+bool FairPicker::remove(uint32_t id) {
+  const size_t i = lower_bound(id);
+  if (i == entries_.size() || entries_[i].id != id) return false;
+  entries_.erase(entries_.begin() + static_cast<ptrdiff_t>(i));
+  return true;
+}
+
+void FairPicker::mark_ready(ReadinessView view) {
+  for (Entry& e : entries_) e.ready = false;
+  for (const Readiness& r : view)
+    if (Entry* e = find(r.id); e != nullptr && is_ready(r)) e->ready = true;
+}
+
+// An application that was idle (nothing pending, or no room because it did
+// not read) cannot bank credit for that time: it joins at the least virtual
+// time of those that kept running, like CFS's min_vruntime. The floor only
+// rises, so it also holds when every application went idle at once.
+void FairPicker::join_newly_ready() {
+  double running_min = kNone;
   for (const Entry& e : entries_)
-    if (e.present && e.vt < start) start = e.vt;
-  entries_[id] = Entry{true, weight == 0 ? 1 : weight,
-                       start == std::numeric_limits<double>::max() ? 0 : start, false};
+    if (e.ready && e.was_ready) running_min = std::min(running_min, e.vt);
+  if (running_min != kNone) floor_vt_ = std::max(floor_vt_, running_min);
+  for (Entry& e : entries_) {
+    if (e.ready && !e.was_ready) e.vt = std::max(e.vt, floor_vt_);
+    e.was_ready = e.ready;
+  }
 }
 
-void FairPicker::remove(uint32_t id) {
-  if (id < entries_.size()) entries_[id] = Entry{};
-}
-
-double FairPicker::min_ready_vt(std::span<const Readiness> view) const {
-  double m = std::numeric_limits<double>::max();
-  for (const Readiness& r : view) {
-    if (r.id >= entries_.size() || !entries_[r.id].present) continue;
-    const Entry& e = entries_[r.id];
-    if (is_ready(r) && e.was_ready && e.vt < m) m = e.vt;
+const FairPicker::Entry* FairPicker::least_virtual_time() const {
+  const Entry* best = nullptr;
+  for (const Entry& e : entries_) {
+    if (!e.ready) continue;
+    if (best == nullptr || e.vt < best->vt ||
+        (e.vt == best->vt &&
+         distance_after(last_picked_, e.id) < distance_after(last_picked_, best->id)))
+      best = &e;
   }
-  return m;
-}
-
-std::optional<uint32_t> FairPicker::pick(std::span<const Readiness> view) {
-  // An application that just became ready cannot bank credit for the time it
-  // was idle: it joins at the least virtual time of those already running.
-  const double floor = min_ready_vt(view);
-  for (const Readiness& r : view) {
-    Entry* e = entry(r.id);
-    if (e == nullptr) continue;
-    const bool ready = is_ready(r);
-    if (ready && !e->was_ready && floor != std::numeric_limits<double>::max() && e->vt < floor)
-      e->vt = floor;
-    e->was_ready = ready;
-  }
-  std::optional<uint32_t> best;
-  double best_vt = 0;
-  bool best_after_last = false;
-  for (const Readiness& r : view) {
-    const Entry* e = entry(r.id);
-    if (e == nullptr || !is_ready(r)) continue;
-    // Ties go round-robin: prefer the first id after the last one picked.
-    const bool after_last = r.id > last_picked_;
-    if (!best || e->vt < best_vt ||
-        (e->vt == best_vt && after_last && (!best_after_last || r.id < *best)) ||
-        (e->vt == best_vt && !after_last && !best_after_last && r.id < *best)) {
-      best = r.id;
-      best_vt = e->vt;
-      best_after_last = after_last;
-    }
-  }
-  if (best) last_picked_ = *best;
   return best;
 }
 
+std::optional<uint32_t> FairPicker::pick(ReadinessView view) {
+  mark_ready(view);
+  join_newly_ready();
+  const Entry* best = least_virtual_time();
+  if (best == nullptr) return std::nullopt;
+  floor_vt_ = std::max(floor_vt_, best->vt);
+  last_picked_ = best->id;
+  return best->id;
+}
+
 void FairPicker::charge(uint32_t id, Nanos cpu) {
-  Entry* e = entry(id);
+  Entry* e = find(id);
   if (e != nullptr && cpu > 0) e->vt += static_cast<double>(cpu) / e->weight;
 }
 
 double FairPicker::virtual_time(uint32_t id) const {
-  return id < entries_.size() ? entries_[id].vt : 0;
+  const Entry* e = find(id);
+  return e != nullptr ? e->vt : 0;
 }
 
 }  // namespace lrp::sched

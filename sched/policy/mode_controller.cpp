@@ -3,40 +3,56 @@
 namespace lrp::sched {
 
 ModeController::ModeController(EngineMode mode, const AdaptiveConfig& config)
-    : mode_(mode), config_(config), polling_(mode == EngineMode::Poll) {}
+    : mode_(mode),
+      config_(config),
+      state_(mode == EngineMode::Poll ? EngineState::Polling : EngineState::Sleeping) {}
 
-void ModeController::set_polling(bool polling) {
-  if (polling == polling_) return;
-  polling_ = polling;
-  ++(polling ? to_poll_ : to_interrupt_);
+void ModeController::enter(EngineState state) {
+  if (state == state_) return;
+  state_ = state;
+  ++(state == EngineState::Polling ? counters_.switches_to_poll : counters_.switches_to_interrupt);
+}
+
+bool ModeController::idle_long_enough(Nanos now) const {
+  return empty_in_a_row_ >= config_.idle_passes && now - last_work_ >= config_.idle_time;
+}
+
+bool ModeController::needs_time() const {
+  // Only Adaptive while polling consults the time, and only once the pass
+  // count is met: before that an empty pass cannot end polling anyway.
+  return mode_ == EngineMode::Adaptive && state_ == EngineState::Polling &&
+         uint64_t{empty_in_a_row_} + 1 >= config_.idle_passes;
 }
 
 void ModeController::on_wakeup(Nanos now) {
-  if (mode_ == EngineMode::Poll) return;
+  ++counters_.wakeups;
+  // The wake-up counts as work for the idle clock: whatever rang is about to
+  // be looked at, and the engine should not doze off before it has.
   last_work_ = now;
-  empty_passes_ = 0;
-  set_polling(true);
+  empty_in_a_row_ = 0;
+  enter(EngineState::Polling);
 }
 
 void ModeController::on_pass(Nanos now, size_t frames_done) {
+  ++counters_.poll_passes;
   if (frames_done > 0) {
-    empty_passes_ = 0;
     last_work_ = now;
-    if (mode_ != EngineMode::Poll) set_polling(true);
+    empty_in_a_row_ = 0;
+    // Work found without a wake-up (the first pass, or a sleep that timed
+    // out) also means load: poll until it is gone.
+    enter(EngineState::Polling);
     return;
   }
-  ++empty_passes_;
+  ++counters_.empty_passes;
+  if (empty_in_a_row_ < UINT32_MAX) ++empty_in_a_row_;
   switch (mode_) {
     case EngineMode::Poll:
       return;
     case EngineMode::Interrupt:
-      set_polling(false);
+      enter(EngineState::Sleeping);
       return;
     case EngineMode::Adaptive:
-      // Both conditions: many cheap empty passes alone could pass in a few
-      // microseconds, and a long gap alone could be one slow pass.
-      if (empty_passes_ >= config_.idle_passes && now - last_work_ >= config_.idle_time)
-        set_polling(false);
+      if (idle_long_enough(now)) enter(EngineState::Sleeping);
       return;
   }
 }

@@ -272,46 +272,48 @@ size_t Scheduler::fair_pass() {
   std::array<Readiness, kMaxApps> view{};
   std::array<int64_t, kMaxApps> spent{};
   size_t n = 0;
-  const Nanos now = clock_.now();
+  bool any_ready = false;
   for (const auto& a : apps_) {
     if (a == nullptr) continue;
     size_t pending = 0;
     for (SlotId slot : a->slots) pending += engine_.rx_pending(slot);
     const size_t room = a->room();
     if (pending > 0 && room == 0) bump(a->counters.skipped_full);
+    any_ready = any_ready || (pending > 0 && room > 0);
     view[n++] = Readiness{a->id, pending, room};
-    update_shed(*a, now);
+    // The shed rule only needs the time while the queue is full or shed.
+    const bool timed = room == 0 || a->counters.shed.load(std::memory_order_relaxed);
+    update_shed(*a, timed ? clock_.now() : 0);
   }
-  size_t total = 0;
+  // Nothing to do: no clock reads. The CPU of empty passes is attributed to
+  // idle polling when the next attribution happens.
+  if (!any_ready) return 0;
+  const int64_t start = thread_cpu_ns();
+  bump(counters_.idle_poll_ns, static_cast<uint64_t>(std::max<int64_t>(0, start - mark_cpu_)));
+  mark_cpu_ = start;
   int64_t visits_cpu = 0;
   Datagram batch[256];
   const size_t quota = std::min(config_.quota, std::size(batch));
-  for (size_t visits = 0; visits < n; ++visits) {
-    auto picked = picker_.pick(std::span<const Readiness>(view.data(), n));
-    if (!picked) break;
-    App& a = *apps_[*picked];
-    Readiness& r = *std::find_if(view.begin(), view.begin() + n,
-                                 [&](const Readiness& x) { return x.id == a.id; });
-    const size_t budget = frames_for_visit(r.pending, r.room, quota);
-    const int64_t t0 = thread_cpu_ns();
-    const size_t got = visit(a, budget, {batch, budget});
-    for (size_t i = 0; i < got; ++i) a.queue.push(batch[i]);  // room was reserved
-    const int64_t cost = thread_cpu_ns() - t0;
-    picker_.charge(a.id, cost);
-    spent[a.id] += cost;
-    visits_cpu += cost;
-    bump(a.counters.delivered, got);
-    a.counters.batch_size.record(got);
-    a.counters.queue_depth.record(a.queue.size());
-    if (got > 0) {
-      const uint64_t one = 1;
-      (void)!write(a.doorbell_fd, &one, sizeof(one));
-    }
-    r.pending = 0;  // served once this pass
-    total += got;
-  }
+  const size_t total = run_fair_pass(
+      picker_, std::span<Readiness>(view.data(), n), quota, [&](uint32_t id, size_t budget) {
+        App& a = *apps_[id];
+        const int64_t t0 = thread_cpu_ns();
+        const size_t got = visit(a, budget, {batch, budget});
+        for (size_t i = 0; i < got; ++i) a.queue.push(batch[i]);  // room was reserved
+        const int64_t cost = thread_cpu_ns() - t0;
+        spent[id] += cost;
+        visits_cpu += cost;
+        bump(a.counters.delivered, got);
+        a.counters.batch_size.record(got);
+        a.counters.queue_depth.record(a.queue.size());
+        if (got > 0) {
+          const uint64_t one = 1;
+          (void)!write(a.doorbell_fd, &one, sizeof(one));
+        }
+        return VisitOutcome{got, cost};
+      });
   const int64_t end = thread_cpu_ns();
-  const int64_t overhead = std::max<int64_t>(0, end - mark_cpu_ - visits_cpu);
+  const int64_t overhead = std::max<int64_t>(0, end - start - visits_cpu);
   mark_cpu_ = end;
   if (visits_cpu == 0) {
     bump(counters_.idle_poll_ns, static_cast<uint64_t>(overhead));
@@ -333,6 +335,15 @@ size_t Scheduler::eager_pass() {
   Datagram batch[256];
   for (const auto& a : apps_) {
     if (a == nullptr) continue;
+    size_t pending = 0;
+    for (SlotId slot : a->slots) pending += engine_.rx_pending(slot);
+    if (pending == 0) continue;
+    if (total == 0) {
+      const int64_t start = thread_cpu_ns();
+      bump(counters_.idle_poll_ns,
+           static_cast<uint64_t>(std::max<int64_t>(0, start - mark_cpu_)));
+      mark_cpu_ = start;
+    }
     size_t got = 0;
     size_t delivered = 0;
     size_t work = 0;
@@ -368,19 +379,11 @@ size_t Scheduler::run_pass() {
   std::lock_guard lock(mutex_);
   engine_.reclaim_completions();
   engine_.refill();
-  size_t done;
-  if (config_.mode == Mode::Eager) {
-    done = eager_pass();
-    const int64_t end = thread_cpu_ns();
-    bump(counters_.idle_poll_ns, static_cast<uint64_t>(end - mark_cpu_));
-    mark_cpu_ = end;
-  } else {
-    done = fair_pass();
-  }
+  const size_t done = config_.mode == Mode::Eager ? eager_pass() : fair_pass();
   bump(counters_.passes);
   if (done == 0) bump(counters_.empty_passes);
   const bool polling_before = mode_.polling();
-  mode_.on_pass(clock_.now(), done);
+  mode_.on_pass(mode_.needs_time() || done > 0 ? clock_.now() : 0, done);
   note_mode(polling_before);
   return done;
 }
@@ -441,6 +444,9 @@ void Scheduler::engine_loop() {
   while (running_.load(std::memory_order_relaxed)) {
     run_pass();
     if (mode_.should_sleep()) {
+      const int64_t before = thread_cpu_ns();
+      bump(counters_.idle_poll_ns, static_cast<uint64_t>(std::max<int64_t>(0, before - mark_cpu_)));
+      mark_cpu_ = before;
       sleep_until_work();
       const int64_t end = thread_cpu_ns();
       bump(counters_.sleep_ns, static_cast<uint64_t>(end - mark_cpu_));
@@ -448,6 +454,11 @@ void Scheduler::engine_loop() {
     }
     engine_cpu_ns_.store(mark_cpu_, std::memory_order_relaxed);
   }
+  // The passes since the last attribution were idle polling.
+  const int64_t end = thread_cpu_ns();
+  bump(counters_.idle_poll_ns, static_cast<uint64_t>(std::max<int64_t>(0, end - mark_cpu_)));
+  mark_cpu_ = end;
+  engine_cpu_ns_.store(end, std::memory_order_relaxed);
 }
 
 Status Scheduler::start() {
@@ -499,25 +510,33 @@ size_t Scheduler::receive_queued(App& a, std::span<Datagram> out, int timeout_ms
 // protocol work, so the work happens in the receiver's context and only when
 // it asks for results.
 size_t Scheduler::receive_rtc(App& a, std::span<Datagram> out, int timeout_ms) {
-  const Nanos deadline = clock_.now() + Nanos{timeout_ms} * 1'000'000;
+  const bool timed_wait = timeout_ms > 0;
+  const Nanos deadline = timed_wait ? clock_.now() + Nanos{timeout_ms} * 1'000'000 : 0;
   ModeController& mode = a.rtc_mode;
-  for (;;) {
-    const int64_t cpu0 = thread_cpu_ns();
-    engine_.reclaim_completions();
-    size_t got;
+  for (uint64_t spins = 0;; ++spins) {
+    size_t got = 0;
     {
       std::lock_guard lock(mutex_);
-      got = visit(a, std::min(out.size(), config_.quota), out);
+      size_t pending = 0;
+      for (SlotId slot : a.slots) pending += engine_.rx_pending(slot);
+      // Only work is timed: an empty poll costs a few loads, no clock reads.
+      if (pending > 0) {
+        const int64_t cpu0 = thread_cpu_ns();
+        got = visit(a, std::min(out.size(), config_.quota), out);
+        bump(a.counters.charged_ns, static_cast<uint64_t>(thread_cpu_ns() - cpu0));
+        bump(a.counters.delivered, got);
+        if (got > 0) a.counters.batch_size.record(got);
+      } else if (config_.busy_poll) {
+        drive_busy_poll(a);
+      }
     }
-    const Nanos t1 = clock_.now();
-    bump(a.counters.charged_ns, static_cast<uint64_t>(thread_cpu_ns() - cpu0));
-    bump(a.counters.delivered, got);
-    if (got > 0) a.counters.batch_size.record(got);
     // Several receiving threads share the engine counters: atomic adds here.
     counters_.passes.fetch_add(1, std::memory_order_relaxed);
     if (got == 0) counters_.empty_passes.fetch_add(1, std::memory_order_relaxed);
     const bool polling_before = mode.polling();
-    mode.on_pass(t1, got);
+    const bool need_now = got > 0 || mode.needs_time() || (timed_wait && spins % 64 == 0);
+    const Nanos now = need_now ? clock_.now() : 0;
+    mode.on_pass(now, got);
     if (mode.polling() != polling_before) {
       (mode.polling() ? counters_.switches_to_poll : counters_.switches_to_interrupt)
           .fetch_add(1, std::memory_order_relaxed);
@@ -525,10 +544,12 @@ size_t Scheduler::receive_rtc(App& a, std::span<Datagram> out, int timeout_ms) {
     }
     if (got > 0) return got;
     if (timeout_ms == 0) return 0;
-    if (timeout_ms > 0 && t1 >= deadline) return 0;
+    if (timed_wait && need_now && now >= deadline) return 0;
     if (mode.should_sleep()) {
-      const int wait_ms = timeout_ms < 0 ? config_.sleep_timeout_ms
-                                         : static_cast<int>((deadline - t1) / 1'000'000) + 1;
+      const Nanos t = timed_wait ? clock_.now() : 0;
+      if (timed_wait && t >= deadline) return 0;
+      const int wait_ms = timed_wait ? static_cast<int>((deadline - t) / 1'000'000) + 1
+                                     : config_.sleep_timeout_ms;
       counters_.sleeps.fetch_add(1, std::memory_order_relaxed);
       epoll_event ev;
       if (epoll_wait(a.rtc_epoll_fd, &ev, 1, wait_ms) > 0) {
@@ -540,7 +561,6 @@ size_t Scheduler::receive_rtc(App& a, std::span<Datagram> out, int timeout_ms) {
           counters_.polling.store(true, std::memory_order_relaxed);
         }
       }
-      if (timeout_ms < 0) continue;
     }
   }
 }

@@ -16,6 +16,7 @@
 #include "lrp/engine.h"
 #include "lrp/result.h"
 #include "sched/policy/clock.h"
+#include "sched/policy/fair_pass.h"
 #include "sched/policy/fair_picker.h"
 #include "sched/policy/mode_controller.h"
 #include "sched/policy/shed_controller.h"

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Receive cost per packet on the server core. The server runs on CPU 1 and
+# only receives (--sink); the generator floods from CPU 0. Two placements:
+#   native: native XDP, so the veth's receive work (the demultiplexing and,
+#           for the kernel, the UDP input) runs on the sending core, like an
+#           interface that demultiplexes (NI-LRP);
+#   rps:    receive processing steered to CPU 1 with RPS, lrp in generic XDP,
+#           so it runs on the server's core at softirq priority (SOFT-LRP).
+# Cost per packet = CPU 1 busy time / datagrams the server received.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source benchmarks/bench-lib.sh
+duration=${DURATION:-5}
+rate=${RATE:-0}
+placement=${PLACEMENT:-native}
+bench_setup
+xdp_mode=()
+if [[ $placement == rps ]]; then
+  bench_rps_to_cpu1
+  xdp_mode=(--generic)
+fi
+hz=$(getconf CLK_TCK)
+echo "placement: $placement"
+printf "%-16s %12s %12s %12s %14s\n" server offered_pps received_pps cpu1_busy_pct ns_per_packet
+run() {  # name, command...
+  local name=$1; shift
+  local out; out=$(mktemp)
+  ip netns exec "$srv" "$@" >"$out" &
+  server_pid=$!
+  sleep 1
+  local b0; b0=$(cpu_busy_jiffies 1)
+  local t0; t0=$(date +%s.%N)
+  local res; res=$(ip netns exec "$cli" "$bin/lrp-flood" --dst 198.18.0.1 --port 9000 \
+    --rate "$rate" --duration "$duration" --count 1000000000 --cpu 0)
+  local b1; b1=$(cpu_busy_jiffies 1)
+  local t1; t1=$(date +%s.%N)
+  kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=
+  local received; received=$(sed -n 's/.*received=\([0-9]*\).*/\1/p' "$out"); rm -f "$out"
+  local sent; sent=$(sed -n 's/.*sent_pps=\([0-9]*\).*/\1/p' <<<"$res")
+  awk -v n="$name" -v s="$sent" -v r="$received" -v d="$duration" -v w="$(echo "$t1 - $t0" | bc)" -v b=$((b1 - b0)) -v hz="$hz" \
+    'BEGIN { busy = b / hz; printf "%-16s %12d %12.0f %12.1f %14.0f\n", n, s, r / d,
+             100 * busy / w, (r > 0 ? busy * 1e9 / r : 0) }'
+}
+run kernel "$bin/kernel-echo" --port 9000 --cpu 1 --sink --duration $((duration + 5)) --quiet
+run lrp-poll "$bin/lrp-echo" --iface "$sif" --port 9000 --mode poll "${xdp_mode[@]}" --cpu 1 --sink \
+  --duration $((duration + 5)) --quiet
+run lrp-adaptive "$bin/lrp-echo" --iface "$sif" --port 9000 --mode adaptive "${xdp_mode[@]}" --cpu 1 \
+  --sink --duration $((duration + 5)) --quiet
