@@ -44,6 +44,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   const lrp::EchoOptions& o = parsed.value();
+  if (!o.metrics.empty()) {
+    std::fprintf(stderr, "kernel-echo: --metrics is not supported: the kernel path has no lrp "
+                         "counters; use the kernel's own statistics\n");
+    return 2;
+  }
   if (auto st = lrp::pin_to_cpu(o.cpu); !st.ok()) {
     std::fprintf(stderr, "kernel-echo: %s\n", st.error().message().c_str());
     return 1;

@@ -8,6 +8,7 @@
 #include "apps/options.h"
 #include "apps/spin.h"
 #include "apps/stop_signal.h"
+#include "exporters/metrics_server.h"
 #include "lrp/engine.h"
 #include "sched/runtime/scheduler.h"
 
@@ -94,6 +95,13 @@ int main(int argc, char** argv) {
       if (!slot) return fail(slot.error());
     }
   }
+  std::unique_ptr<lrp::exporters::MetricsServer> metrics;
+  if (!o.metrics.empty()) {
+    auto server = lrp::exporters::MetricsServer::start(o.metrics, *engine.value(), &scheduler);
+    if (!server) return fail(server.error());
+    metrics = std::move(server.value());
+    if (!o.quiet) std::fprintf(stderr, "lrp-echo: metrics at %s\n", metrics->url().c_str());
+  }
   if (auto st = scheduler.start(); !st.ok()) return fail(st.error());
   if (!o.quiet)
     std::fprintf(stderr, "lrp-echo: serving %zu port(s) on %s, mode %s, threading %s\n",
@@ -124,6 +132,7 @@ int main(int argc, char** argv) {
     for (lrp::SlotId slot : touched) (void)engine.value()->flush(slot);
   }
   scheduler.stop();
+  metrics.reset();
   print_summary(scheduler, received);
   return 0;
 }
