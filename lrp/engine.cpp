@@ -384,13 +384,16 @@ Result<xdp_statistics> Engine::kernel_stats(SlotId slot) const {
 
 size_t Engine::fill_ring_entries() const {
   const xsk_ring_prod* fill = umem_->fill();
-  return *fill->producer - __atomic_load_n(fill->consumer, __ATOMIC_ACQUIRE);
+  // Read from other threads (metrics) while the engine writes: atomic loads.
+  return __atomic_load_n(fill->producer, __ATOMIC_RELAXED) -
+         __atomic_load_n(fill->consumer, __ATOMIC_ACQUIRE);
 }
 
 size_t Engine::rx_ring_entries(SlotId slot) const {
   Socket* s = socket(slot);
   if (s == nullptr) return 0;
-  return __atomic_load_n(s->rx.producer, __ATOMIC_ACQUIRE) - *s->rx.consumer;
+  return __atomic_load_n(s->rx.producer, __ATOMIC_ACQUIRE) -
+         __atomic_load_n(s->rx.consumer, __ATOMIC_RELAXED);
 }
 
 bool Engine::frames_accounted(std::string* why) {

@@ -22,3 +22,8 @@ if ((${#missing[@]})); then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+# Debian's prometheus package starts a server on all addresses where systemd
+# runs; lrp's tests start their own on loopback only.
+if command -v systemctl >/dev/null && systemctl is-enabled prometheus >/dev/null 2>&1; then
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi

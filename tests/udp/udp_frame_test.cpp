@@ -12,10 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/udp/frame_craft.h"
+
 namespace lrp {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
+using test::Bytes;
 
 constexpr size_t kEth = 14;
 constexpr size_t kVlanTag = 4;
@@ -75,49 +77,21 @@ Frame valid_frame(bool v6, size_t payload = 16, uint16_t vlan = 0) {
   return Frame{build(spec_for(v6, vlan), payload_of(payload)), kEth + (vlan ? kVlanTag : 0), !v6};
 }
 
-uint16_t get16(const Bytes& b, size_t off) {
-  return static_cast<uint16_t>(b[off] << 8 | b[off + 1]);
-}
-void put16(Bytes& b, size_t off, uint16_t v) {
-  b[off] = static_cast<uint8_t>(v >> 8);
-  b[off + 1] = static_cast<uint8_t>(v);
-}
+using test::get16;
 
-// The textbook checksum, independent of the code under test.
-uint32_t reference_sum(const uint8_t* p, size_t n) {
-  uint32_t sum = 0;
-  for (size_t i = 0; i < n; i += 2)
-    sum += static_cast<uint32_t>(p[i] << 8 | (i + 1 < n ? p[i + 1] : 0));
-  return sum;
-}
-uint16_t reference_complement(uint32_t sum) {
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(~sum);
-}
+void put16(Bytes& b, size_t off, uint16_t v) { test::set16(b, off, v); }
 
-void refresh_ipv4_checksum(Frame& f) {
-  const size_t ihl = (f.bytes[f.l3] & 0x0f) * 4u;
-  put16(f.bytes, f.l3 + 10, 0);
-  put16(f.bytes, f.l3 + 10, reference_complement(reference_sum(&f.bytes[f.l3], ihl)));
-}
+test::Layout layout_of(const Frame& f) { return test::Layout{!f.v4, f.l3, f.l4()}; }
 
+void refresh_ipv4_checksum(Frame& f) { test::refresh_ipv4_checksum(f.bytes, f.l3); }
+
+// The value a sender puts in the field, from the naive sum in frame_craft.h.
 uint16_t reference_udp_checksum(const Frame& f) {
-  const size_t l4 = f.l4();
-  const size_t udp_len = get16(f.bytes, l4 + 4);
-  const size_t addr_len = f.v4 ? 4 : 16;
-  const size_t src = f.l3 + (f.v4 ? 12 : 8);
-  uint32_t sum = reference_sum(&f.bytes[src], 2 * addr_len);  // source, then destination
-  sum += kUdp + static_cast<uint32_t>(udp_len);
-  Bytes datagram(f.bytes.begin() + l4, f.bytes.begin() + l4 + udp_len);
-  datagram[6] = datagram[7] = 0;
-  sum += reference_sum(datagram.data(), datagram.size());
-  const uint16_t c = reference_complement(sum);
-  return c == 0 ? 0xffff : c;
+  const uint16_t sum = test::reference_udp_checksum(f.bytes, layout_of(f));
+  return sum == 0 ? 0xffff : sum;
 }
 
-void refresh_udp_checksum(Frame& f) {
-  put16(f.bytes, f.l4() + 6, reference_udp_checksum(f));
-}
+void refresh_udp_checksum(Frame& f) { test::refresh_udp_checksum(f.bytes, layout_of(f)); }
 
 void insert_ipv4_options(Frame& f, const Bytes& options) {
   f.bytes.insert(f.bytes.begin() + f.l3 + 20, options.begin(), options.end());
@@ -172,7 +146,7 @@ TEST_P(BuildParseRoundTrip, ParsesWhatWasBuilt) {
   EXPECT_EQ(udp_header_size(spec), f.bytes.size() - p.payload);
   EXPECT_EQ(get16(f.bytes, f.l4() + 6), reference_udp_checksum(f));
   if (!p.v6) {
-    EXPECT_EQ(reference_complement(reference_sum(&f.bytes[f.l3], 20)), 0);
+    EXPECT_EQ(test::reference_sum({f.bytes.data() + f.l3, 20}), 0xffff);
   }
 
   const ParseResult r = parse(f.bytes);
