@@ -6,7 +6,9 @@
 #           interface that demultiplexes (NI-LRP);
 #   rps:    receive processing steered to CPU 1 with RPS, lrp in generic XDP,
 #           so it runs on the server's core at softirq priority (SOFT-LRP).
-# Cost per packet = CPU 1 busy time / datagrams the server received.
+# Cost per packet = CPU 1 busy time / datagrams the server received. In poll
+# mode the core is busy by design, so lrp also reports its charged protocol
+# CPU per datagram (thread CPU time of the visits that did work).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benchmarks/bench-lib.sh
@@ -21,7 +23,8 @@ if [[ $placement == rps ]]; then
 fi
 hz=$(getconf CLK_TCK)
 echo "placement: $placement"
-printf "%-16s %12s %12s %12s %14s\n" server offered_pps received_pps cpu1_busy_pct ns_per_packet
+printf "%-16s %12s %12s %12s %14s %16s\n" server offered_pps received_pps cpu1_busy_pct \
+  ns_per_packet charged_ns_per_pkt
 run() {  # name, command...
   local name=$1; shift
   local out; out=$(mktemp)
@@ -35,11 +38,13 @@ run() {  # name, command...
   local b1; b1=$(cpu_busy_jiffies 1)
   local t1; t1=$(date +%s.%N)
   kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=
-  local received; received=$(sed -n 's/.*received=\([0-9]*\).*/\1/p' "$out"); rm -f "$out"
+  local received; received=$(sed -n 's/.*received=\([0-9]*\).*/\1/p' "$out")
+  local charged; charged=$(sed -n 's/.*charged_ns=\([0-9]*\).*/\1/p' "$out"); rm -f "$out"
   local sent; sent=$(sed -n 's/.*sent_pps=\([0-9]*\).*/\1/p' <<<"$res")
-  awk -v n="$name" -v s="$sent" -v r="$received" -v d="$duration" -v w="$(echo "$t1 - $t0" | bc)" -v b=$((b1 - b0)) -v hz="$hz" \
-    'BEGIN { busy = b / hz; printf "%-16s %12d %12.0f %12.1f %14.0f\n", n, s, r / d,
-             100 * busy / w, (r > 0 ? busy * 1e9 / r : 0) }'
+  awk -v n="$name" -v s="$sent" -v r="$received" -v d="$duration" -v w="$(echo "$t1 - $t0" | bc)" -v b=$((b1 - b0)) -v hz="$hz" -v c="${charged:-0}" \
+    'BEGIN { busy = b / hz; printf "%-16s %12d %12.0f %12.1f %14.0f %16s\n", n, s, r / d,
+             100 * busy / w, (r > 0 ? busy * 1e9 / r : 0),
+             (c > 0 && r > 0 ? sprintf("%.0f", c / r) : "-") }'
 }
 run kernel "$bin/kernel-echo" --port 9000 --cpu 1 --sink --duration $((duration + 5)) --quiet
 run lrp-poll "$bin/lrp-echo" --iface "$sif" --port 9000 --mode poll "${xdp_mode[@]}" --cpu 1 --sink \
