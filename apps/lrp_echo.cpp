@@ -119,16 +119,12 @@ int main(int argc, char** argv) {
     const size_t n = scheduler.receive(app.value(), batch, 100);
     touched.clear();
     received += n;
-    for (size_t i = 0; i < n; ++i) {
-      if (o.sink) {
-        scheduler.done(batch[i]);
-        continue;
-      }
+    for (size_t i = 0; i < n && !o.sink; ++i) {
       echo(*engine.value(), batch[i], o.work_ns);
       if (std::find(touched.begin(), touched.end(), batch[i].slot) == touched.end())
         touched.push_back(batch[i].slot);
-      scheduler.done(batch[i]);
     }
+    scheduler.done(std::span<const lrp::Datagram>(batch, n));
     for (lrp::SlotId slot : touched) (void)engine.value()->flush(slot);
   }
   scheduler.stop();

@@ -184,20 +184,33 @@ ProcessResult Engine::process(SlotId slot, std::span<Datagram> out) {
   uint32_t idx = 0;
   const uint32_t n = xsk_ring_cons__peek(&s->rx, static_cast<uint32_t>(want), &idx);
   const ParseOptions parse_options{.verify_checksums = config_.verify_checksums};
-  for (uint32_t i = 0; i < n; ++i) {
-    const xdp_desc* desc = xsk_ring_cons__rx_desc(&s->rx, idx + i);
-    if (!pool_->received(desc->addr, slot)) continue;  // counted as a violation
-    const uint64_t base = pool_->frame_base(desc->addr);
-    std::span<const uint8_t> frame(umem_->data(desc->addr), desc->len);
-    ParseResult parsed = parse_udp_frame(frame, parse_options);
-    if (!parsed.ok()) {
-      bump(s->counters.invalid[static_cast<size_t>(parsed.reason())]);
-      pool_->release(base, slot);
-      continue;
+  // One pool lock for the batch taken off the ring, one for the rejects.
+  constexpr uint32_t kChunk = 256;
+  uint64_t addrs[kChunk];
+  bool moved[kChunk];
+  for (uint32_t first = 0; first < n; first += kChunk) {
+    const uint32_t count = std::min(kChunk, n - first);
+    for (uint32_t i = 0; i < count; ++i)
+      addrs[i] = xsk_ring_cons__rx_desc(&s->rx, idx + first + i)->addr;
+    pool_->received_batch({addrs, count}, slot, moved);
+    uint64_t rejected[kChunk];
+    size_t n_rejected = 0;
+    for (uint32_t i = 0; i < count; ++i) {
+      if (!moved[i]) continue;  // counted by the pool as a violation
+      const xdp_desc* desc = xsk_ring_cons__rx_desc(&s->rx, idx + first + i);
+      const uint64_t base = pool_->frame_base(desc->addr);
+      std::span<const uint8_t> frame(umem_->data(desc->addr), desc->len);
+      ParseResult parsed = parse_udp_frame(frame, parse_options);
+      if (!parsed.ok()) {
+        bump(s->counters.invalid[static_cast<size_t>(parsed.reason())]);
+        rejected[n_rejected++] = base;
+        continue;
+      }
+      out[r.delivered++] = Datagram{parsed.view(), base, slot};
+      bump(s->counters.delivered);
+      bump(s->counters.delivered_bytes, parsed.view().payload.size());
     }
-    out[r.delivered++] = Datagram{parsed.view(), base, slot};
-    bump(s->counters.delivered);
-    bump(s->counters.delivered_bytes, parsed.view().payload.size());
+    if (n_rejected > 0) pool_->release_batch({rejected, n_rejected}, slot);
   }
   xsk_ring_cons__release(&s->rx, n);
   r.taken = n;
@@ -206,6 +219,19 @@ ProcessResult Engine::process(SlotId slot, std::span<Datagram> out) {
 }
 
 void Engine::release(const Datagram& d) { release_frame(d.slot, d.frame); }
+
+void Engine::release(std::span<const Datagram> datagrams) {
+  // Runs of the same socket go back under one pool lock.
+  uint64_t frames[256];
+  size_t i = 0;
+  while (i < datagrams.size()) {
+    const SlotId slot = datagrams[i].slot;
+    size_t n = 0;
+    while (i < datagrams.size() && datagrams[i].slot == slot && n < std::size(frames))
+      frames[n++] = datagrams[i++].frame;
+    pool_->release_batch({frames, n}, slot);
+  }
+}
 void Engine::release_frame(SlotId slot, uint64_t frame) { pool_->release(frame, slot); }
 
 size_t Engine::refill() {

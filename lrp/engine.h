@@ -98,6 +98,7 @@ class Engine {
   // the bad ones.
   ProcessResult process(SlotId slot, std::span<Datagram> out);
   void release(const Datagram& datagram);
+  void release(std::span<const Datagram> datagrams);
   void release_frame(SlotId slot, uint64_t frame);
   // Frames waiting in the socket's RX ring, without taking them.
   size_t rx_pending(SlotId slot);

@@ -86,6 +86,28 @@ bool FramePool::received(uint64_t addr, uint16_t owner) {
   return move(frame_base(addr), FramePlace::KernelRx, FramePlace::Held, kNoOwner, owner);
 }
 
+void FramePool::received_batch(std::span<const uint64_t> addrs, uint16_t owner, bool* ok) {
+  if (owner >= held_.size()) {
+    for (size_t i = 0; i < addrs.size(); ++i) ok[i] = false;
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  for (size_t i = 0; i < addrs.size(); ++i)
+    ok[i] = move(frame_base(addrs[i]), FramePlace::KernelRx, FramePlace::Held, kNoOwner, owner);
+}
+
+size_t FramePool::release_batch(std::span<const uint64_t> addrs, uint16_t owner) {
+  std::lock_guard lock(mutex_);
+  size_t n = 0;
+  for (uint64_t addr : addrs) {
+    const uint64_t base = frame_base(addr);
+    if (!move(base, FramePlace::Held, FramePlace::Free, owner, kNoOwner)) continue;
+    free_.push_back(base);
+    ++n;
+  }
+  return n;
+}
+
 bool FramePool::release(uint64_t addr, uint16_t owner) {
   std::lock_guard lock(mutex_);
   const uint64_t base = frame_base(addr);

@@ -43,8 +43,12 @@ class FramePool {
   void return_unfilled(std::span<const uint64_t> addrs);
   // KernelRx -> Held by owner: a frame read from owner's RX ring.
   bool received(uint64_t addr, uint16_t owner);
+  // The same for a batch under one lock; `ok[i]` says whether addrs[i] moved.
+  void received_batch(std::span<const uint64_t> addrs, uint16_t owner, bool* ok);
   // Held -> Free.
   bool release(uint64_t addr, uint16_t owner);
+  // The same for a batch under one lock; returns how many moved.
+  size_t release_batch(std::span<const uint64_t> addrs, uint16_t owner);
   // Free -> Held by owner: a frame taken to build a datagram for transmit.
   bool take_for_send(uint16_t owner, uint64_t* addr);
   // Held -> KernelTx: put on owner's TX ring.

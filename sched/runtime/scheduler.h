@@ -116,6 +116,7 @@ class Scheduler {
   size_t receive(AppId app, std::span<Datagram> out, int timeout_ms);
   // Gives a received datagram's frame back.
   void done(const Datagram& datagram) { engine_.release(datagram); }
+  void done(std::span<const Datagram> datagrams) { engine_.release(datagrams); }
   // Readable when receive() would find something (for the caller's epoll).
   int ready_fd(AppId app) const;
   size_t queued(AppId app) const;
