@@ -39,7 +39,8 @@ Result<IpAddress> IpAddress::parse(std::string_view text) {
   // address is invalid anyway. The family is chosen by the text so that an
   // IPv6 parse never accepts what was meant as IPv4 and the reverse.
   char buf[INET6_ADDRSTRLEN];
-  if (!text.empty() && text.size() < sizeof(buf)) {
+  // An embedded NUL would end the text early for inet_pton: refuse it.
+  if (!text.empty() && text.size() < sizeof(buf) && text.find('\0') == std::string_view::npos) {
     std::memcpy(buf, text.data(), text.size());
     buf[text.size()] = '\0';
     if (text.find(':') == std::string_view::npos) {

@@ -81,6 +81,15 @@ TEST(IpAddress, ParsesOnlyTheViewNotTheBytesAfterIt) {
   EXPECT_EQ(parsed(text).to_string(), "10.0.0.1");
 }
 
+TEST(IpAddress, RejectsTextWithAnEmbeddedNul) {
+  for (const std::string_view text : {std::string_view("198.18.0.1\0junk", 15),
+                                      std::string_view("2001:2::1\0", 10)}) {
+    auto a = IpAddress::parse(text);
+    ASSERT_FALSE(a.ok());
+    EXPECT_EQ(a.error().code, EINVAL);
+  }
+}
+
 TEST(IpAddress, FromKernelStructures) {
   in_addr v4;
   ASSERT_EQ(inet_pton(AF_INET, "203.0.113.9", &v4), 1);
