@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "apps/options.h"
+#include "apps/spin.h"
 
 namespace {
 
@@ -28,12 +28,6 @@ struct FloodOptions {
   unsigned batch = 16;
   int cpu = -1;
 };
-
-int64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-}
 
 int usage(const char* why) {
   std::fprintf(stderr,
@@ -110,7 +104,7 @@ int main(int argc, char** argv) {
     rmsgs[i].msg_hdr.msg_iovlen = 1;
   }
 
-  const int64_t start = now_ns();
+  const int64_t start = lrp::monotonic_ns();
   const int64_t end = start + static_cast<int64_t>(o.duration_s * 1e9);
   const double gap_ns = o.rate > 0 ? 1e9 / o.rate : 0;
   uint64_t sent = 0, replies = 0, retries = 0;
@@ -128,12 +122,12 @@ int main(int argc, char** argv) {
     }
     const int r = recvmmsg(fd, rmsgs.data(), o.batch, MSG_DONTWAIT, nullptr);
     if (r > 0) replies += static_cast<uint64_t>(r);
-    now = now_ns();
+    now = lrp::monotonic_ns();
   }
   const double send_elapsed = static_cast<double>(now - start) / 1e9;
   // Late replies still count, for a short while.
-  const int64_t drain_end = now_ns() + 200'000'000;
-  while (now_ns() < drain_end) {
+  const int64_t drain_end = lrp::monotonic_ns() + 200'000'000;
+  while (lrp::monotonic_ns() < drain_end) {
     const int r = recvmmsg(fd, rmsgs.data(), o.batch, MSG_DONTWAIT, nullptr);
     if (r > 0) replies += static_cast<uint64_t>(r);
     else usleep(1000);

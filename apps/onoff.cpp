@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,15 +14,10 @@
 #include <vector>
 
 #include "apps/options.h"
+#include "apps/spin.h"
 #include "lrp/ip_address.h"
 
 namespace {
-
-int64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-}
 
 int usage(const char* why) {
   std::fprintf(stderr,
@@ -69,11 +63,11 @@ int main(int argc, char** argv) {
     usleep(static_cast<useconds_t>(gap_ms) * 1000);
     while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0) {
     }
-    const int64_t t0 = now_ns();
+    const int64_t t0 = lrp::monotonic_ns();
     (void)!send(fd, payload, sizeof(payload), 0);
     pollfd pfd{fd, POLLIN, 0};
     if (poll(&pfd, 1, 1000) > 0 && recv(fd, buf, sizeof(buf), 0) > 0)
-      first_rtt.push_back(now_ns() - t0);
+      first_rtt.push_back(lrp::monotonic_ns() - t0);
     else
       ++lost_probes;
     for (int i = 0; i < burst; ++i) (void)!send(fd, payload, sizeof(payload), MSG_DONTWAIT);

@@ -4,7 +4,7 @@
 
 namespace lrp {
 
-static int64_t now_ns() {
+int64_t monotonic_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
@@ -12,8 +12,8 @@ static int64_t now_ns() {
 
 void spin_for_ns(int64_t ns) {
   if (ns <= 0) return;
-  const int64_t end = now_ns() + ns;
-  while (now_ns() < end) {
+  const int64_t end = monotonic_ns() + ns;
+  while (monotonic_ns() < end) {
   }
 }
 

@@ -4,29 +4,10 @@
 # at rising rates. Prints offered vs echoed datagrams per second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${BUILD_DIR:-build}/bin
 duration=${DURATION:-3}
 rates=${RATES:-"20000 50000 100000 200000 0"}
-id=$$
-srv="lrpdemo-$id-s" cli="lrpdemo-$id-c" sif="lds$id" cif="ldc$id"
-cleanup() {
-  [[ -n ${server_pid:-} ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  ip netns del "$srv" 2>/dev/null || true
-  ip netns del "$cli" 2>/dev/null || true
-}
-trap cleanup EXIT INT TERM
-ip netns add "$srv"
-ip netns add "$cli"
-ip -n "$srv" link add "$sif" numtxqueues 1 numrxqueues 1 type veth peer name "$cif" \
-  netns "$cli" numtxqueues 1 numrxqueues 1
-ip -n "$srv" addr add 198.18.0.1/24 dev "$sif"
-ip -n "$cli" addr add 198.18.0.2/24 dev "$cif"
-ip netns exec "$cli" ethtool -K "$cif" tx off >/dev/null
-ip netns exec "$srv" ethtool -K "$sif" tx off >/dev/null
-ip -n "$srv" link set "$sif" up
-ip -n "$cli" link set "$cif" up
-ip -n "$srv" link set lo up
-ip -n "$cli" link set lo up
+source benchmarks/bench-lib.sh
+bench_setup
 
 run_server() {  # $1: lrp | kernel
   if [[ $1 == lrp ]]; then
