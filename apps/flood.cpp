@@ -21,10 +21,10 @@ namespace {
 struct FloodOptions {
   std::string dst;
   uint16_t port = 0;
-  double rate = 0;        // datagrams per second, 0 = as fast as possible
+  double rate = 0;  // datagrams per second, 0 = as fast as possible
   uint64_t count = 1'000'000;
   double duration_s = 10;
-  size_t size = 18;       // payload bytes: 64-byte frames on IPv4
+  size_t size = 18;  // payload bytes: 64-byte frames on IPv4
   unsigned batch = 16;
   int cpu = -1;
 };
@@ -45,15 +45,24 @@ int main(int argc, char** argv) {
     std::string arg = argv[i];
     if (i + 1 >= argc) return usage((arg + " needs a value").c_str());
     const char* v = argv[++i];
-    if (arg == "--dst") o.dst = v;
-    else if (arg == "--port") o.port = static_cast<uint16_t>(std::atoi(v));
-    else if (arg == "--rate") o.rate = std::atof(v);
-    else if (arg == "--count") o.count = std::strtoull(v, nullptr, 10);
-    else if (arg == "--duration") o.duration_s = std::atof(v);
-    else if (arg == "--size") o.size = std::strtoul(v, nullptr, 10);
-    else if (arg == "--batch") o.batch = static_cast<unsigned>(std::atoi(v));
-    else if (arg == "--cpu") o.cpu = std::atoi(v);
-    else return usage(("unknown option " + arg).c_str());
+    if (arg == "--dst")
+      o.dst = v;
+    else if (arg == "--port")
+      o.port = static_cast<uint16_t>(std::atoi(v));
+    else if (arg == "--rate")
+      o.rate = std::atof(v);
+    else if (arg == "--count")
+      o.count = std::strtoull(v, nullptr, 10);
+    else if (arg == "--duration")
+      o.duration_s = std::atof(v);
+    else if (arg == "--size")
+      o.size = std::strtoul(v, nullptr, 10);
+    else if (arg == "--batch")
+      o.batch = static_cast<unsigned>(std::atoi(v));
+    else if (arg == "--cpu")
+      o.cpu = std::atoi(v);
+    else
+      return usage(("unknown option " + arg).c_str());
   }
   if (o.dst.empty() || o.port == 0) return usage("--dst and --port are required");
   if (o.batch == 0 || o.batch > 256) return usage("--batch must be 1..256");
@@ -68,8 +77,8 @@ int main(int argc, char** argv) {
     sin->sin_family = AF_INET;
     sin->sin_port = htons(o.port);
     len = sizeof(*sin);
-  } else if (inet_pton(AF_INET6, o.dst.c_str(),
-                       &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr) == 1) {
+  } else if (inet_pton(AF_INET6, o.dst.c_str(), &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr) ==
+             1) {
     auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
     sin6->sin6_family = AF_INET6;
     sin6->sin6_port = htons(o.port);
@@ -114,11 +123,13 @@ int main(int argc, char** argv) {
     uint64_t due = o.count;
     if (gap_ns > 0) due = static_cast<uint64_t>(static_cast<double>(now - start) / gap_ns) + 1;
     if (due > sent) {
-      const unsigned n = static_cast<unsigned>(std::min<uint64_t>({uint64_t{o.batch}, due - sent,
-                                                                   o.count - sent}));
+      const unsigned n = static_cast<unsigned>(
+          std::min<uint64_t>({uint64_t{o.batch}, due - sent, o.count - sent}));
       const int k = sendmmsg(fd, msgs.data(), n, MSG_DONTWAIT);
-      if (k > 0) sent += static_cast<uint64_t>(k);
-      else ++retries;  // the device pushed back: try again, do not abort
+      if (k > 0)
+        sent += static_cast<uint64_t>(k);
+      else
+        ++retries;  // the device pushed back: try again, do not abort
     }
     const int r = recvmmsg(fd, rmsgs.data(), o.batch, MSG_DONTWAIT, nullptr);
     if (r > 0) replies += static_cast<uint64_t>(r);
@@ -129,8 +140,10 @@ int main(int argc, char** argv) {
   const int64_t drain_end = lrp::monotonic_ns() + 200'000'000;
   while (lrp::monotonic_ns() < drain_end) {
     const int r = recvmmsg(fd, rmsgs.data(), o.batch, MSG_DONTWAIT, nullptr);
-    if (r > 0) replies += static_cast<uint64_t>(r);
-    else usleep(1000);
+    if (r > 0)
+      replies += static_cast<uint64_t>(r);
+    else
+      usleep(1000);
   }
   std::printf("sent=%llu elapsed_s=%.3f sent_pps=%.0f replies=%llu reply_pps=%.0f retries=%llu\n",
               static_cast<unsigned long long>(sent), send_elapsed,

@@ -45,8 +45,9 @@ int main(int argc, char** argv) {
   }
   const lrp::EchoOptions& o = parsed.value();
   if (!o.metrics.empty()) {
-    std::fprintf(stderr, "kernel-echo: --metrics is not supported: the kernel path has no lrp "
-                         "counters; use the kernel's own statistics\n");
+    std::fprintf(stderr,
+                 "kernel-echo: --metrics is not supported: the kernel path has no lrp "
+                 "counters; use the kernel's own statistics\n");
     return 2;
   }
   if (auto st = lrp::pin_to_cpu(o.cpu); !st.ok()) {
@@ -75,8 +76,8 @@ int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   uint64_t echoed = 0;
   while (!lrp::stop_requested()) {
-    if (o.duration_s > 0 && std::chrono::steady_clock::now() - start >
-                                std::chrono::duration<double>(o.duration_s))
+    if (o.duration_s > 0 &&
+        std::chrono::steady_clock::now() - start > std::chrono::duration<double>(o.duration_s))
       break;
     epoll_event events[16];
     int n = epoll_wait(ep, events, 16, 100);

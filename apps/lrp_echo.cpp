@@ -83,8 +83,7 @@ int main(int argc, char** argv) {
   sc.busy_poll = o.busy_poll;
   lrp::sched::MonotonicClock clock;
   lrp::sched::Scheduler scheduler(*engine.value(), sc, clock);
-  auto app = scheduler.add_app({.name = "echo", .weight = 1, .queue_bound = 1024,
-                                .held_cap = 512});
+  auto app = scheduler.add_app({.name = "echo", .weight = 1, .queue_bound = 1024, .held_cap = 512});
   if (!app) return fail(app.error());
   for (uint16_t port : o.ports) {
     for (bool v6 : {false, true}) {
@@ -113,8 +112,8 @@ int main(int argc, char** argv) {
   uint64_t received = 0;
   std::vector<lrp::SlotId> touched;
   while (!lrp::stop_requested()) {
-    if (o.duration_s > 0 && std::chrono::steady_clock::now() - start >
-                                std::chrono::duration<double>(o.duration_s))
+    if (o.duration_s > 0 &&
+        std::chrono::steady_clock::now() - start > std::chrono::duration<double>(o.duration_s))
       break;
     const size_t n = scheduler.receive(app.value(), batch, 100);
     touched.clear();

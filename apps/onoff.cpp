@@ -36,18 +36,24 @@ int main(int argc, char** argv) {
     std::string arg = argv[i];
     if (i + 1 >= argc) return usage((arg + " needs a value").c_str());
     const char* v = argv[++i];
-    if (arg == "--dst") dst = v;
-    else if (arg == "--port") port = std::atoi(v);
-    else if (arg == "--rounds") rounds = std::atoi(v);
-    else if (arg == "--gap-ms") gap_ms = std::atoi(v);
-    else if (arg == "--burst") burst = std::atoi(v);
-    else if (arg == "--cpu") cpu = std::atoi(v);
-    else return usage(("unknown option " + arg).c_str());
+    if (arg == "--dst")
+      dst = v;
+    else if (arg == "--port")
+      port = std::atoi(v);
+    else if (arg == "--rounds")
+      rounds = std::atoi(v);
+    else if (arg == "--gap-ms")
+      gap_ms = std::atoi(v);
+    else if (arg == "--burst")
+      burst = std::atoi(v);
+    else if (arg == "--cpu")
+      cpu = std::atoi(v);
+    else
+      return usage(("unknown option " + arg).c_str());
   }
   auto addr = lrp::IpAddress::parse(dst);
   if (!addr || port <= 0 || port > 65535) return usage("--dst ADDR and --port P are required");
-  if (rounds < 1 || rounds > 100000 || gap_ms < 0 || gap_ms > 10000 || burst < 0 ||
-      burst > 1000000)
+  if (rounds < 1 || rounds > 100000 || gap_ms < 0 || gap_ms > 10000 || burst < 0 || burst > 1000000)
     return usage("--rounds 1..100000, --gap-ms 0..10000, --burst 0..1000000");
   if (auto st = lrp::pin_to_cpu(cpu); !st.ok()) return usage(st.error().message().c_str());
   sockaddr_storage ss;
@@ -76,13 +82,15 @@ int main(int argc, char** argv) {
   auto pct = [&](double p) -> double {
     if (first_rtt.empty()) return 0;
     return static_cast<double>(first_rtt[std::min(
-               first_rtt.size() - 1, static_cast<size_t>(p * static_cast<double>(first_rtt.size())))]) /
+               first_rtt.size() - 1,
+               static_cast<size_t>(p * static_cast<double>(first_rtt.size())))]) /
            1000.0;
   };
-  std::printf("rounds=%d lost_probes=%llu first_rtt_p50_us=%.1f first_rtt_p99_us=%.1f "
-              "first_rtt_max_us=%.1f\n",
-              rounds, static_cast<unsigned long long>(lost_probes), pct(0.5), pct(0.99),
-              first_rtt.empty() ? 0.0 : static_cast<double>(first_rtt.back()) / 1000.0);
+  std::printf(
+      "rounds=%d lost_probes=%llu first_rtt_p50_us=%.1f first_rtt_p99_us=%.1f "
+      "first_rtt_max_us=%.1f\n",
+      rounds, static_cast<unsigned long long>(lost_probes), pct(0.5), pct(0.99),
+      first_rtt.empty() ? 0.0 : static_cast<double>(first_rtt.back()) / 1000.0);
   close(fd);
   return 0;
 }

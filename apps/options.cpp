@@ -63,8 +63,8 @@ Result<EchoOptions> parse_echo_options(int argc, char** argv, bool needs_iface) 
       if (!v) return v.error();
       o.mode = v.value();
       if (o.mode != "adaptive" && o.mode != "interrupt" && o.mode != "poll" && o.mode != "eager")
-        return make_error(EINVAL, "--mode: '" + o.mode +
-                                      "' is not one of adaptive, interrupt, poll, eager");
+        return make_error(
+            EINVAL, "--mode: '" + o.mode + "' is not one of adaptive, interrupt, poll, eager");
     } else if (arg == "--threading") {
       auto v = value();
       if (!v) return v.error();
@@ -98,7 +98,9 @@ std::string echo_usage(const char* program, bool lrp) {
   std::string u = std::string("usage: ") + program;
   if (lrp) u += " --iface IF";
   u += " --port P[,P...] [--work-ns N]";
-  if (lrp) u += " [--mode adaptive|interrupt|poll|eager] [--threading rtc|dedicated] [--generic] [--busy-poll]";
+  if (lrp)
+    u += " [--mode adaptive|interrupt|poll|eager] [--threading rtc|dedicated] [--generic] "
+         "[--busy-poll]";
   u += " [--metrics HOST:PORT] [--cpu N] [--duration S] [--sink] [--quiet]\n";
   return u;
 }

@@ -13,14 +13,14 @@ struct EchoOptions {
   std::string iface;
   std::vector<uint16_t> ports;
   int64_t work_ns = 0;
-  std::string mode = "adaptive";   // adaptive | interrupt | poll | eager
-  std::string threading = "rtc";   // rtc | dedicated
-  std::string metrics;             // HOST:PORT, empty = off
+  std::string mode = "adaptive";  // adaptive | interrupt | poll | eager
+  std::string threading = "rtc";  // rtc | dedicated
+  std::string metrics;            // HOST:PORT, empty = off
   bool generic_xdp = false;
   bool busy_poll = false;
-  bool sink = false;               // receive and discard: measures the receive path alone
-  int cpu = -1;                    // pin the server thread, -1 = no pinning
-  double duration_s = 0;           // 0 = until SIGINT/SIGTERM
+  bool sink = false;      // receive and discard: measures the receive path alone
+  int cpu = -1;           // pin the server thread, -1 = no pinning
+  double duration_s = 0;  // 0 = until SIGINT/SIGTERM
   bool quiet = false;
 };
 

@@ -6,7 +6,9 @@ namespace lrp {
 
 static std::atomic<bool> g_stop{false};
 
-static void on_stop_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
+static void on_stop_signal(int) {
+  g_stop.store(true, std::memory_order_relaxed);
+}
 
 void install_stop_handlers() {
   struct sigaction sa {};
@@ -16,7 +18,11 @@ void install_stop_handlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-bool stop_requested() { return g_stop.load(std::memory_order_relaxed); }
-const std::atomic<bool>& stop_flag() { return g_stop; }
+bool stop_requested() {
+  return g_stop.load(std::memory_order_relaxed);
+}
+const std::atomic<bool>& stop_flag() {
+  return g_stop;
+}
 
 }  // namespace lrp

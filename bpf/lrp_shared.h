@@ -21,8 +21,8 @@
  */
 enum lrp_flow_kind {
 	LRP_FLOW_CONNECTED = 1, /* local addr+port and remote addr+port */
-	LRP_FLOW_LOCAL = 2,     /* local addr+port, any remote */
-	LRP_FLOW_WILDCARD = 3,  /* any local addr (of this family), port */
+	LRP_FLOW_LOCAL = 2,	/* local addr+port, any remote */
+	LRP_FLOW_WILDCARD = 3,	/* any local addr (of this family), port */
 };
 
 struct lrp_flow_key {
@@ -30,9 +30,9 @@ struct lrp_flow_key {
 	__u8 remote_addr[16];
 	__u16 local_port;  /* network byte order */
 	__u16 remote_port; /* network byte order */
-	__u8 kind;         /* enum lrp_flow_kind */
-	__u8 family;       /* 4 or 6: a wildcard v4 bind must not catch v6 */
-	__u8 pad[2];       /* zero */
+	__u8 kind;	   /* enum lrp_flow_kind */
+	__u8 family;	   /* 4 or 6: a wildcard v4 bind must not catch v6 */
+	__u8 pad[2];	   /* zero */
 };
 
 struct lrp_flow_value {
@@ -49,9 +49,9 @@ struct lrp_slot_control {
 /* Per-slot, per-CPU counters kept by XDP. */
 enum lrp_slot_counter {
 	LRP_SLOT_REDIRECTED = 0, /* handed to the slot's AF_XDP socket */
-	LRP_SLOT_SHED,           /* dropped at XDP because the shed flag was up */
-	LRP_SLOT_MALFORMED,      /* matched the slot's port, passed: unsafe to parse */
-	LRP_SLOT_EMPTY,          /* matched, but the XSKMAP slot was empty: passed */
+	LRP_SLOT_SHED,		 /* dropped at XDP because the shed flag was up */
+	LRP_SLOT_MALFORMED,	 /* matched the slot's port, passed: unsafe to parse */
+	LRP_SLOT_EMPTY,		 /* matched, but the XSKMAP slot was empty: passed */
 	LRP_SLOT_COUNTER_MAX,
 };
 
@@ -61,16 +61,16 @@ struct lrp_slot_counters {
 
 /* Global per-CPU counters: why a frame went to the kernel stack, and totals. */
 enum lrp_global_counter {
-	LRP_G_SEEN = 0,          /* every frame the program saw */
-	LRP_G_PASS_NOT_IP,       /* ARP and other ethertypes */
-	LRP_G_PASS_NOT_UDP,      /* ICMP, TCP, ... */
-	LRP_G_PASS_FRAGMENT,     /* IPv4 fragment or IPv6 fragment header */
-	LRP_G_PASS_MALFORMED,    /* truncated or inconsistent headers */
-	LRP_G_PASS_IPV6_EXT,     /* extension header chain not walked */
-	LRP_G_PASS_NO_FLOW,      /* UDP to a port nobody bound */
-	LRP_G_PASS_SLOT_EMPTY,   /* flow found, socket gone */
-	LRP_G_REDIRECTED,        /* handed to an AF_XDP socket */
-	LRP_G_SHED,              /* dropped by a shed flag */
+	LRP_G_SEEN = 0,	       /* every frame the program saw */
+	LRP_G_PASS_NOT_IP,     /* ARP and other ethertypes */
+	LRP_G_PASS_NOT_UDP,    /* ICMP, TCP, ... */
+	LRP_G_PASS_FRAGMENT,   /* IPv4 fragment or IPv6 fragment header */
+	LRP_G_PASS_MALFORMED,  /* truncated or inconsistent headers */
+	LRP_G_PASS_IPV6_EXT,   /* extension header chain not walked */
+	LRP_G_PASS_NO_FLOW,    /* UDP to a port nobody bound */
+	LRP_G_PASS_SLOT_EMPTY, /* flow found, socket gone */
+	LRP_G_REDIRECTED,      /* handed to an AF_XDP socket */
+	LRP_G_SHED,	       /* dropped by a shed flag */
 	LRP_G_COUNTER_MAX,
 };
 

@@ -50,8 +50,8 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineConfig& config) {
   auto umem = Umem::create(config.umem);
   if (!umem) return umem.error();
   e->umem_ = std::move(umem.value());
-  e->pool_ = std::make_unique<FramePool>(config.umem.frame_count, config.umem.frame_size,
-                                         LRP_MAX_SLOTS);
+  e->pool_ =
+      std::make_unique<FramePool>(config.umem.frame_count, config.umem.frame_size, LRP_MAX_SLOTS);
   LRP_TRY(e->open_anchor());
   e->refill();
   return e;
@@ -93,11 +93,21 @@ Engine::~Engine() {
 Engine::Socket* Engine::socket(SlotId slot) const {
   return slot < sockets_.size() ? sockets_[slot].get() : nullptr;
 }
-bool Engine::slot_open(SlotId slot) const { return socket(slot) != nullptr; }
-int Engine::socket_fd(SlotId slot) const { return xsk_socket__fd(socket(slot)->xsk); }
-int Engine::anchor_fd() const { return xsk_socket__fd(anchor_->xsk); }
-const Endpoint& Engine::bound(SlotId slot) const { return socket(slot)->local; }
-const SocketCounters& Engine::counters(SlotId slot) const { return socket(slot)->counters; }
+bool Engine::slot_open(SlotId slot) const {
+  return socket(slot) != nullptr;
+}
+int Engine::socket_fd(SlotId slot) const {
+  return xsk_socket__fd(socket(slot)->xsk);
+}
+int Engine::anchor_fd() const {
+  return xsk_socket__fd(anchor_->xsk);
+}
+const Endpoint& Engine::bound(SlotId slot) const {
+  return socket(slot)->local;
+}
+const SocketCounters& Engine::counters(SlotId slot) const {
+  return socket(slot)->counters;
+}
 
 Result<SlotId> Engine::open_socket(const BindSpec& bind, const SocketOptions& options) {
   std::lock_guard lock(control_mutex_);
@@ -124,9 +134,9 @@ Result<SlotId> Engine::open_socket(const BindSpec& bind, const SocketOptions& op
                         .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
                         .xdp_flags = 0,
                         .bind_flags = 0};
-  int err = xsk_socket__create_shared(&s->xsk, config_.ifname.c_str(), config_.queue,
-                                      umem_->handle(), &s->rx, &s->tx, umem_->fill(),
-                                      umem_->comp(), &cfg);
+  int err =
+      xsk_socket__create_shared(&s->xsk, config_.ifname.c_str(), config_.queue, umem_->handle(),
+                                &s->rx, &s->tx, umem_->fill(), umem_->comp(), &cfg);
   if (err != 0) {
     s->xsk = nullptr;
     return make_error(err, "create AF_XDP socket for " + what);
@@ -218,7 +228,9 @@ ProcessResult Engine::process(SlotId slot, std::span<Datagram> out) {
   return r;
 }
 
-void Engine::release(const Datagram& d) { release_frame(d.slot, d.frame); }
+void Engine::release(const Datagram& d) {
+  release_frame(d.slot, d.frame);
+}
 
 void Engine::release(std::span<const Datagram> datagrams) {
   // Runs of the same socket go back under one pool lock.
@@ -232,7 +244,9 @@ void Engine::release(std::span<const Datagram> datagrams) {
     pool_->release_batch({frames, n}, slot);
   }
 }
-void Engine::release_frame(SlotId slot, uint64_t frame) { pool_->release(frame, slot); }
+void Engine::release_frame(SlotId slot, uint64_t frame) {
+  pool_->release(frame, slot);
+}
 
 size_t Engine::refill() {
   std::unique_lock lock(fill_mutex_, std::try_to_lock);
@@ -432,8 +446,7 @@ bool Engine::frames_accounted(std::string* why) {
   if (kernel_rx != c.at(FramePlace::KernelRx)) {
     if (why != nullptr)
       *why = "pool says " + std::to_string(c.at(FramePlace::KernelRx)) +
-             " frames are with the kernel for receive, the rings hold " +
-             std::to_string(kernel_rx);
+             " frames are with the kernel for receive, the rings hold " + std::to_string(kernel_rx);
     return false;
   }
   return true;

@@ -23,7 +23,9 @@ struct Error {
 inline Error make_error(int code, std::string context) {
   return Error{code < 0 ? -code : code, std::move(context)};
 }
-inline Error errno_error(std::string context) { return make_error(errno, std::move(context)); }
+inline Error errno_error(std::string context) {
+  return make_error(errno, std::move(context));
+}
 
 template <class T>
 class [[nodiscard]] Result {
@@ -62,8 +64,8 @@ using Status = Result<void>;
 }  // namespace lrp
 
 // Propagate an error from an expression returning a Result/Status.
-#define LRP_TRY(expr)                                 \
-  do {                                                \
-    auto lrp_try_result_ = (expr);                    \
+#define LRP_TRY(expr)                                          \
+  do {                                                         \
+    auto lrp_try_result_ = (expr);                             \
     if (!lrp_try_result_.ok()) return lrp_try_result_.error(); \
   } while (0)

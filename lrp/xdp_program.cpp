@@ -15,7 +15,9 @@
 
 namespace lrp {
 
-const char* to_string(XdpMode mode) { return mode == XdpMode::Native ? "native" : "generic"; }
+const char* to_string(XdpMode mode) {
+  return mode == XdpMode::Native ? "native" : "generic";
+}
 
 static uint32_t xdp_flags(XdpMode mode) {
   return mode == XdpMode::Native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;

@@ -2,7 +2,7 @@
 # Installs the Debian packages lrp needs to build, test and run its experiments.
 set -euo pipefail
 packages=(
-  build-essential cmake ninja-build pkg-config clang llvm
+  build-essential cmake ninja-build pkg-config clang clang-format llvm
   libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev nlohmann-json3-dev
   prometheus chromium

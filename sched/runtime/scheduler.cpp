@@ -1,5 +1,6 @@
 #include "sched/runtime/scheduler.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
@@ -8,9 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <bit>
-#include <poll.h>
+#include <cstdio>
 
 namespace lrp::sched {
 
@@ -69,7 +69,7 @@ struct Scheduler::App {
   std::vector<SlotId> slots;
   size_t next_socket = 0;  // round-robin among the application's sockets
   SpscRing<Datagram> queue;
-  int doorbell_fd = -1;  // dedicated: readable when datagrams are queued
+  int doorbell_fd = -1;   // dedicated: readable when datagrams are queued
   int rtc_epoll_fd = -1;  // rtc: readable when one of its sockets has frames
   bool armed = true;      // its sockets are in the engine's epoll set
   ShedController shed;
@@ -120,7 +120,9 @@ Scheduler::App* Scheduler::app(AppId id) const {
   return id < kMaxApps ? apps_[id].get() : nullptr;
 }
 
-const AppCounters& Scheduler::app_counters(AppId id) const { return app(id)->counters; }
+const AppCounters& Scheduler::app_counters(AppId id) const {
+  return app(id)->counters;
+}
 
 std::vector<AppInfo> Scheduler::apps() const {
   std::lock_guard lock(mutex_);
@@ -138,8 +140,8 @@ Result<AppId> Scheduler::add_app(const AppSpec& spec) {
   AppId id = 0;
   while (id < kMaxApps && apps_[id] != nullptr) ++id;
   if (id == kMaxApps)
-    return make_error(EMFILE, "application '" + spec.name + "': all " +
-                                  std::to_string(kMaxApps) + " application slots in use");
+    return make_error(EMFILE, "application '" + spec.name + "': all " + std::to_string(kMaxApps) +
+                                  " application slots in use");
   auto a = std::make_unique<App>(id, spec, config_);
   a->doorbell_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   a->rtc_epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -294,24 +296,25 @@ size_t Scheduler::fair_pass() {
   int64_t visits_cpu = 0;
   Datagram batch[256];
   const size_t quota = std::min(config_.quota, std::size(batch));
-  const size_t total = run_fair_pass(
-      picker_, std::span<Readiness>(view.data(), n), quota, [&](uint32_t id, size_t budget) {
-        App& a = *apps_[id];
-        const int64_t t0 = thread_cpu_ns();
-        const size_t got = visit(a, budget, {batch, budget});
-        for (size_t i = 0; i < got; ++i) a.queue.push(batch[i]);  // room was reserved
-        const int64_t cost = thread_cpu_ns() - t0;
-        spent[id] += cost;
-        visits_cpu += cost;
-        bump(a.counters.delivered, got);
-        a.counters.batch_size.record(got);
-        a.counters.queue_depth.record(a.queue.size());
-        if (got > 0) {
-          const uint64_t one = 1;
-          (void)!write(a.doorbell_fd, &one, sizeof(one));
-        }
-        return VisitOutcome{got, cost};
-      });
+  const size_t total = run_fair_pass(picker_, std::span<Readiness>(view.data(), n), quota,
+                                     [&](uint32_t id, size_t budget) {
+                                       App& a = *apps_[id];
+                                       const int64_t t0 = thread_cpu_ns();
+                                       const size_t got = visit(a, budget, {batch, budget});
+                                       for (size_t i = 0; i < got; ++i)
+                                         a.queue.push(batch[i]);  // room was reserved
+                                       const int64_t cost = thread_cpu_ns() - t0;
+                                       spent[id] += cost;
+                                       visits_cpu += cost;
+                                       bump(a.counters.delivered, got);
+                                       a.counters.batch_size.record(got);
+                                       a.counters.queue_depth.record(a.queue.size());
+                                       if (got > 0) {
+                                         const uint64_t one = 1;
+                                         (void)!write(a.doorbell_fd, &one, sizeof(one));
+                                       }
+                                       return VisitOutcome{got, cost};
+                                     });
   const int64_t end = thread_cpu_ns();
   const int64_t overhead = std::max<int64_t>(0, end - start - visits_cpu);
   mark_cpu_ = end;
@@ -340,8 +343,7 @@ size_t Scheduler::eager_pass() {
     if (pending == 0) continue;
     if (total == 0) {
       const int64_t start = thread_cpu_ns();
-      bump(counters_.idle_poll_ns,
-           static_cast<uint64_t>(std::max<int64_t>(0, start - mark_cpu_)));
+      bump(counters_.idle_poll_ns, static_cast<uint64_t>(std::max<int64_t>(0, start - mark_cpu_)));
       mark_cpu_ = start;
     }
     size_t got = 0;
@@ -390,8 +392,8 @@ size_t Scheduler::run_pass() {
 
 void Scheduler::note_mode(bool polling_before) {
   const bool polling = mode_.polling();
-  if (polling != polling_before) bump(polling ? counters_.switches_to_poll
-                                              : counters_.switches_to_interrupt);
+  if (polling != polling_before)
+    bump(polling ? counters_.switches_to_poll : counters_.switches_to_interrupt);
   counters_.polling.store(polling, std::memory_order_relaxed);
 }
 
@@ -548,8 +550,8 @@ size_t Scheduler::receive_rtc(App& a, std::span<Datagram> out, int timeout_ms) {
     if (mode.should_sleep()) {
       const Nanos t = timed_wait ? clock_.now() : 0;
       if (timed_wait && t >= deadline) return 0;
-      const int wait_ms = timed_wait ? static_cast<int>((deadline - t) / 1'000'000) + 1
-                                     : config_.sleep_timeout_ms;
+      const int wait_ms =
+          timed_wait ? static_cast<int>((deadline - t) / 1'000'000) + 1 : config_.sleep_timeout_ms;
       counters_.sleeps.fetch_add(1, std::memory_order_relaxed);
       epoll_event ev;
       if (epoll_wait(a.rtc_epoll_fd, &ev, 1, wait_ms) > 0) {

@@ -36,12 +36,12 @@ struct SchedulerConfig {
   Mode mode = Mode::Adaptive;
   // Eager (the BSD-order baseline) always runs on a dedicated thread.
   Threading threading = Threading::RunToCompletion;
-  size_t quota = 64;              // frames per visit
-  AdaptiveConfig adaptive;        // when to go back to sleeping
-  ShedConfig shed;                // when to drop at XDP
-  int engine_cpu = -1;            // pin the dedicated engine thread
-  int sleep_timeout_ms = 100;     // upper bound of one sleep (re-checks control changes)
-  bool busy_poll = false;         // drive the device's NAPI from the polling loop
+  size_t quota = 64;           // frames per visit
+  AdaptiveConfig adaptive;     // when to go back to sleeping
+  ShedConfig shed;             // when to drop at XDP
+  int engine_cpu = -1;         // pin the dedicated engine thread
+  int sleep_timeout_ms = 100;  // upper bound of one sleep (re-checks control changes)
+  bool busy_poll = false;      // drive the device's NAPI from the polling loop
 };
 
 struct AppSpec {
@@ -59,10 +59,10 @@ inline constexpr size_t kMaxApps = 32;
 struct AppCounters {
   std::atomic<uint64_t> charged_ns{0};
   std::atomic<uint64_t> visits{0};
-  std::atomic<uint64_t> frames{0};           // taken from the rings
-  std::atomic<uint64_t> delivered{0};        // into the receive queue
+  std::atomic<uint64_t> frames{0};            // taken from the rings
+  std::atomic<uint64_t> delivered{0};         // into the receive queue
   std::atomic<uint64_t> queue_full_drops{0};  // eager only: dropped after the work
-  std::atomic<uint64_t> skipped_full{0};     // passes that skipped it for lack of room
+  std::atomic<uint64_t> skipped_full{0};      // passes that skipped it for lack of room
   std::atomic<uint64_t> shed_raised{0};
   std::atomic<uint64_t> shed_lowered{0};
   std::atomic<bool> shed{false};

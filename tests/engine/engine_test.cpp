@@ -1,8 +1,14 @@
 // The engine on a real veth pair: demultiplexing into per-socket AF_XDP
 // queues, UDP receive and send, tail drop, frame accounting, teardown.
+#include "lrp/engine.h"
+
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <gtest/gtest.h>
+#include <linux/if_link.h>
 #include <linux/if_xdp.h>
+#include <net/if.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,12 +18,6 @@
 #include <string>
 #include <thread>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-#include <linux/if_link.h>
-#include <net/if.h>
-
-#include "lrp/engine.h"
 #include "lrp_xdp.skel.h"
 #include "tests/support/netns.h"
 #include "tests/support/privileges.h"
@@ -300,8 +300,7 @@ TEST(EngineTeardown, LeavesNoProgramAndNoNamespace) {
       config.ifname = bench.server_if;
       auto engine = Engine::open(config);
       ASSERT_TRUE(engine.ok()) << engine.error().message();
-      EXPECT_EQ(test::run("ip -n " + server_ns + " link show " + server_if + " | grep -q xdp"),
-                0);
+      EXPECT_EQ(test::run("ip -n " + server_ns + " link show " + server_if + " | grep -q xdp"), 0);
     }
     EXPECT_NE(test::run("ip -n " + server_ns + " link show " + server_if + " | grep -q xdp"), 0)
         << "XDP program left attached";
@@ -321,14 +320,14 @@ TEST(EngineStart, ReplacesAStaleLrpProgram) {
   {
     lrp_xdp_bpf* stale = lrp_xdp_bpf__open_and_load();
     ASSERT_NE(stale, nullptr);
-    ASSERT_EQ(bpf_xdp_attach(ifindex, bpf_program__fd(stale->progs.lrp_xdp), XDP_FLAGS_DRV_MODE,
-                             nullptr),
-              0);
+    ASSERT_EQ(
+        bpf_xdp_attach(ifindex, bpf_program__fd(stale->progs.lrp_xdp), XDP_FLAGS_DRV_MODE, nullptr),
+        0);
     lrp_xdp_bpf__destroy(stale);  // the attachment outlives its loader
   }
-  ASSERT_EQ(test::run("ip -n " + bench.server_ns + " link show " + bench.server_if +
-                      " | grep -q xdp"),
-            0);
+  ASSERT_EQ(
+      test::run("ip -n " + bench.server_ns + " link show " + bench.server_if + " | grep -q xdp"),
+      0);
   {
     EngineConfig config;
     config.ifname = bench.server_if;
@@ -338,9 +337,8 @@ TEST(EngineStart, ReplacesAStaleLrpProgram) {
     bind.port = 7070;
     ASSERT_TRUE(engine.value()->open_socket(bind, {}).ok());
   }
-  EXPECT_NE(test::run("ip -n " + bench.server_ns + " link show " + bench.server_if +
-                      " | grep -q xdp"),
-            0)
+  EXPECT_NE(
+      test::run("ip -n " + bench.server_ns + " link show " + bench.server_if + " | grep -q xdp"), 0)
       << "a program is still attached";
 }
 
@@ -351,7 +349,10 @@ TEST(EngineErrors, ForeignXdpProgramIsNotTakenOver) {
   NetnsGuard attach_guard(bench.server_ns);
   // Somebody else's program: "return XDP_PASS", loaded under another name.
   const bpf_insn pass[] = {
-      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0,
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K,
+       .dst_reg = BPF_REG_0,
+       .src_reg = 0,
+       .off = 0,
        .imm = XDP_PASS},
       {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
   };

@@ -50,8 +50,8 @@ TEST(FramePool, DoubleReleaseAndForeignReleaseAreRefusedAndCounted) {
 #ifndef LRP_CHECK_FRAMES
   EXPECT_FALSE(pool.release(addr, 2));  // not its frame
   EXPECT_TRUE(pool.release(addr, 1));
-  EXPECT_FALSE(pool.release(addr, 1));  // already free
-  EXPECT_FALSE(pool.received(addr, 1));  // free frames do not come from the kernel
+  EXPECT_FALSE(pool.release(addr, 1));      // already free
+  EXPECT_FALSE(pool.received(addr, 1));     // free frames do not come from the kernel
   EXPECT_FALSE(pool.release(1u << 30, 1));  // outside the UMEM
   EXPECT_EQ(pool.violations(), 4u);
   std::string why;

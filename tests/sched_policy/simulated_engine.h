@@ -76,8 +76,8 @@ class SimulatedEngine {
     run_fair_pass(picker_, std::span<Readiness>(view), quota_, [&](uint32_t id, size_t frames) {
       SimulatedApp& a = *std::find_if(apps.begin(), apps.end(),
                                       [&](const SimulatedApp& x) { return x.id == id; });
-      const Readiness& r = *std::find_if(view.begin(), view.end(),
-                                         [&](const Readiness& x) { return x.id == id; });
+      const Readiness& r =
+          *std::find_if(view.begin(), view.end(), [&](const Readiness& x) { return x.id == id; });
       const Nanos cost = cost_(a.id, frames);
       clock_.advance(cost);
       a.pending -= frames;

@@ -1,6 +1,8 @@
 // The scheduler over a real veth pair: isolation between a flooded and a
 // light application, early drops, charging, modes and shedding, in both
 // run-to-completion and dedicated threading.
+#include "sched/runtime/scheduler.h"
+
 #include <gtest/gtest.h>
 #include <linux/if_xdp.h>
 
@@ -12,7 +14,6 @@
 #include <vector>
 
 #include "lrp/engine.h"
-#include "sched/runtime/scheduler.h"
 #include "tests/support/netns.h"
 #include "tests/support/privileges.h"
 #include "tests/support/udp_peer.h"
@@ -26,8 +27,7 @@ using test::VethBench;
 using SteadyClock = std::chrono::steady_clock;
 
 int64_t mono_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             SteadyClock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
       .count();
 }
 
@@ -183,10 +183,9 @@ TEST_P(SchedulerIsolation, FloodedApplicationCostsTheLightOneNothing) {
     // Every nanosecond the engine thread spent is charged to an application,
     // or shows as the engine's own idle polling and sleeping.
     const auto& e = s.engine_counters();
-    const double charged =
-        static_cast<double>(s.app_counters(flooded).charged_ns.load() +
-                            s.app_counters(light).charged_ns.load() + e.idle_poll_ns.load() +
-                            e.sleep_ns.load());
+    const double charged = static_cast<double>(s.app_counters(flooded).charged_ns.load() +
+                                               s.app_counters(light).charged_ns.load() +
+                                               e.idle_poll_ns.load() + e.sleep_ns.load());
     const double busy = static_cast<double>(s.engine_cpu_ns());
     EXPECT_NEAR(charged / busy, 1.0, 0.05) << "charged " << charged << " ns, busy " << busy;
   }

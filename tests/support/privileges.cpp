@@ -20,8 +20,7 @@ std::string missing_privileges() {
   pid_t pid = fork();
   if (pid == 0) _exit(unshare(CLONE_NEWNET) == 0 ? 0 : 1);
   int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
-      WEXITSTATUS(status) != 0) {
+  if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return "cannot create a network namespace (unshare CLONE_NEWNET failed)";
   }
   return {};

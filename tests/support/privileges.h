@@ -14,11 +14,11 @@ bool in_ci();
 
 }  // namespace lrp::test
 
-#define LRP_REQUIRE_PRIVILEGES()                                                \
-  do {                                                                          \
-    const std::string lrp_missing_ = ::lrp::test::missing_privileges();         \
-    if (!lrp_missing_.empty()) {                                                \
+#define LRP_REQUIRE_PRIVILEGES()                                                     \
+  do {                                                                               \
+    const std::string lrp_missing_ = ::lrp::test::missing_privileges();              \
+    if (!lrp_missing_.empty()) {                                                     \
       if (::lrp::test::in_ci()) FAIL() << "CI must run this test: " << lrp_missing_; \
-      GTEST_SKIP() << lrp_missing_;                                             \
-    }                                                                           \
+      GTEST_SKIP() << lrp_missing_;                                                  \
+    }                                                                                \
   } while (0)

@@ -12,8 +12,8 @@
 
 namespace lrp::test {
 
-static bool make_sockaddr(int family, const std::string& addr, uint16_t port,
-                          sockaddr_storage* out, socklen_t* len) {
+static bool make_sockaddr(int family, const std::string& addr, uint16_t port, sockaddr_storage* out,
+                          socklen_t* len) {
   std::memset(out, 0, sizeof(*out));
   if (family == AF_INET) {
     auto* sin = reinterpret_cast<sockaddr_in*>(out);

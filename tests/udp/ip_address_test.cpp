@@ -82,8 +82,8 @@ TEST(IpAddress, ParsesOnlyTheViewNotTheBytesAfterIt) {
 }
 
 TEST(IpAddress, RejectsTextWithAnEmbeddedNul) {
-  for (const std::string_view text : {std::string_view("198.18.0.1\0junk", 15),
-                                      std::string_view("2001:2::1\0", 10)}) {
+  for (const std::string_view text :
+       {std::string_view("198.18.0.1\0junk", 15), std::string_view("2001:2::1\0", 10)}) {
     auto a = IpAddress::parse(text);
     ASSERT_FALSE(a.ok());
     EXPECT_EQ(a.error().code, EINVAL);
