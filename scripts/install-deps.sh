@@ -7,7 +7,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev prometheus-cpp-dev nlohmann-json3-dev
   prometheus chromium
   iproute2 ethtool sockperf netsniff-ng iperf3
-  python3 python3-matplotlib
+  python3 python3-matplotlib libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do
