@@ -57,9 +57,18 @@ static EngineMode engine_mode(Mode mode) {
   return EngineMode::Adaptive;
 }
 
-static int64_t thread_cpu_ns() {
+// CPU time of the calling thread: a system call.
+static Nanos thread_cpu_ns() {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+// Times visits: a vDSO read. Real time even when tests drive the policy
+// clock by hand, because it measures real CPU cost.
+static Nanos wall_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
 }
 
@@ -75,7 +84,9 @@ struct Scheduler::App {
   ShedController shed;
   AppCounters counters;
   std::atomic<bool> was_full{false};
-  ModeController rtc_mode;  // run to completion: this application's own sleep/poll state
+  ModeController rtc_mode;           // run to completion: this application's own sleep/poll state
+  CappedAttribution rtc_charge;      // run to completion: the receiving thread's visits
+  const void* rtc_thread = nullptr;  // whose CPU clock rtc_charge's window is on
 
   App(AppId id_, const AppSpec& s, const SchedulerConfig& config)
       : id(id_),
@@ -98,7 +109,9 @@ Scheduler::Scheduler(Engine& engine, const SchedulerConfig& config, const Clock&
       config_(config),
       clock_(clock),
       picker_(),
-      mode_(engine_mode(config.mode), config.adaptive) {
+      mode_(engine_mode(config.mode), config.adaptive),
+      attribution_(kMaxApps) {
+  attribution_.open(wall_ns(), thread_cpu_ns());
   if (config_.mode == Mode::Eager) config_.threading = Threading::Dedicated;
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   doorbell_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -163,6 +176,8 @@ Status Scheduler::remove_app(AppId id) {
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, engine_.socket_fd(slot), nullptr);
     LRP_TRY(engine_.close_socket(slot));
   }
+  bump(a->counters.charged_ns, static_cast<uint64_t>(a->rtc_charge.pending()));
+  attribution_.forget(id);
   picker_.remove(id);
   apps_[id].reset();
   return {};
@@ -272,7 +287,7 @@ void Scheduler::update_shed(App& a, Nanos now) {
 // own overhead is shared among the applications served in proportion.
 size_t Scheduler::fair_pass() {
   std::array<Readiness, kMaxApps> view{};
-  std::array<int64_t, kMaxApps> spent{};
+  std::array<Nanos, kMaxApps> spent{};
   size_t n = 0;
   bool any_ready = false;
   for (const auto& a : apps_) {
@@ -287,25 +302,24 @@ size_t Scheduler::fair_pass() {
     const bool timed = room == 0 || a->counters.shed.load(std::memory_order_relaxed);
     update_shed(*a, timed ? clock_.now() : 0);
   }
-  // Nothing to do: no clock reads. The CPU of empty passes is attributed to
-  // idle polling when the next attribution happens.
+  // Nothing to do: no clock reads. The time of empty passes is attributed
+  // to idle polling when the next attribution happens.
   if (!any_ready) return 0;
-  const int64_t start = thread_cpu_ns();
-  bump(counters_.idle_poll_ns, static_cast<uint64_t>(std::max<int64_t>(0, start - mark_cpu_)));
-  mark_cpu_ = start;
-  int64_t visits_cpu = 0;
+  const Nanos start = wall_ns();
+  attribution_.idle_until(start);
+  Nanos visits_wall = 0;
   Datagram batch[256];
   const size_t quota = std::min(config_.quota, std::size(batch));
   const size_t total = run_fair_pass(picker_, std::span<Readiness>(view.data(), n), quota,
                                      [&](uint32_t id, size_t budget) {
                                        App& a = *apps_[id];
-                                       const int64_t t0 = thread_cpu_ns();
+                                       const Nanos t0 = wall_ns();
                                        const size_t got = visit(a, budget, {batch, budget});
                                        for (size_t i = 0; i < got; ++i)
                                          a.queue.push(batch[i]);  // room was reserved
-                                       const int64_t cost = thread_cpu_ns() - t0;
+                                       const Nanos cost = wall_ns() - t0;
                                        spent[id] += cost;
-                                       visits_cpu += cost;
+                                       visits_wall += cost;
                                        bump(a.counters.delivered, got);
                                        a.counters.batch_size.record(got);
                                        a.counters.queue_depth.record(a.queue.size());
@@ -315,19 +329,31 @@ size_t Scheduler::fair_pass() {
                                        }
                                        return VisitOutcome{got, cost};
                                      });
-  const int64_t end = thread_cpu_ns();
-  const int64_t overhead = std::max<int64_t>(0, end - start - visits_cpu);
-  mark_cpu_ = end;
-  if (visits_cpu == 0) {
-    bump(counters_.idle_poll_ns, static_cast<uint64_t>(overhead));
-    return total;
-  }
+  const Nanos end = wall_ns();
+  // The pass's own overhead is shared in proportion to the visits' time.
+  const Nanos overhead = std::max<Nanos>(0, end - start - visits_wall);
   for (const auto& a : apps_) {
     if (a == nullptr || spent[a->id] == 0) continue;
-    const int64_t share = overhead * spent[a->id] / visits_cpu;
-    bump(a->counters.charged_ns, static_cast<uint64_t>(spent[a->id] + share));
+    attribution_.spent(a->id, spent[a->id] + overhead * spent[a->id] / visits_wall);
   }
+  if (visits_wall == 0) {
+    attribution_.idle_until(end);
+  } else {
+    attribution_.set_mark(end);
+  }
+  if (attribution_.due(end)) close_window(end);
   return total;
+}
+
+// Splits the thread CPU of the window among the applications and idle.
+void Scheduler::close_window(Nanos wall) {
+  const Nanos cpu = thread_cpu_ns();
+  attribution_.close(wall, cpu);
+  for (const auto& a : apps_)
+    if (a != nullptr)
+      bump(a->counters.charged_ns, static_cast<uint64_t>(attribution_.charged(a->id)));
+  bump(counters_.idle_poll_ns, static_cast<uint64_t>(attribution_.idle()));
+  engine_cpu_ns_.store(cpu, std::memory_order_relaxed);
 }
 
 // BSD order, the baseline: every frame of every ring gets its protocol work
@@ -341,11 +367,7 @@ size_t Scheduler::eager_pass() {
     size_t pending = 0;
     for (SlotId slot : a->slots) pending += engine_.rx_pending(slot);
     if (pending == 0) continue;
-    if (total == 0) {
-      const int64_t start = thread_cpu_ns();
-      bump(counters_.idle_poll_ns, static_cast<uint64_t>(std::max<int64_t>(0, start - mark_cpu_)));
-      mark_cpu_ = start;
-    }
+    if (total == 0) attribution_.idle_until(wall_ns());
     size_t got = 0;
     size_t delivered = 0;
     size_t work = 0;
@@ -364,9 +386,9 @@ size_t Scheduler::eager_pass() {
     } while (got > 0 && total < 65536);
     if (work > 0) {
       // Contiguous attribution: everything since the last mark was this work.
-      const int64_t end = thread_cpu_ns();
-      bump(a->counters.charged_ns, static_cast<uint64_t>(end - mark_cpu_));
-      mark_cpu_ = end;
+      const Nanos end = wall_ns();
+      attribution_.spent(a->id, end - attribution_.mark());
+      attribution_.set_mark(end);
     }
     bump(a->counters.delivered, delivered);
     if (delivered > 0) {
@@ -374,6 +396,7 @@ size_t Scheduler::eager_pass() {
       (void)!write(a->doorbell_fd, &one, sizeof(one));
     }
   }
+  if (total > 0 && attribution_.due(attribution_.mark())) close_window(attribution_.mark());
   return total;
 }
 
@@ -442,25 +465,27 @@ void Scheduler::engine_loop() {
   }
   // Every stretch of the thread's CPU time from here on is attributed to an
   // application, to idle polling or to sleeping: the intervals are contiguous.
-  mark_cpu_ = thread_cpu_ns();
+  {
+    std::lock_guard lock(mutex_);
+    attribution_.open(wall_ns(), thread_cpu_ns());
+  }
   while (running_.load(std::memory_order_relaxed)) {
     run_pass();
     if (mode_.should_sleep()) {
-      const int64_t before = thread_cpu_ns();
-      bump(counters_.idle_poll_ns, static_cast<uint64_t>(std::max<int64_t>(0, before - mark_cpu_)));
-      mark_cpu_ = before;
+      {
+        std::lock_guard lock(mutex_);
+        close_window(wall_ns());
+      }
       sleep_until_work();
-      const int64_t end = thread_cpu_ns();
-      bump(counters_.sleep_ns, static_cast<uint64_t>(end - mark_cpu_));
-      mark_cpu_ = end;
+      std::lock_guard lock(mutex_);
+      const Nanos cpu = thread_cpu_ns();
+      bump(counters_.sleep_ns,
+           static_cast<uint64_t>(attribution_.reopen_after_sleep(wall_ns(), cpu)));
+      engine_cpu_ns_.store(cpu, std::memory_order_relaxed);
     }
-    engine_cpu_ns_.store(mark_cpu_, std::memory_order_relaxed);
   }
-  // The passes since the last attribution were idle polling.
-  const int64_t end = thread_cpu_ns();
-  bump(counters_.idle_poll_ns, static_cast<uint64_t>(std::max<int64_t>(0, end - mark_cpu_)));
-  mark_cpu_ = end;
-  engine_cpu_ns_.store(end, std::memory_order_relaxed);
+  std::lock_guard lock(mutex_);
+  close_window(wall_ns());
 }
 
 Status Scheduler::start() {
@@ -523,9 +548,9 @@ size_t Scheduler::receive_rtc(App& a, std::span<Datagram> out, int timeout_ms) {
       for (SlotId slot : a.slots) pending += engine_.rx_pending(slot);
       // Only work is timed: an empty poll costs a few loads, no clock reads.
       if (pending > 0) {
-        const int64_t cpu0 = thread_cpu_ns();
+        const Nanos w0 = wall_ns();
         got = visit(a, std::min(out.size(), config_.quota), out);
-        bump(a.counters.charged_ns, static_cast<uint64_t>(thread_cpu_ns() - cpu0));
+        charge_rtc(a, w0, wall_ns());
         bump(a.counters.delivered, got);
         if (got > 0) a.counters.batch_size.record(got);
       } else if (config_.busy_poll) {
@@ -553,6 +578,7 @@ size_t Scheduler::receive_rtc(App& a, std::span<Datagram> out, int timeout_ms) {
       const int wait_ms =
           timed_wait ? static_cast<int>((deadline - t) / 1'000'000) + 1 : config_.sleep_timeout_ms;
       counters_.sleeps.fetch_add(1, std::memory_order_relaxed);
+      flush_rtc_charge(a);
       epoll_event ev;
       if (epoll_wait(a.rtc_epoll_fd, &ev, 1, wait_ms) > 0) {
         counters_.wakeups.fetch_add(1, std::memory_order_relaxed);
@@ -565,6 +591,34 @@ size_t Scheduler::receive_rtc(App& a, std::span<Datagram> out, int timeout_ms) {
       }
     }
   }
+}
+
+// Identifies the calling thread without a system call.
+static thread_local const char this_thread = 0;
+
+// Run to completion: visits are timed on the monotonic clock and the window's
+// charge capped by the CPU the receiving thread really had (one system call
+// per window instead of two per visit).
+void Scheduler::charge_rtc(App& a, Nanos start, Nanos end) {
+  if (a.rtc_thread != &this_thread) {
+    // A different thread's CPU clock: what was pending is charged as timed,
+    // and a window on this thread's clock starts after this visit.
+    bump(a.counters.charged_ns, static_cast<uint64_t>(a.rtc_charge.pending() + (end - start)));
+    a.rtc_thread = &this_thread;
+    a.rtc_charge.open(end, thread_cpu_ns());
+    return;
+  }
+  a.rtc_charge.spent(end - start);
+  if (a.rtc_charge.due(end))
+    bump(a.counters.charged_ns, static_cast<uint64_t>(a.rtc_charge.close(end, thread_cpu_ns())));
+}
+
+// Before the receiving thread sleeps, so the charge is current while it waits.
+void Scheduler::flush_rtc_charge(App& a) {
+  std::lock_guard lock(mutex_);
+  if (a.rtc_thread != &this_thread || a.rtc_charge.pending() == 0) return;
+  bump(a.counters.charged_ns,
+       static_cast<uint64_t>(a.rtc_charge.close(wall_ns(), thread_cpu_ns())));
 }
 
 }  // namespace lrp::sched

@@ -16,6 +16,7 @@
 #include "lrp/engine.h"
 #include "lrp/result.h"
 #include "sched/policy/clock.h"
+#include "sched/policy/cpu_attribution.h"
 #include "sched/policy/fair_pass.h"
 #include "sched/policy/fair_picker.h"
 #include "sched/policy/mode_controller.h"
@@ -147,6 +148,9 @@ class Scheduler {
   void drive_busy_poll(App& a);
   size_t receive_rtc(App& a, std::span<Datagram> out, int timeout_ms);
   size_t receive_queued(App& a, std::span<Datagram> out, int timeout_ms);
+  void close_window(Nanos wall);
+  void charge_rtc(App& a, Nanos start, Nanos end);
+  void flush_rtc_charge(App& a);
 
   Engine& engine_;
   SchedulerConfig config_;
@@ -161,7 +165,7 @@ class Scheduler {
   std::thread thread_;
   std::atomic<bool> running_{false};
   std::atomic<int64_t> engine_cpu_ns_{0};
-  int64_t mark_cpu_ = 0;  // engine thread: end of the last attributed CPU interval
+  ContiguousAttribution attribution_;  // the engine thread's CPU, by application
 };
 
 }  // namespace lrp::sched
