@@ -272,9 +272,8 @@ size_t Scheduler::visit(App& a, size_t budget, std::span<Datagram> out) {
   return delivered;
 }
 
-void Scheduler::update_shed(App& a, Nanos now) {
-  const size_t used = a.queue.size();
-  const ShedDecision d = a.shed.update(now, used, a.spec.queue_bound);
+void Scheduler::update_shed(App& a, Nanos now, size_t used, size_t bound) {
+  const ShedDecision d = a.shed.update(now, used, bound);
   if (!d.changed) return;
   for (SlotId slot : a.slots) (void)engine_.program().set_shed(slot, d.shed);
   a.counters.shed.store(d.shed, std::memory_order_relaxed);
@@ -300,7 +299,7 @@ size_t Scheduler::fair_pass() {
     view[n++] = Readiness{a->id, pending, room};
     // The shed rule only needs the time while the queue is full or shed.
     const bool timed = room == 0 || a->counters.shed.load(std::memory_order_relaxed);
-    update_shed(*a, timed ? clock_.now() : 0);
+    update_shed(*a, timed ? clock_.now() : 0, a->queue.size(), a->spec.queue_bound);
   }
   // Nothing to do: no clock reads. The time of empty passes is attributed
   // to idle polling when the next attribution happens.
@@ -489,10 +488,40 @@ void Scheduler::engine_loop() {
 }
 
 Status Scheduler::start() {
-  if (config_.threading != Threading::Dedicated) return {};
   if (running_.exchange(true)) return {};
-  thread_ = std::thread([this] { engine_loop(); });
+  if (config_.threading == Threading::Dedicated) {
+    thread_ = std::thread([this] { engine_loop(); });
+  } else {
+    thread_ = std::thread([this] { warden_loop(); });
+  }
   return {};
+}
+
+// Run to completion has no engine thread watching the applications: an
+// application that stops receiving leaves its frames in its rings, where
+// nobody works on them. The warden applies the shed rule to those rings
+// every few milliseconds; it does no protocol work.
+void Scheduler::warden_loop() {
+  const int period_ms =
+      static_cast<int>(std::clamp<Nanos>(config_.shed.raise_after / 2'000'000, 1, 50));
+  const size_t ring = engine_.config().rx_size;
+  while (running_.load(std::memory_order_relaxed)) {
+    {
+      std::lock_guard lock(mutex_);
+      const Nanos now = clock_.now();
+      for (const auto& a : apps_) {
+        if (a == nullptr) continue;
+        size_t fullest = 0;
+        for (SlotId slot : a->slots) fullest = std::max(fullest, engine_.rx_pending(slot));
+        update_shed(*a, now, fullest, std::min<size_t>(a->spec.queue_bound, ring));
+      }
+    }
+    pollfd pfd{doorbell_fd_, POLLIN, 0};
+    if (poll(&pfd, 1, period_ms) > 0) {
+      uint64_t value;
+      (void)!read(doorbell_fd_, &value, sizeof(value));
+    }
+  }
 }
 
 void Scheduler::stop() {

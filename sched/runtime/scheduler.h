@@ -106,7 +106,8 @@ class Scheduler {
   Result<SlotId> add_socket(AppId app, const BindSpec& bind);
   Status remove_socket(AppId app, SlotId slot);
 
-  // Dedicated threading: starts and stops the engine thread.
+  // Dedicated threading: starts and stops the engine thread. Run to
+  // completion: the warden that sheds applications that stopped receiving.
   Status start();
   void stop();
 
@@ -140,8 +141,9 @@ class Scheduler {
   size_t visit(App& a, size_t budget, std::span<Datagram> out);
   size_t eager_pass();
   size_t fair_pass();
-  void update_shed(App& a, Nanos now);
+  void update_shed(App& a, Nanos now, size_t used, size_t bound);
   void engine_loop();
+  void warden_loop();
   void sleep_until_work();
   void rearm(App& a, bool want_events);
   void note_mode(bool polling_before);
