@@ -1,0 +1,105 @@
+#include "sockets/api/receive_path.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace lrp::sockets {
+
+namespace {
+// Datagrams a copying receive takes from the scheduler at once.
+constexpr size_t kCopyBatch = 32;
+}  // namespace
+
+ReceivePath::ReceivePath(sched::Scheduler& scheduler, sched::AppId app)
+    : scheduler_(scheduler), app_(app) {}
+
+Result<std::unique_ptr<ReceivePath>> ReceivePath::create(sched::Scheduler& scheduler,
+                                                         sched::AppId app) {
+  std::unique_ptr<ReceivePath> p(new ReceivePath(scheduler, app));
+  p->pending_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  p->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (p->pending_fd_ < 0 || p->epoll_fd_ < 0)
+    return errno_error("create the readiness fd of application " + std::to_string(app));
+  const int inner = scheduler.ready_fd(app);
+  for (int fd : {p->pending_fd_, inner}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (epoll_ctl(p->epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+      return errno_error("watch the readiness of application " + std::to_string(app));
+  }
+  return p;
+}
+
+ReceivePath::~ReceivePath() {
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+  if (pending_fd_ >= 0) close(pending_fd_);
+}
+
+size_t ReceivePath::take_cached(std::span<Datagram> out) {
+  const size_t n = std::min(out.size(), cache_.size());
+  std::copy_n(cache_.begin(), n, out.begin());
+  cache_.erase(cache_.begin(), cache_.begin() + static_cast<std::ptrdiff_t>(n));
+  return n;
+}
+
+size_t ReceivePath::receive(std::span<Datagram> out, int timeout_ms) {
+  if (out.empty()) return 0;
+  size_t n = take_cached(out);
+  if (n < out.size()) n += scheduler_.receive(app_, out.subspan(n), n > 0 ? 0 : timeout_ms);
+  update_pending();
+  return n;
+}
+
+bool ReceivePath::receive_one(Datagram* out, int timeout_ms) {
+  if (cache_.empty()) {
+    Datagram batch[kCopyBatch];
+    const size_t n = scheduler_.receive(app_, batch, timeout_ms);
+    cache_.insert(cache_.end(), batch, batch + n);
+  }
+  const bool got = take_cached({out, 1}) == 1;
+  update_pending();
+  return got;
+}
+
+void ReceivePath::forget_slot(SlotId slot) {
+  // The socket's datagrams were queued before it closed: they are among the
+  // ones queued now, so taking that many is enough even while more arrive.
+  size_t left = scheduler_.queued(app_);
+  Datagram batch[kCopyBatch];
+  while (left > 0) {
+    const size_t n = scheduler_.receive(app_, {batch, std::min(left, kCopyBatch)}, 0);
+    if (n == 0) break;
+    cache_.insert(cache_.end(), batch, batch + n);
+    left -= n;
+  }
+  std::erase_if(cache_, [slot](const Datagram& d) { return d.slot == slot; });
+  update_pending();
+}
+
+void ReceivePath::release_cached() {
+  for (const Datagram& d : cache_) scheduler_.done(d);
+  cache_.clear();
+  update_pending();
+}
+
+// The scheduler's doorbell is read (cleared) when its queue is popped, also
+// when the pop left datagrams behind or more arrived meanwhile; this fd keeps
+// the readiness level-triggered in those cases.
+void ReceivePath::update_pending() {
+  const bool pending = !cache_.empty() || scheduler_.queued(app_) > 0;
+  if (pending == pending_) return;
+  if (pending) {
+    const uint64_t one = 1;
+    (void)!write(pending_fd_, &one, sizeof(one));
+  } else {
+    uint64_t value;
+    (void)!read(pending_fd_, &value, sizeof(value));
+  }
+  pending_ = pending;
+}
+
+}  // namespace lrp::sockets

@@ -1,0 +1,140 @@
+#include "sockets/api/stack.h"
+
+#include <set>
+
+#include "exporters/metrics_server.h"
+#include "lrp/netdev.h"
+#include "sockets/api/application.h"
+#include "sockets/api/udp_socket.h"
+
+namespace lrp::sockets {
+
+namespace {
+
+// One engine per interface queue and process: a second XDP attach would
+// fight the first.
+std::mutex open_mutex;
+std::set<std::string>& open_interfaces() {
+  static std::set<std::string> names;
+  return names;
+}
+
+Error explain_open_failure(const StackConfig& config, const Error& e) {
+  const std::string what = "open lrp on " + config.ifname;
+  if (e.code == ENODEV) return Error{e.code, what + ": no such interface (" + e.context + ")"};
+  if (e.code == EPERM || e.code == EACCES)
+    return Error{e.code, what + ": needs root (CAP_NET_ADMIN, CAP_BPF, CAP_NET_RAW) for XDP and " +
+                             "AF_XDP (" + e.context + ")"};
+  return Error{e.code, what + ": " + e.context};
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Stack>> Stack::open(const StackConfig& config) {
+  if (config.ifname.empty()) return make_error(ENODEV, "open lrp: no interface named");
+  std::shared_ptr<Stack> stack(new Stack());
+  stack->config_ = config;
+  EngineConfig& ec = stack->config_.engine;
+  ec.ifname = config.ifname;
+  ec.xdp_mode = config.xdp_mode;
+  sched::SchedulerConfig& sc = stack->config_.scheduler;
+  sc.mode = config.mode;
+  sc.threading = config.threading;
+  sc.engine_cpu = config.engine_cpu;
+  sc.busy_poll = config.busy_poll;
+  {
+    std::lock_guard lock(open_mutex);
+    if (!open_interfaces().insert(config.ifname).second)
+      return make_error(EBUSY, "open lrp on " + config.ifname +
+                                   ": this process already has a stack on the interface");
+  }
+  auto engine = Engine::open(ec);
+  if (!engine) {
+    std::lock_guard lock(open_mutex);
+    open_interfaces().erase(config.ifname);
+    return explain_open_failure(config, engine.error());
+  }
+  stack->engine_ = std::move(engine.value());
+  stack->scheduler_ = std::make_unique<sched::Scheduler>(*stack->engine_, sc, stack->clock_);
+  // The scheduler may have changed the threading (eager runs dedicated).
+  stack->config_.threading = stack->scheduler_->config().threading;
+  LRP_TRY(stack->scheduler_->start());
+  if (!config.metrics.empty()) {
+    auto url = stack->start_metrics(config.metrics);
+    if (!url) return url.error();
+  }
+  return stack;
+}
+
+Stack::~Stack() {
+  metrics_.reset();
+  if (scheduler_ != nullptr) scheduler_->stop();
+  scheduler_.reset();
+  const bool opened = engine_ != nullptr;
+  engine_.reset();
+  if (opened) {
+    std::lock_guard lock(open_mutex);
+    open_interfaces().erase(config_.ifname);
+  }
+}
+
+Result<std::unique_ptr<UdpSocket>> Stack::open_udp(const BindSpec& bind,
+                                                   const SocketConfig& config) {
+  ApplicationConfig ac = config.application;
+  if (ac.name.empty())
+    ac.name = std::string(bind.local.is_v4() ? "udp:" : "udp6:") + std::to_string(bind.port);
+  auto resolved = resolve_bind(bind);
+  if (!resolved) return resolved.error();
+  auto app = Application::create(shared_from_this(), ac, /*exclusive=*/true);
+  if (!app) return app.error();
+  auto slot = app.value()->add_slot(resolved.value());
+  if (!slot) return slot.error();
+  return std::unique_ptr<UdpSocket>(
+      new UdpSocket(app.value(), resolved.value(), slot.value(), config));
+}
+
+Result<std::shared_ptr<Application>> Stack::create_application(const ApplicationConfig& config) {
+  return Application::create(shared_from_this(), config, /*exclusive=*/false);
+}
+
+Result<BindSpec> Stack::resolve_bind(const BindSpec& bind) const {
+  if (!bind.remote.has_value() || !bind.local.is_any()) return bind;
+  auto info = query_interface(config_.ifname);
+  if (!info) return info.error();
+  const bool v4 = bind.remote->addr.is_v4();
+  for (const IpAddress& a : info->addresses) {
+    if (a.is_v4() != v4) continue;
+    BindSpec resolved = bind;
+    resolved.local = a;
+    return resolved;
+  }
+  return make_error(EADDRNOTAVAIL, "connect to " + bind.remote->to_string() + ": " +
+                                       config_.ifname + " has no address of that family");
+}
+
+Result<std::string> Stack::start_metrics(const std::string& host_port) {
+  std::lock_guard lock(mutex_);
+  if (metrics_ != nullptr)
+    return make_error(EALREADY, "metrics of " + config_.ifname + " already at " + metrics_->url());
+  auto server = exporters::MetricsServer::start(host_port, *engine_, scheduler_.get());
+  if (!server) return server.error();
+  metrics_ = std::move(server.value());
+  return metrics_->url();
+}
+
+std::string Stack::metrics_url() const {
+  std::lock_guard lock(mutex_);
+  return metrics_ == nullptr ? std::string() : metrics_->url();
+}
+
+size_t Stack::socket_count() const {
+  std::lock_guard lock(mutex_);
+  return sockets_;
+}
+
+void Stack::count_socket(int delta) {
+  std::lock_guard lock(mutex_);
+  sockets_ = static_cast<size_t>(static_cast<int64_t>(sockets_) + delta);
+}
+
+}  // namespace lrp::sockets

@@ -1,0 +1,104 @@
+// The native socket API's root: one Stack per interface and process. It owns
+// the engine of the interface's queue and the scheduler over it, and hands
+// out applications and UDP sockets.
+//
+// Lifetimes: applications and sockets keep their stack alive (shared
+// ownership), so they may be destroyed in any order.
+//
+// Threads: every Stack and Application call may come from any thread.
+// Different sockets may be used from different threads at once; receive calls
+// on one socket (or one application) must come from one thread at a time;
+// sends on one socket are serialised internally and may overlap its receives.
+// Close a socket only when no other thread is inside a call on it.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "lrp/engine.h"
+#include "lrp/result.h"
+#include "sched/policy/clock.h"
+#include "sched/runtime/scheduler.h"
+#include "sockets/api/options.h"
+
+namespace lrp::exporters {
+class MetricsServer;
+}
+
+namespace lrp::sockets {
+
+class Application;
+class UdpSocket;
+
+struct StackConfig {
+  std::string ifname;
+  sched::Mode mode = sched::Mode::Adaptive;
+  // RunToCompletion: the thread that receives does its sockets' protocol
+  // work. Dedicated: an engine thread does it and hands datagrams over.
+  sched::Threading threading = sched::Threading::RunToCompletion;
+  XdpMode xdp_mode = XdpMode::Native;
+  int engine_cpu = -1;     // pin the dedicated engine thread
+  bool busy_poll = false;  // kernel busy polling from the polling loop
+  std::string metrics;     // HOST:PORT of a Prometheus endpoint; empty: none
+  // Everything else of the engine and scheduler (queue, ring and UMEM sizes,
+  // quota, hysteresis). The fields above override their counterparts here.
+  EngineConfig engine;
+  sched::SchedulerConfig scheduler;
+};
+
+class Stack : public std::enable_shared_from_this<Stack> {
+ public:
+  // Attaches lrp to the interface. Errors: ENODEV unknown interface, EPERM
+  // without the privileges for XDP and AF_XDP, EBUSY when this process
+  // already has a stack on the interface, or what the engine reports.
+  static Result<std::shared_ptr<Stack>> open(const StackConfig& config);
+  ~Stack();
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+
+  // A socket with an application of its own (config.application), so its
+  // receive returns exactly its datagrams. With bind.remote set the socket
+  // is connected: its exact flow is matched before any bound or wildcard
+  // socket on the port; a wildcard local address then becomes the
+  // interface's first address of the remote's family.
+  // Errors: EADDRINUSE the same flow is bound in lrp, EADDRNOTAVAIL not an
+  // address of the interface, EMFILE no application or socket slot left
+  // (sched::kMaxApps, LRP_MAX_SLOTS), EINVAL port 0 or a bad config.
+  Result<std::unique_ptr<UdpSocket>> open_udp(const BindSpec& bind,
+                                              const SocketConfig& config = {});
+  // An application several sockets can join; they receive through it.
+  Result<std::shared_ptr<Application>> create_application(const ApplicationConfig& config);
+
+  // Serves Prometheus metrics of this stack on HOST:PORT (port 0: any);
+  // returns the URL. EALREADY when already serving.
+  Result<std::string> start_metrics(const std::string& host_port);
+  // Empty when no metrics server runs.
+  std::string metrics_url() const;
+
+  const StackConfig& config() const { return config_; }
+  const std::string& ifname() const { return config_.ifname; }
+  Engine& engine() { return *engine_; }
+  sched::Scheduler& scheduler() { return *scheduler_; }
+  // Open sockets of this stack.
+  size_t socket_count() const;
+
+ private:
+  friend class Application;
+  friend class UdpSocket;
+  Stack() = default;
+  // For a connected bind on a wildcard address: the interface's address of
+  // the remote's family.
+  Result<BindSpec> resolve_bind(const BindSpec& bind) const;
+  void count_socket(int delta);
+
+  StackConfig config_;
+  std::unique_ptr<Engine> engine_;
+  sched::MonotonicClock clock_;
+  std::unique_ptr<sched::Scheduler> scheduler_;
+  mutable std::mutex mutex_;  // metrics server, socket count
+  std::unique_ptr<exporters::MetricsServer> metrics_;
+  size_t sockets_ = 0;
+};
+
+}  // namespace lrp::sockets

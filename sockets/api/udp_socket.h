@@ -1,0 +1,107 @@
+// A UDP socket on lrp: one flow (local address or wildcard and port, or an
+// exact 5-tuple when connected) steered by XDP into its own AF_XDP ring.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+
+#include "lrp/engine.h"
+#include "lrp/result.h"
+#include "sched/runtime/scheduler.h"
+#include "sockets/api/datagrams.h"
+#include "sockets/api/options.h"
+
+namespace lrp::sockets {
+
+class Application;
+
+class UdpSocket {
+ public:
+  // Closes the socket if still open.
+  ~UdpSocket();
+  UdpSocket(const UdpSocket&) = delete;
+  UdpSocket& operator=(const UdpSocket&) = delete;
+
+  // --- receive (sockets with an application of their own; a socket that
+  // joined a shared application gets EINVAL and receives through it) ---
+
+  // Zero-copy: up to out.size() datagrams of this socket, waiting up to
+  // timeout_ms (kNoWait, kWaitForever). Returns 0 when nothing arrived in
+  // time. Each datagram's payload stays valid until done(). In run-to-
+  // completion threading this call does the socket's protocol work.
+  Result<size_t> receive(std::span<Datagram> out, int timeout_ms);
+  void done(const Datagram& datagram);
+  void done(std::span<const Datagram> datagrams);
+  // One datagram copied into buffer; its frame is released before
+  // returning. EAGAIN when nothing arrived in time. ReceiveInfo::local is
+  // set when Option::ReceiveLocalAddress is on.
+  Result<ReceiveInfo> receive_copy(std::span<uint8_t> buffer, int timeout_ms);
+  // Readable while a receive would find something; for the caller's
+  // epoll/poll/select (level-triggered). Owned by the socket.
+  int ready_fd() const;
+
+  // --- send (never blocks) ---
+
+  // Queues one datagram and kicks the transmit. EAGAIN when the socket's
+  // transmit ring or budget is full even after reclaiming completions: retry
+  // later. EAFNOSUPPORT when `to` is of the other family than the socket.
+  Status send_to(const Endpoint& to, std::span<const uint8_t> payload,
+                 const IpAddress* from = nullptr);
+  // Connected sockets: to the remote. EDESTADDRREQ when not connected.
+  Status send(std::span<const uint8_t> payload);
+  // Back to where a received datagram came from, from the address it was
+  // sent to.
+  Status reply(const Datagram& to, std::span<const uint8_t> payload);
+  // Queues as many as fit, then kicks once. Returns how many were queued
+  // (the first `n` of batch); EAGAIN if none fitted; another error if the
+  // first one was refused for another reason.
+  Result<size_t> send_batch(std::span<const OutDatagram> batch);
+  // Kicks the transmit of what is queued and reclaims completions.
+  Status flush();
+
+  // --- state ---
+
+  // Turns the flow into a connected one (exact 5-tuple, matched before
+  // wildcard and bound sockets). The slot may change; the ready fd stays.
+  Status connect(const Endpoint& remote);
+  // Stops the flow and returns every frame the socket held (also datagrams
+  // received and not yet done). Further calls fail with EBADF.
+  Status close();
+  bool is_open() const { return open_; }
+
+  // Options: ReceiveLocalAddress may change at any time; the application
+  // options are fixed once the socket is open (EBUSY), set them in
+  // SocketConfig. A socket of a shared application reports its settings.
+  Status set_option(Option option, int64_t value);
+  Result<int64_t> option(Option option) const;
+
+  SlotId slot() const { return slot_; }
+  // Local address (possibly wildcard) and port.
+  const Endpoint& local() const { return local_; }
+  const std::optional<Endpoint>& remote() const { return bind_.remote; }
+  int family() const { return bind_.local.family(); }
+  sched::AppId application_id() const;
+  // True when the socket has an application of its own.
+  bool owns_application() const;
+  const SocketCounters& counters() const;
+
+ private:
+  friend class Application;
+  friend class Stack;
+  UdpSocket(std::shared_ptr<Application> app, const BindSpec& bind, SlotId slot,
+            const SocketConfig& config);
+  Status check_open(const char* what) const;
+  Status queue_one(const Endpoint& to, std::span<const uint8_t> payload, const IpAddress* from);
+
+  std::shared_ptr<Application> app_;
+  BindSpec bind_;
+  Endpoint local_;
+  SlotId slot_ = 0;
+  SocketConfig config_;
+  bool open_ = true;
+  std::mutex send_mutex_;  // one producer on the socket's TX ring
+};
+
+}  // namespace lrp::sockets
