@@ -179,7 +179,12 @@ Status Engine::close_socket(SlotId slot) {
 
 size_t Engine::rx_pending(SlotId slot) {
   Socket* s = socket(slot);
-  return s == nullptr ? 0 : xsk_cons_nb_avail(&s->rx, config_.rx_size);
+  if (s == nullptr) return 0;
+  // libxdp's nb_avail looks at the producer again only once its cached view
+  // is used up, so it would report a stale count while nobody consumes; the
+  // shed rule needs the ring's real occupancy. (Consumer side only.)
+  s->rx.cached_prod = __atomic_load_n(s->rx.producer, __ATOMIC_ACQUIRE);
+  return s->rx.cached_prod - s->rx.cached_cons;
 }
 
 ProcessResult Engine::process(SlotId slot, std::span<Datagram> out) {
