@@ -4,9 +4,15 @@
 find_program(BPF_CLANG NAMES clang clang-14 REQUIRED)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin REQUIRED)
 
-# The system headers for BPF need the multiarch include directory.
-execute_process(COMMAND ${CMAKE_C_COMPILER} -dumpmachine
+# The system headers for BPF need the multiarch include directory. Ask for
+# the multiarch name, not the target triple: clang's triple
+# (x86_64-pc-linux-gnu) is not Debian's directory name (x86_64-linux-gnu).
+execute_process(COMMAND ${CMAKE_C_COMPILER} -print-multiarch
                 OUTPUT_VARIABLE LRP_MULTIARCH OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT LRP_MULTIARCH)
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -dumpmachine
+                  OUTPUT_VARIABLE LRP_MULTIARCH OUTPUT_STRIP_TRAILING_WHITESPACE)
+endif()
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64")
   set(LRP_BPF_ARCH x86)
 elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64")
