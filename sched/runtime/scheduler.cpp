@@ -500,12 +500,15 @@ Status Scheduler::start() {
 // Run to completion has no engine thread watching the applications: an
 // application that stops receiving leaves its frames in its rings, where
 // nobody works on them. The warden applies the shed rule to those rings
-// every few milliseconds; it does no protocol work.
+// every few milliseconds while any ring holds frames, and otherwise sleeps
+// on the sockets (the engine's epoll set, unused in this threading), so an
+// idle server stays idle. It does no protocol work.
 void Scheduler::warden_loop() {
   const int period_ms =
       static_cast<int>(std::clamp<Nanos>(config_.shed.raise_after / 2'000'000, 1, 50));
   const size_t ring = engine_.config().rx_size;
   while (running_.load(std::memory_order_relaxed)) {
+    bool watching = false;
     {
       std::lock_guard lock(mutex_);
       const Nanos now = clock_.now();
@@ -514,13 +517,18 @@ void Scheduler::warden_loop() {
         size_t fullest = 0;
         for (SlotId slot : a->slots) fullest = std::max(fullest, engine_.rx_pending(slot));
         update_shed(*a, now, fullest, std::min<size_t>(a->spec.queue_bound, ring));
+        watching = watching || fullest > 0 || a->counters.shed.load(std::memory_order_relaxed);
       }
     }
-    pollfd pfd{doorbell_fd_, POLLIN, 0};
-    if (poll(&pfd, 1, period_ms) > 0) {
-      uint64_t value;
-      (void)!read(doorbell_fd_, &value, sizeof(value));
+    if (watching) {
+      pollfd pfd{doorbell_fd_, POLLIN, 0};
+      poll(&pfd, 1, period_ms);
+    } else {
+      epoll_event events[8];
+      epoll_wait(epoll_fd_, events, 8, config_.sleep_timeout_ms * 10);
     }
+    uint64_t value;
+    (void)!read(doorbell_fd_, &value, sizeof(value));
   }
 }
 
