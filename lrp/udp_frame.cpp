@@ -99,6 +99,11 @@ std::optional<DropReason> parse_ipv4(std::span<const uint8_t> f, size_t l3,
   return std::nullopt;
 }
 
+bool is_v4_mapped(const uint8_t* address) {
+  static constexpr uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(address, kPrefix, sizeof(kPrefix)) == 0;
+}
+
 bool is_skippable_ipv6_ext(uint8_t next) {
   return next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING || next == IPPROTO_DSTOPTS;
 }
@@ -135,6 +140,10 @@ std::optional<DropReason> parse_ipv6(std::span<const uint8_t> f, size_t l3, IpLa
   if (f.size() - l3 < kIpv6Header) return DropReason::Truncated;
   const uint8_t* h = f.data() + l3;
   if (h[0] >> 4 != 6) return DropReason::BadIpHeader;
+  // RFC 4291 section 2.5.5.2: IPv4-mapped addresses never appear in an IPv6
+  // header. Accepting one would make an IPv6 peer look like an IPv4 one (the
+  // two share IpAddress's form), and a reply would leave as IPv4.
+  if (is_v4_mapped(h + 8) || is_v4_mapped(h + 24)) return DropReason::BadIpHeader;
   const size_t payload_len = load_be16(h + 4);
   if (payload_len > f.size() - l3 - kIpv6Header) return DropReason::Truncated;
   const size_t end = l3 + kIpv6Header + payload_len;

@@ -18,7 +18,7 @@ enum class DropReason : uint8_t {
   Truncated,      // the frame ends before a header or the IP packet it declares
   NotIp,          // neither IPv4 nor IPv6, or more than one VLAN tag
   NotUdp,         // IP, but the upper layer protocol is not UDP
-  BadIpHeader,    // wrong version, IHL < 5, hop-by-hop header not first
+  BadIpHeader,    // wrong version, IHL < 5, hop-by-hop header not first, IPv4-mapped IPv6 address
   BadIpChecksum,  // IPv4 header checksum
   BadLength,      // IP length too short for its headers and a UDP header
   Fragment,       // IPv4 MF/offset, or an IPv6 fragment header
