@@ -1,0 +1,62 @@
+// Writes the fuzz seed corpus from the malformed-frame catalogue: one input
+// per kind for each fuzz target, and for the XDP differential also variants
+// with a shed slot and with a slot outside the maps.
+#include <arpa/inet.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "tests/fuzz/xdp_differential.h"
+#include "tests/reliability/malformed_frames.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using lrp::fuzz::FlowSpec;
+
+bool write(const fs::path& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+  return out.good();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: fuzz_seed_writer CORPUS_DIR\n");
+    return 2;
+  }
+  const fs::path root = argv[1];
+  for (const char* dir : {"xdp_diff", "udp_parse", "checksum"}) fs::create_directories(root / dir);
+  lrp::test::CatalogueTarget target;
+  const uint16_t port = htons(target.port);
+  // Wildcard binds of both families on the socket's slot: redirects.
+  const std::vector<FlowSpec> served = {{0x00, lrp::fuzz::kSocketSlot, port},
+                                        {0x04, lrp::fuzz::kSocketSlot, port}};
+  // The frame's own 4-tuple as a connected flow on a shed slot, plus a
+  // wildcard flow pointing outside the slot maps.
+  const std::vector<FlowSpec> shed = {{0x08 | 0x02 | 0x10, 5, port}, {0x00, 200, port}};
+  size_t written = 0;
+  for (const auto& kind : lrp::test::malformed_catalogue(target)) {
+    if (kind.frame.size() > lrp::fuzz::kMaxFrame) continue;
+    bool ok = write(root / "xdp_diff" / kind.name, lrp::fuzz::encode_input(served, kind.frame)) &&
+              write(root / "xdp_diff" / (kind.name + "_shed"),
+                    lrp::fuzz::encode_input(shed, kind.frame)) &&
+              write(root / "udp_parse" / kind.name, kind.frame);
+    std::vector<uint8_t> checksum_seed = {static_cast<uint8_t>(written * 37)};
+    checksum_seed.insert(checksum_seed.end(), kind.frame.begin(), kind.frame.end());
+    ok = ok && write(root / "checksum" / kind.name, checksum_seed);
+    if (!ok) {
+      std::fprintf(stderr, "fuzz_seed_writer: cannot write under %s\n", root.c_str());
+      return 1;
+    }
+    ++written;
+  }
+  std::printf("fuzz_seed_writer: %zu kinds written under %s\n", written, root.c_str());
+  return 0;
+}

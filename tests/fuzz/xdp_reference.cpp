@@ -1,0 +1,230 @@
+#include "tests/fuzz/xdp_reference.h"
+
+#include <cstring>
+
+namespace lrp::fuzz {
+
+namespace {
+
+constexpr size_t kEth = 14;
+constexpr size_t kTag = 4;
+constexpr size_t kIp4 = 20;
+constexpr size_t kIp6 = 40;
+constexpr size_t kUdp = 8;
+constexpr size_t kExtMin = 8;
+// The program walks at most this many hop-by-hop / routing / destination
+// options headers; a longer chain is passed as "not walked".
+constexpr int kExtWalk = 4;
+
+uint16_t be16(std::span<const uint8_t> f, size_t at) {
+  return static_cast<uint16_t>(f[at] << 8 | f[at + 1]);
+}
+
+bool is_tag(uint16_t ethertype) {
+  return ethertype == 0x8100 || ethertype == 0x88a8;
+}
+
+bool walkable(uint8_t next) {
+  return next == 0 || next == 43 || next == 60;
+}
+
+// Where the network layer starts and what it is, or the reason to pass.
+struct Link {
+  uint16_t ethertype = 0;
+  size_t l3 = kEth;
+};
+
+std::optional<lrp_global_counter> link_layer(std::span<const uint8_t> f, Link* link) {
+  if (f.size() < kEth) return LRP_G_PASS_MALFORMED;
+  link->ethertype = be16(f, 12);
+  if (is_tag(link->ethertype)) {
+    if (f.size() < kEth + kTag) return LRP_G_PASS_MALFORMED;
+    link->ethertype = be16(f, kEth + 2);
+    link->l3 = kEth + kTag;
+    // A second tag is the stack's business, and lrp never binds inside one.
+    if (is_tag(link->ethertype)) return LRP_G_PASS_MALFORMED;
+  }
+  if (link->ethertype != 0x0800 && link->ethertype != 0x86dd) return LRP_G_PASS_NOT_IP;
+  return std::nullopt;
+}
+
+// What the IP layer hands to the UDP step.
+struct Ip {
+  Tuple tuple;
+  size_t l4 = 0;           // offset of the UDP header (may be past the frame)
+  int64_t l4_len = 0;      // IP payload bytes the IP header declares from l4 on
+  bool lengths_ok = true;  // the IP lengths fit the frame and the headers
+};
+
+std::optional<lrp_global_counter> ipv4_layer(std::span<const uint8_t> f, size_t l3, Ip* ip) {
+  if (f.size() < l3 + kIp4) return LRP_G_PASS_MALFORMED;
+  const uint8_t version = f[l3] >> 4;
+  const size_t header = static_cast<size_t>(f[l3] & 0x0f) * 4;
+  if (version != 4 || header < kIp4) return LRP_G_PASS_MALFORMED;
+  if (f.size() < l3 + header) return LRP_G_PASS_MALFORMED;
+  const size_t total = be16(f, l3 + 2);
+  // Ethernet padding may follow the packet: the total is only bounded above.
+  ip->lengths_ok = total >= header && l3 + total <= f.size();
+  const bool fragment = (be16(f, l3 + 6) & 0x3fff) != 0;  // MF or an offset
+  if (fragment) return ip->lengths_ok ? LRP_G_PASS_FRAGMENT : LRP_G_PASS_MALFORMED;
+  if (f[l3 + 9] != 17) return ip->lengths_ok ? LRP_G_PASS_NOT_UDP : LRP_G_PASS_MALFORMED;
+  ip->tuple.family = 4;
+  ip->tuple.local[10] = ip->tuple.local[11] = 0xff;
+  ip->tuple.remote[10] = ip->tuple.remote[11] = 0xff;
+  std::memcpy(ip->tuple.local + 12, &f[l3 + 16], 4);
+  std::memcpy(ip->tuple.remote + 12, &f[l3 + 12], 4);
+  ip->l4 = l3 + header;
+  ip->l4_len = static_cast<int64_t>(total) - static_cast<int64_t>(header);
+  return std::nullopt;
+}
+
+std::optional<lrp_global_counter> ipv6_layer(std::span<const uint8_t> f, size_t l3, Ip* ip) {
+  if (f.size() < l3 + kIp6) return LRP_G_PASS_MALFORMED;
+  if (f[l3] >> 4 != 6) return LRP_G_PASS_MALFORMED;
+  const size_t payload = be16(f, l3 + 4);
+  ip->lengths_ok = l3 + kIp6 + payload <= f.size();
+  uint8_t next = f[l3 + 6];
+  size_t at = l3 + kIp6;
+  size_t ext = 0;
+  for (int walked = 0; walked < kExtWalk && walkable(next); ++walked) {
+    if (f.size() < at + kExtMin) return LRP_G_PASS_MALFORMED;
+    const size_t len = (static_cast<size_t>(f[at + 1]) + 1) * 8;
+    next = f[at];
+    at += len;
+    ext += len;
+  }
+  if (ext > payload) ip->lengths_ok = false;
+  if (next == 44) return ip->lengths_ok ? LRP_G_PASS_FRAGMENT : LRP_G_PASS_MALFORMED;
+  if (walkable(next)) return LRP_G_PASS_IPV6_EXT;
+  if (next != 17) return ip->lengths_ok ? LRP_G_PASS_NOT_UDP : LRP_G_PASS_MALFORMED;
+  ip->tuple.family = 6;
+  std::memcpy(ip->tuple.local, &f[l3 + 24], 16);
+  std::memcpy(ip->tuple.remote, &f[l3 + 8], 16);
+  ip->l4 = at;
+  ip->l4_len = static_cast<int64_t>(payload) - static_cast<int64_t>(ext);
+  return std::nullopt;
+}
+
+// Network layer up to the UDP header, or the reason to pass.
+std::optional<lrp_global_counter> network_layer(std::span<const uint8_t> f, Ip* ip) {
+  Link link;
+  if (auto why = link_layer(f, &link)) return why;
+  return link.ethertype == 0x0800 ? ipv4_layer(f, link.l3, ip) : ipv6_layer(f, link.l3, ip);
+}
+
+lrp_flow_key key_of(const Tuple& t, lrp_flow_kind kind) {
+  lrp_flow_key key;
+  std::memset(&key, 0, sizeof(key));
+  key.kind = static_cast<uint8_t>(kind);
+  key.family = static_cast<uint8_t>(t.family);
+  key.local_port = t.local_port;
+  if (kind != LRP_FLOW_WILDCARD) std::memcpy(key.local_addr, t.local, 16);
+  if (kind == LRP_FLOW_CONNECTED) {
+    std::memcpy(key.remote_addr, t.remote, 16);
+    key.remote_port = t.remote_port;
+  }
+  return key;
+}
+
+std::string key_bytes(const lrp_flow_key& key) {
+  return std::string(reinterpret_cast<const char*>(&key), sizeof(key));
+}
+
+Decision pass(lrp_global_counter reason) {
+  return Decision{XDP_PASS, reason, std::nullopt, LRP_SLOT_REDIRECTED};
+}
+
+// Slot counters exist only for slots inside the per-slot maps.
+std::optional<uint32_t> counted(uint32_t slot) {
+  return slot < LRP_MAX_SLOTS ? std::optional(slot) : std::nullopt;
+}
+
+}  // namespace
+
+void ReferenceMaps::add_flow(const lrp_flow_key& key, uint32_t slot) {
+  flows[key_bytes(key)] = slot;
+}
+
+std::optional<uint32_t> ReferenceMaps::find(const lrp_flow_key& key) const {
+  auto it = flows.find(key_bytes(key));
+  if (it == flows.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<Tuple> udp_tuple(std::span<const uint8_t> frame) {
+  Ip ip;
+  if (network_layer(frame, &ip)) return std::nullopt;
+  if (frame.size() < ip.l4 + kUdp) return std::nullopt;
+  std::memcpy(&ip.tuple.local_port, &frame[ip.l4 + 2], 2);
+  std::memcpy(&ip.tuple.remote_port, &frame[ip.l4], 2);
+  return ip.tuple;
+}
+
+Decision classify(std::span<const uint8_t> frame, const ReferenceMaps& maps) {
+  Ip ip;
+  if (auto why = network_layer(frame, &ip)) return pass(*why);
+  if (frame.size() < ip.l4 + kUdp) return pass(LRP_G_PASS_MALFORMED);
+  const Tuple t = *udp_tuple(frame);
+
+  // The owner is found before the lengths are judged, so that a malformed
+  // datagram aimed at a bound socket is charged to that socket.
+  std::optional<uint32_t> slot;
+  for (lrp_flow_kind kind : {LRP_FLOW_CONNECTED, LRP_FLOW_LOCAL, LRP_FLOW_WILDCARD}) {
+    slot = maps.find(key_of(t, kind));
+    if (slot) break;
+  }
+  const size_t udp_len = be16(frame, ip.l4 + 4);
+  const bool udp_ok = udp_len >= kUdp && static_cast<int64_t>(udp_len) <= ip.l4_len;
+  if (!ip.lengths_ok || !udp_ok) {
+    Decision d = pass(LRP_G_PASS_MALFORMED);
+    if (slot) d.slot = counted(*slot);
+    d.slot_counter = LRP_SLOT_MALFORMED;
+    return d;
+  }
+  if (!slot) return pass(LRP_G_PASS_NO_FLOW);
+
+  auto shed = maps.shed.find(*slot);
+  if (*slot < LRP_MAX_SLOTS && shed != maps.shed.end() && shed->second)
+    return Decision{XDP_DROP, LRP_G_SHED, counted(*slot), LRP_SLOT_SHED};
+  if (*slot < LRP_MAX_SLOTS && maps.sockets.count(*slot) != 0)
+    return Decision{XDP_REDIRECT, LRP_G_REDIRECTED, counted(*slot), LRP_SLOT_REDIRECTED};
+  return Decision{XDP_PASS, LRP_G_PASS_SLOT_EMPTY, counted(*slot), LRP_SLOT_EMPTY};
+}
+
+const char* verdict_name(int verdict) {
+  switch (verdict) {
+    case XDP_ABORTED:
+      return "XDP_ABORTED";
+    case XDP_DROP:
+      return "XDP_DROP";
+    case XDP_PASS:
+      return "XDP_PASS";
+    case XDP_TX:
+      return "XDP_TX";
+    case XDP_REDIRECT:
+      return "XDP_REDIRECT";
+    default:
+      return "unknown verdict";
+  }
+}
+
+const char* global_counter_name(int counter) {
+  static constexpr const char* kNames[LRP_G_COUNTER_MAX] = {
+      "SEEN",          "PASS_NOT_IP",  "PASS_NOT_UDP",    "PASS_FRAGMENT", "PASS_MALFORMED",
+      "PASS_IPV6_EXT", "PASS_NO_FLOW", "PASS_SLOT_EMPTY", "REDIRECTED",    "SHED"};
+  return counter >= 0 && counter < LRP_G_COUNTER_MAX ? kNames[counter] : "unknown counter";
+}
+
+const char* slot_counter_name(int counter) {
+  static constexpr const char* kNames[LRP_SLOT_COUNTER_MAX] = {"REDIRECTED", "SHED", "MALFORMED",
+                                                               "EMPTY"};
+  return counter >= 0 && counter < LRP_SLOT_COUNTER_MAX ? kNames[counter] : "unknown counter";
+}
+
+std::string describe(const Decision& d) {
+  std::string s = std::string(verdict_name(d.verdict)) + " " + global_counter_name(d.reason);
+  if (d.slot) s += " slot " + std::to_string(*d.slot) + " " + slot_counter_name(d.slot_counter);
+  return s;
+}
+
+}  // namespace lrp::fuzz
