@@ -1,12 +1,16 @@
 // lrp-flood: an open-loop UDP load generator that paces in small batches,
 // survives back-pressure (it retries instead of aborting) and reports what it
 // actually sent, and how many replies came back. Bounded by count and time.
+// With --sink-port it also receives what a relay forwards to that port and
+// reports the relay's throughput and transfer-time jitter (each datagram
+// carries its send time).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -27,12 +31,45 @@ struct FloodOptions {
   size_t size = 18;  // payload bytes: 64-byte frames on IPv4
   unsigned batch = 16;
   int cpu = -1;
+  uint16_t sink_port = 0;  // 0 = no sink
 };
+
+// Transfer time of relayed datagrams: jitter is the difference between
+// consecutive transfer times (as RFC 3550 defines it, without smoothing).
+struct TransitStats {
+  uint64_t count = 0;
+  double sum_transit_ns = 0, sum_jitter_ns = 0, max_jitter_ns = 0;
+  int64_t last_transit_ns = -1;
+  void add(int64_t transit_ns) {
+    ++count;
+    sum_transit_ns += static_cast<double>(transit_ns);
+    if (last_transit_ns >= 0) {
+      const double j = std::abs(static_cast<double>(transit_ns - last_transit_ns));
+      sum_jitter_ns += j;
+      max_jitter_ns = std::max(max_jitter_ns, j);
+    }
+    last_transit_ns = transit_ns;
+  }
+};
+
+// Receives what is waiting on the sink socket and times each datagram.
+void drain_sink(int fd, std::vector<mmsghdr>& msgs, TransitStats& stats) {
+  if (fd < 0) return;
+  const int r =
+      recvmmsg(fd, msgs.data(), static_cast<unsigned>(msgs.size()), MSG_DONTWAIT, nullptr);
+  const int64_t now = lrp::monotonic_ns();
+  for (int i = 0; i < r; ++i) {
+    if (msgs[i].msg_len < sizeof(int64_t)) continue;
+    int64_t sent_at = 0;
+    std::memcpy(&sent_at, msgs[i].msg_hdr.msg_iov->iov_base, sizeof(sent_at));
+    stats.add(now - sent_at);
+  }
+}
 
 int usage(const char* why) {
   std::fprintf(stderr,
                "lrp-flood: %s\nusage: lrp-flood --dst ADDR --port P [--rate PPS] [--count N] "
-               "[--duration S] [--size BYTES] [--batch N] [--cpu N]\n",
+               "[--duration S] [--size BYTES] [--batch N] [--cpu N] [--sink-port P]\n",
                why);
   return 2;
 }
@@ -61,11 +98,15 @@ int main(int argc, char** argv) {
       o.batch = static_cast<unsigned>(std::atoi(v));
     else if (arg == "--cpu")
       o.cpu = std::atoi(v);
+    else if (arg == "--sink-port")
+      o.sink_port = static_cast<uint16_t>(std::atoi(v));
     else
       return usage(("unknown option " + arg).c_str());
   }
   if (o.dst.empty() || o.port == 0) return usage("--dst and --port are required");
   if (o.batch == 0 || o.batch > 256) return usage("--batch must be 1..256");
+  if (o.sink_port != 0 && o.size < sizeof(int64_t))
+    return usage("--sink-port needs --size of at least 8 (the send time)");
   if (o.duration_s <= 0 || o.duration_s > 3600) return usage("--duration must be 0..3600 s");
   if (auto st = lrp::pin_to_cpu(o.cpu); !st.ok()) return usage(st.error().message().c_str());
 
@@ -103,6 +144,21 @@ int main(int argc, char** argv) {
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
+  int sink_fd = -1;
+  if (o.sink_port != 0) {
+    sink_fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_storage local{};
+    socklen_t local_len = len;
+    local.ss_family = static_cast<sa_family_t>(family);
+    if (family == AF_INET)
+      reinterpret_cast<sockaddr_in*>(&local)->sin_port = htons(o.sink_port);
+    else
+      reinterpret_cast<sockaddr_in6*>(&local)->sin6_port = htons(o.sink_port);
+    setsockopt(sink_fd, SOL_SOCKET, SO_RCVBUFFORCE, &sndbuf, sizeof(sndbuf));
+    if (sink_fd < 0 || bind(sink_fd, reinterpret_cast<sockaddr*>(&local), local_len) != 0)
+      return usage(("--sink-port: " + std::string(std::strerror(errno))).c_str());
+  }
+  TransitStats transit;
   std::vector<char> rbuf(o.batch * 2048);
   std::vector<iovec> riov(o.batch);
   std::vector<mmsghdr> rmsgs(o.batch);
@@ -125,6 +181,10 @@ int main(int argc, char** argv) {
     if (due > sent) {
       const unsigned n = static_cast<unsigned>(
           std::min<uint64_t>({uint64_t{o.batch}, due - sent, o.count - sent}));
+      if (sink_fd >= 0) {
+        const int64_t stamp = lrp::monotonic_ns();
+        std::memcpy(payload.data(), &stamp, sizeof(stamp));
+      }
       const int k = sendmmsg(fd, msgs.data(), n, MSG_DONTWAIT);
       if (k > 0)
         sent += static_cast<uint64_t>(k);
@@ -133,6 +193,7 @@ int main(int argc, char** argv) {
     }
     const int r = recvmmsg(fd, rmsgs.data(), o.batch, MSG_DONTWAIT, nullptr);
     if (r > 0) replies += static_cast<uint64_t>(r);
+    drain_sink(sink_fd, rmsgs, transit);
     now = lrp::monotonic_ns();
   }
   const double send_elapsed = static_cast<double>(now - start) / 1e9;
@@ -140,16 +201,26 @@ int main(int argc, char** argv) {
   const int64_t drain_end = lrp::monotonic_ns() + 200'000'000;
   while (lrp::monotonic_ns() < drain_end) {
     const int r = recvmmsg(fd, rmsgs.data(), o.batch, MSG_DONTWAIT, nullptr);
-    if (r > 0)
-      replies += static_cast<uint64_t>(r);
-    else
-      usleep(1000);
+    if (r > 0) replies += static_cast<uint64_t>(r);
+    const uint64_t before = transit.count;
+    drain_sink(sink_fd, rmsgs, transit);
+    if (r <= 0 && transit.count == before) usleep(1000);
   }
   std::printf("sent=%llu elapsed_s=%.3f sent_pps=%.0f replies=%llu reply_pps=%.0f retries=%llu\n",
               static_cast<unsigned long long>(sent), send_elapsed,
               static_cast<double>(sent) / send_elapsed, static_cast<unsigned long long>(replies),
               static_cast<double>(replies) / send_elapsed,
               static_cast<unsigned long long>(retries));
+  if (sink_fd >= 0) {
+    const double n = static_cast<double>(std::max<uint64_t>(transit.count, 1));
+    std::printf(
+        "sink_received=%llu sink_pps=%.0f transit_avg_us=%.1f jitter_avg_us=%.2f "
+        "jitter_max_us=%.1f\n",
+        static_cast<unsigned long long>(transit.count),
+        static_cast<double>(transit.count) / send_elapsed, transit.sum_transit_ns / n / 1e3,
+        transit.sum_jitter_ns / std::max(n - 1, 1.0) / 1e3, transit.max_jitter_ns / 1e3);
+    close(sink_fd);
+  }
   close(fd);
   return 0;
 }

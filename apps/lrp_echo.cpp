@@ -1,11 +1,20 @@
 // UDP echo server on the lrp native path: replies to every datagram with the
-// same payload, after --work-ns of application work.
+// same payload (or as a sockperf server would), after --work-ns of application
+// work; or relays datagrams to a fixed destination (--forward). Each
+// application is served by its own thread; --app-per-port makes one scheduler
+// application per port, so a flooded port cannot take a quiet port's share.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <optional>
+#include <thread>
 #include <vector>
 
+#include "apps/lrp_echo_report.h"
 #include "apps/options.h"
+#include "apps/sockperf_reply.h"
 #include "apps/spin.h"
 #include "apps/stop_signal.h"
 #include "exporters/metrics_server.h"
@@ -21,37 +30,68 @@ int fail(const lrp::Error& e) {
   return 1;
 }
 
-// Replies to one received datagram from the socket it arrived on.
-void echo(lrp::Engine& engine, const lrp::Datagram& d, int64_t work_ns) {
-  lrp::spin_for_ns(work_ns);
+// Where an application's replies go: back to the sender, or (relay) from the
+// second port's socket to a fixed destination.
+struct Route {
+  std::optional<lrp::Endpoint> forward;
+  uint16_t in_port = 0;
+  lrp::SlotId out_slot = 0;
+};
+
+struct Worker {
+  lrp::sched::AppId app = 0;
+  Route route;
+  std::atomic<uint64_t> received{0};
+};
+
+// Answers one received datagram; returns the slot it sent from, if any.
+std::optional<lrp::SlotId> respond(lrp::Engine& engine, const lrp::Datagram& d,
+                                   const lrp::EchoOptions& o, const Route& route) {
+  lrp::spin_for_ns(o.work_ns);
+  uint8_t copy[2048];
+  std::span<const uint8_t> payload = d.view.payload;
+  if (o.reply != lrp::ReplyRule::Echo && payload.size() <= sizeof(copy)) {
+    std::memcpy(copy, payload.data(), payload.size());
+    std::span<uint8_t> message(copy, payload.size());
+    if (lrp::make_reply(o.reply, message) == lrp::ReplyAction::Consume) return std::nullopt;
+    payload = message;
+  }
+  lrp::SlotId slot = d.slot;
+  lrp::Endpoint to = d.view.source;
+  if (route.forward) {
+    if (d.view.destination.port != route.in_port) return std::nullopt;
+    slot = route.out_slot;
+    to = *route.forward;
+  }
   const lrp::IpAddress local = d.view.destination.addr;
-  lrp::Status st = engine.send(d.slot, d.view.source, d.view.payload, &local);
+  const lrp::IpAddress* from = local.is_v4() == to.addr.is_v4() ? &local : nullptr;
+  lrp::Status st = engine.send(slot, to, payload, from);
   if (!st.ok() && st.error().code == EAGAIN) {
-    (void)engine.flush(d.slot);
-    st = engine.send(d.slot, d.view.source, d.view.payload, &local);
+    (void)engine.flush(slot);
+    st = engine.send(slot, to, payload, from);
   }
   // A reply that still cannot be queued is dropped, as a kernel UDP send would.
+  return slot;
 }
 
-// One line a script can parse: what was received and what the engine did.
-void print_summary(const lrp::sched::Scheduler& s, uint64_t received) {
-  const auto& e = s.engine_counters();
-  uint64_t charged = 0;
-  for (const auto& app : s.apps()) charged += s.app_counters(app.id).charged_ns.load();
-  std::printf(
-      "lrp-echo: received=%llu passes=%llu empty_passes=%llu wakeups=%llu "
-      "switches_to_poll=%llu switches_to_interrupt=%llu charged_ns=%llu idle_poll_ns=%llu "
-      "sleep_ns=%llu engine_cpu_ns=%lld\n",
-      static_cast<unsigned long long>(received), static_cast<unsigned long long>(e.passes.load()),
-      static_cast<unsigned long long>(e.empty_passes.load()),
-      static_cast<unsigned long long>(e.wakeups.load()),
-      static_cast<unsigned long long>(e.switches_to_poll.load()),
-      static_cast<unsigned long long>(e.switches_to_interrupt.load()),
-      static_cast<unsigned long long>(charged),
-      static_cast<unsigned long long>(e.idle_poll_ns.load()),
-      static_cast<unsigned long long>(e.sleep_ns.load()),
-      static_cast<long long>(s.engine_cpu_ns()));
-  std::fflush(stdout);
+void serve(lrp::sched::Scheduler& scheduler, Worker& w, const lrp::EchoOptions& o,
+           const std::atomic<bool>& finished) {
+  (void)lrp::pin_to_cpu(o.cpu);
+  lrp::Engine& engine = scheduler.engine();
+  lrp::Datagram batch[kBatch];
+  std::vector<lrp::SlotId> touched;
+  while (!lrp::stop_requested() && !finished.load(std::memory_order_relaxed)) {
+    const size_t n = scheduler.receive(w.app, batch, 100);
+    touched.clear();
+    w.received.fetch_add(n, std::memory_order_relaxed);
+    for (size_t i = 0; i < n && !o.sink; ++i) {
+      auto slot = respond(engine, batch[i], o, w.route);
+      if (slot && std::find(touched.begin(), touched.end(), *slot) == touched.end())
+        touched.push_back(*slot);
+    }
+    scheduler.done(std::span<const lrp::Datagram>(batch, n));
+    for (lrp::SlotId slot : touched) (void)engine.flush(slot);
+  }
 }
 
 }  // namespace
@@ -83,16 +123,35 @@ int main(int argc, char** argv) {
   sc.busy_poll = o.busy_poll;
   lrp::sched::MonotonicClock clock;
   lrp::sched::Scheduler scheduler(*engine.value(), sc, clock);
-  auto app = scheduler.add_app({.name = "echo", .weight = 1, .queue_bound = 1024, .held_cap = 512});
-  if (!app) return fail(app.error());
-  for (uint16_t port : o.ports) {
-    for (bool v6 : {false, true}) {
-      lrp::BindSpec bind;
-      bind.local = v6 ? lrp::IpAddress::any_v6() : lrp::IpAddress::any_v4();
-      bind.port = port;
-      auto slot = scheduler.add_socket(app.value(), bind);
-      if (!slot) return fail(slot.error());
+  // One application per port, or one for all of them.
+  std::vector<std::vector<uint16_t>> groups;
+  if (o.app_per_port)
+    for (uint16_t port : o.ports) groups.push_back({port});
+  else
+    groups.push_back(o.ports);
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (const auto& ports : groups) {
+    const std::string name = o.app_per_port ? "port-" + std::to_string(ports[0]) : "echo";
+    auto app = scheduler.add_app({.name = name, .weight = 1, .queue_bound = 1024, .held_cap = 512});
+    if (!app) return fail(app.error());
+    auto w = std::make_unique<Worker>();
+    w->app = app.value();
+    if (!o.forward.empty()) {
+      w->route.forward = lrp::parse_endpoint(o.forward).value();
+      w->route.in_port = ports[0];
     }
+    for (uint16_t port : ports) {
+      for (bool v6 : {false, true}) {
+        lrp::BindSpec bind;
+        bind.local = v6 ? lrp::IpAddress::any_v6() : lrp::IpAddress::any_v4();
+        bind.port = port;
+        auto slot = scheduler.add_socket(app.value(), bind);
+        if (!slot) return fail(slot.error());
+        if (w->route.forward && port != ports[0] && v6 != w->route.forward->addr.is_v4())
+          w->route.out_slot = slot.value();
+      }
+    }
+    workers.push_back(std::move(w));
   }
   std::unique_ptr<lrp::exporters::MetricsServer> metrics;
   if (!o.metrics.empty()) {
@@ -108,26 +167,26 @@ int main(int argc, char** argv) {
                  lrp::sched::to_string(scheduler.config().threading));
 
   const auto start = std::chrono::steady_clock::now();
-  lrp::Datagram batch[kBatch];
-  uint64_t received = 0;
-  std::vector<lrp::SlotId> touched;
+  std::atomic<bool> finished{false};
+  std::vector<std::thread> threads;
+  for (auto& w : workers)
+    threads.emplace_back([&, wp = w.get()] { serve(scheduler, *wp, o, finished); });
+  auto received = [&] {
+    uint64_t sum = 0;
+    for (const auto& w : workers) sum += w->received.load(std::memory_order_relaxed);
+    return sum;
+  };
   while (!lrp::stop_requested()) {
     if (o.duration_s > 0 &&
         std::chrono::steady_clock::now() - start > std::chrono::duration<double>(o.duration_s))
       break;
-    const size_t n = scheduler.receive(app.value(), batch, 100);
-    touched.clear();
-    received += n;
-    for (size_t i = 0; i < n && !o.sink; ++i) {
-      echo(*engine.value(), batch[i], o.work_ns);
-      if (std::find(touched.begin(), touched.end(), batch[i].slot) == touched.end())
-        touched.push_back(batch[i].slot);
-    }
-    scheduler.done(std::span<const lrp::Datagram>(batch, n));
-    for (lrp::SlotId slot : touched) (void)engine.value()->flush(slot);
+    if (lrp::take_report_request()) lrp::print_echo_report(scheduler, received());
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  finished = true;
+  for (auto& t : threads) t.join();
   scheduler.stop();
   metrics.reset();
-  print_summary(scheduler, received);
+  lrp::print_echo_report(scheduler, received());
   return 0;
 }

@@ -77,6 +77,23 @@ Result<EchoOptions> parse_echo_options(int argc, char** argv, bool needs_iface) 
       o.metrics = v.value();
       if (o.metrics.find(':') == std::string::npos)
         return make_error(EINVAL, "--metrics: '" + o.metrics + "' is not HOST:PORT");
+    } else if (arg == "--reply") {
+      auto v = value();
+      if (!v) return v.error();
+      if (v.value() == "echo")
+        o.reply = ReplyRule::Echo;
+      else if (v.value() == "sockperf")
+        o.reply = ReplyRule::Sockperf;
+      else
+        return make_error(EINVAL, "--reply: '" + v.value() + "' is not echo or sockperf");
+    } else if (arg == "--forward") {
+      auto v = value();
+      if (!v) return v.error();
+      o.forward = v.value();
+      if (auto e = parse_endpoint(o.forward); !e)
+        return make_error(EINVAL, "--forward: " + e.error().message());
+    } else if (arg == "--app-per-port") {
+      o.app_per_port = true;
     } else if (arg == "--sink") {
       o.sink = true;
     } else if (arg == "--busy-poll") {
@@ -91,6 +108,12 @@ Result<EchoOptions> parse_echo_options(int argc, char** argv, bool needs_iface) 
   }
   if (needs_iface && o.iface.empty()) return make_error(EINVAL, "--iface IF is required");
   if (o.ports.empty()) return make_error(EINVAL, "--port P[,P...] is required");
+  if (!o.forward.empty() && o.ports.size() != 2)
+    return make_error(EINVAL,
+                      "--forward needs exactly two ports: receive on the first, send "
+                      "from the second");
+  if (!o.forward.empty() && o.app_per_port)
+    return make_error(EINVAL, "--forward and --app-per-port do not combine");
   return o;
 }
 
@@ -101,8 +124,23 @@ std::string echo_usage(const char* program, bool lrp) {
   if (lrp)
     u += " [--mode adaptive|interrupt|poll|eager] [--threading rtc|dedicated] [--generic] "
          "[--busy-poll]";
-  u += " [--metrics HOST:PORT] [--cpu N] [--duration S] [--sink] [--quiet]\n";
+  u += " [--metrics HOST:PORT] [--cpu N] [--duration S] [--sink] [--quiet]"
+       " [--reply echo|sockperf] [--app-per-port] [--forward ADDR:PORT]\n";
   return u;
+}
+
+Result<Endpoint> parse_endpoint(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size())
+    return make_error(EINVAL, "'" + text + "' is not ADDR:PORT");
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto addr = IpAddress::parse(host);
+  if (!addr) return make_error(EINVAL, "'" + text + "': '" + host + "' is not an address");
+  auto port = parse_port_list(text.substr(colon + 1));
+  if (!port || port.value().size() != 1) return make_error(EINVAL, "'" + text + "': bad port");
+  return Endpoint{addr.value(), port.value()[0]};
 }
 
 Status pin_to_cpu(int cpu) {

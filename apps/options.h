@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "apps/sockperf_reply.h"
+#include "lrp/ip_address.h"
 #include "lrp/result.h"
 
 namespace lrp {
@@ -22,6 +24,13 @@ struct EchoOptions {
   int cpu = -1;           // pin the server thread, -1 = no pinning
   double duration_s = 0;  // 0 = until SIGINT/SIGTERM
   bool quiet = false;
+  ReplyRule reply = ReplyRule::Echo;
+  // One application (lrp: scheduler application; kernel: thread) per port,
+  // each served by its own thread, so ports are isolated from each other.
+  bool app_per_port = false;
+  // Relay: datagrams received on the first port are sent from the second
+  // port's socket to this ADDR:PORT instead of being echoed.
+  std::string forward;
 };
 
 // Parses argv; on error the message says which option and why.
@@ -29,5 +38,7 @@ Result<EchoOptions> parse_echo_options(int argc, char** argv, bool needs_iface);
 std::string echo_usage(const char* program, bool lrp);
 Result<std::vector<uint16_t>> parse_port_list(const std::string& text);
 Status pin_to_cpu(int cpu);
+// "a.b.c.d:port" or "[v6]:port".
+Result<Endpoint> parse_endpoint(const std::string& text);
 
 }  // namespace lrp
