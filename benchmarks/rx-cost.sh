@@ -8,12 +8,15 @@
 #           so it runs on the server's core at softirq priority (SOFT-LRP).
 # Cost per packet = CPU 1 busy time / datagrams the server received. In poll
 # mode the core is busy by design, so lrp also reports its charged protocol
-# CPU per datagram (thread CPU time of the visits that did work).
+# CPU per datagram (its visits' time, capped by the thread's CPU time).
+# REPEAT rounds run the servers in turn, so drift on a noisy machine hits
+# them alike; the last lines give the medians and lrp's ratio to the kernel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benchmarks/bench-lib.sh
 duration=${DURATION:-5}
 rate=${RATE:-0}
+repeat=${REPEAT:-3}
 placement=${PLACEMENT:-native}
 bench_setup
 xdp_mode=()
@@ -44,10 +47,26 @@ run() {  # name, command...
   awk -v n="$name" -v s="$sent" -v r="$received" -v d="$duration" -v w="$(echo "$t1 - $t0" | bc)" -v b=$((b1 - b0)) -v hz="$hz" -v c="${charged:-0}" \
     'BEGIN { busy = b / hz; printf "%-16s %12d %12.0f %12.1f %14.0f %16s\n", n, s, r / d,
              100 * busy / w, (r > 0 ? busy * 1e9 / r : 0),
-             (c > 0 && r > 0 ? sprintf("%.0f", c / r) : "-") }'
+             (c > 0 && r > 0 ? sprintf("%.0f", c / r) : "-") }' | tee -a "$results"
 }
-run kernel "$bin/kernel-echo" --port 9000 --cpu 1 --sink --duration $((duration + 5)) --quiet
-run lrp-poll "$bin/lrp-echo" --iface "$sif" --port 9000 --mode poll "${xdp_mode[@]}" --cpu 1 --sink \
-  --duration $((duration + 5)) --quiet
-run lrp-adaptive "$bin/lrp-echo" --iface "$sif" --port 9000 --mode adaptive "${xdp_mode[@]}" --cpu 1 \
-  --sink --duration $((duration + 5)) --quiet
+results=$(mktemp)
+for ((round = 1; round <= repeat; round++)); do
+  run kernel "$bin/kernel-echo" --port 9000 --cpu 1 --sink --duration $((duration + 5)) --quiet
+  run lrp-poll "$bin/lrp-echo" --iface "$sif" --port 9000 --mode poll "${xdp_mode[@]}" --cpu 1 \
+    --sink --duration $((duration + 5)) --quiet
+  run lrp-adaptive "$bin/lrp-echo" --iface "$sif" --port 9000 --mode adaptive "${xdp_mode[@]}" \
+    --cpu 1 --sink --duration $((duration + 5)) --quiet
+done
+# Medians over the rounds: the kernel's busy ns per packet, lrp's charged.
+median() {  # server, column
+  awk -v n="$1" -v c="$2" '$1 == n && $c != "-" { print $c }' "$results" | sort -n |
+    awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : 0) }'
+}
+kernel=$(median kernel 5)
+for server in lrp-poll lrp-adaptive; do
+  charged=$(median "$server" 6)
+  awk -v s="$server" -v c="$charged" -v k="$kernel" 'BEGIN {
+    printf "median %-12s charged %5.0f ns/pkt  kernel busy %5.0f ns/pkt  ratio %.2f\n", s, c, k,
+      (k > 0 ? c / k : 0) }'
+done
+rm -f "$results"
