@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 
 #include "lrp/flow_key.h"
@@ -22,6 +23,10 @@ struct Engine::Socket {
   SocketOptions options;
   SocketCounters counters;
   bool busy_poll = false;
+  // When the transmit budget was first found full with no completion since
+  // (0: not stalled), and the completion count seen then.
+  int64_t tx_stalled_since_ns = 0;
+  uint64_t tx_stall_completed = 0;
 
   ~Socket() {
     if (xsk != nullptr) xsk_socket__delete(xsk);
@@ -30,6 +35,17 @@ struct Engine::Socket {
 
 static std::string where(const EngineConfig& c) {
   return c.ifname + " queue " + std::to_string(c.queue);
+}
+
+// A full transmit budget with no completion for this long means the kernel
+// stopped transmitting (link down, device gone): send() then fails with
+// ETIMEDOUT instead of EAGAIN, so a caller that retries on EAGAIN stops.
+static constexpr int64_t kTxStallNs = 1'000'000'000;
+
+static int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 Result<std::unique_ptr<Engine>> Engine::open(const EngineConfig& config) {
@@ -319,8 +335,21 @@ Status Engine::send(SlotId slot, const Endpoint& to, std::span<const uint8_t> pa
   };
   if (pool_->tx_by(slot) >= s->options.tx_cap) {
     reclaim_completions();
-    if (pool_->tx_by(slot) >= s->options.tx_cap)
+    if (pool_->tx_by(slot) >= s->options.tx_cap) {
+      const uint64_t completed = s->counters.completed.load(std::memory_order_relaxed);
+      const int64_t now = steady_ns();
+      if (s->tx_stalled_since_ns == 0 || completed != s->tx_stall_completed) {
+        s->tx_stalled_since_ns = now;
+        s->tx_stall_completed = completed;
+      } else if (now - s->tx_stalled_since_ns > kTxStallNs) {
+        bump(s->counters.send_would_block);
+        return make_error(ETIMEDOUT, "send from port " + std::to_string(s->local.port) + " on " +
+                                         where(config_) + ": no transmit completions for " +
+                                         std::to_string((now - s->tx_stalled_since_ns) / 1000000) +
+                                         " ms (link down or device gone?)");
+      }
       return fail_busy("transmit budget in use (no completions yet)");
+    }
   }
   if (xsk_prod_nb_free(&s->tx, 1) < 1) return fail_busy("TX ring full");
   auto source = source_for(*s, to, from);
