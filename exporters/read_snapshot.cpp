@@ -3,6 +3,7 @@
 #include <linux/if_xdp.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "exporters/histogram_snapshot.h"
 
@@ -58,23 +59,27 @@ FrameSnapshot read_frames(Engine& engine) {
   return f;
 }
 
-AppSnapshot read_app(const sched::Scheduler& scheduler, const sched::AppInfo& info) {
-  const sched::AppCounters& c = scheduler.app_counters(info.id);
+// Counters of an application that left while the scrape ran are skipped.
+std::optional<AppSnapshot> read_app(const sched::Scheduler& scheduler, const sched::AppInfo& info) {
   AppSnapshot a;
-  a.name = info.name;
-  a.weight = info.weight;
-  a.charged_ns = load(c.charged_ns);
-  a.visits = load(c.visits);
-  a.frames = load(c.frames);
-  a.queued_total = load(c.delivered);
-  a.queue_full_drops = load(c.queue_full_drops);
-  a.skipped_full = load(c.skipped_full);
-  a.shed_raised = load(c.shed_raised);
-  a.shed_lowered = load(c.shed_lowered);
-  a.shed = c.shed.load(std::memory_order_relaxed);
-  a.queued_now = scheduler.queued(info.id);
-  a.batch_size = read_histogram(c.batch_size);
-  a.queue_depth = read_histogram(c.queue_depth);
+  const bool present =
+      scheduler.with_app(info.id, [&](const sched::AppCounters& c, size_t queued_now) {
+        a.name = info.name;
+        a.weight = info.weight;
+        a.charged_ns = load(c.charged_ns);
+        a.visits = load(c.visits);
+        a.frames = load(c.frames);
+        a.queued_total = load(c.delivered);
+        a.queue_full_drops = load(c.queue_full_drops);
+        a.skipped_full = load(c.skipped_full);
+        a.shed_raised = load(c.shed_raised);
+        a.shed_lowered = load(c.shed_lowered);
+        a.shed = c.shed.load(std::memory_order_relaxed);
+        a.queued_now = queued_now;
+        a.batch_size = read_histogram(c.batch_size);
+        a.queue_depth = read_histogram(c.queue_depth);
+      });
+  if (!present) return std::nullopt;
   return a;
 }
 
@@ -94,7 +99,8 @@ SchedulerSnapshot read_scheduler(const sched::Scheduler& scheduler,
   s.idle_poll_ns = load(c.idle_poll_ns);
   if (scheduler.config().threading == sched::Threading::Dedicated)
     s.engine_cpu_ns = static_cast<uint64_t>(std::max<int64_t>(0, scheduler.engine_cpu_ns()));
-  for (const sched::AppInfo& info : apps) s.apps.push_back(read_app(scheduler, info));
+  for (const sched::AppInfo& info : apps)
+    if (auto a = read_app(scheduler, info)) s.apps.push_back(std::move(*a));
   return s;
 }
 
@@ -124,8 +130,10 @@ EngineSnapshot read_snapshot(Engine& engine, const sched::Scheduler* scheduler,
       if (slot < owner.size()) owner[slot] = &a.name;
 
   for (SlotId slot = 0; slot < LRP_MAX_SLOTS; ++slot) {
-    if (!engine.slot_open(slot)) continue;
-    SocketSnapshot s = read_socket(engine, slot, read_errors);
+    SocketSnapshot s;
+    // A socket closed while the scrape runs is skipped, never read freed.
+    if (!engine.with_open_socket(slot, [&] { s = read_socket(engine, slot, read_errors); }))
+      continue;
     if (owner[slot] != nullptr) s.app = *owner[slot];
     if (s.kernel && !e.fill_ring_empty_descs)
       e.fill_ring_empty_descs = s.kernel->rx_fill_ring_empty_descs;

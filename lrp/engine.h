@@ -129,6 +129,15 @@ class Engine {
   int socket_fd(SlotId slot) const;
   const Endpoint& bound(SlotId slot) const;
   bool slot_open(SlotId slot) const;
+  // Runs f while the socket cannot be closed (for readers on other threads,
+  // such as metrics); false if the slot is not open.
+  template <class F>
+  bool with_open_socket(SlotId slot, F&& f) const {
+    std::lock_guard lock(control_mutex_);
+    if (!slot_open(slot)) return false;
+    f();
+    return true;
+  }
   const SocketCounters& counters(SlotId slot) const;
   Result<xdp_statistics> kernel_stats(SlotId slot) const;
   // Frames in the fill ring and in the slot's RX ring, read from the rings.

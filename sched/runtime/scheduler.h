@@ -128,6 +128,16 @@ class Scheduler {
 
   const SchedulerConfig& config() const { return config_; }
   const AppCounters& app_counters(AppId app) const;
+  // Runs f(info, counters) while the application cannot leave; false if it
+  // is gone (for readers on other threads, such as metrics).
+  template <class F>
+  bool with_app(AppId id, F&& f) const {
+    std::lock_guard lock(mutex_);
+    const App* a = app(id);
+    if (a == nullptr) return false;
+    f(app_counters(id), queued(id));
+    return true;
+  }
   const EngineCounters& engine_counters() const { return counters_; }
   std::vector<AppInfo> apps() const;
   // CPU time the engine thread has used (dedicated threading), as of the

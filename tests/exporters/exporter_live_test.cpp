@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <thread>
@@ -155,6 +156,47 @@ TEST(ExporterLive, EngineWithoutSchedulerExportsItsSockets) {
   EXPECT_TRUE(e.find("lrp_protocol_cpu_seconds_total").empty());
   EXPECT_GE(sum_or_nan(e, "lrp_xdp_redirected_total"), 100);
   EXPECT_EQ(sum_or_nan(e, "lrp_frames"), static_cast<double>(b.engine->frames().frame_count()));
+}
+
+// Applications and sockets come and go while Prometheus scrapes: every
+// scrape succeeds and parses, and nothing is read after it was freed (the
+// sanitizer build would report it).
+TEST(ExporterLive, ScrapesWhileApplicationsComeAndGo) {
+  LRP_REQUIRE_PRIVILEGES();
+  sched::SchedulerConfig config;
+  config.threading = sched::Threading::Dedicated;
+  test::LiveBench b;
+  ASSERT_EQ(test::open_live_bench(b, "chu", &config), "");
+  auto server = MetricsServer::start("127.0.0.1:0", *b.engine, b.scheduler.get());
+  ASSERT_TRUE(server.ok()) << server.error().message();
+  ASSERT_TRUE(b.scheduler->start().ok());
+  std::atomic<bool> churning{true};
+  std::atomic<int> cycles{0};
+  std::thread churn([&] {
+    for (int i = 0; churning && i < 2000; ++i) {
+      auto app = test::add_udp_app(*b.scheduler, "churn" + std::to_string(i % 3),
+                                   static_cast<uint16_t>(7600 + i % 3), 64);
+      if (!app.ok()) continue;
+      (void)b.scheduler->remove_app(app.value());
+      ++cycles;
+    }
+  });
+  int scrapes = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const test::HttpResponse r = test::http_get("127.0.0.1", server.value()->port(), "/metrics");
+    ASSERT_EQ(r.status, 200) << r.error;
+    std::string error;
+    ASSERT_TRUE(test::parse_exposition(r.body, &error).has_value()) << error;
+    ++scrapes;
+  }
+  churning = false;
+  churn.join();
+  b.scheduler->stop();
+  EXPECT_GT(scrapes, 5);
+  EXPECT_GT(cycles.load(), 5);
+  std::string why;
+  EXPECT_TRUE(b.engine->frames_accounted(&why)) << why;
 }
 
 }  // namespace
