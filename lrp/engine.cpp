@@ -187,6 +187,15 @@ Status Engine::close_socket(SlotId slot) {
     if (pool_->received(addr, slot)) pool_->release(addr, slot);
   }
   xsk_ring_cons__release(&s->rx, n);
+  // Frames still on its TX ring were never taken by the kernel and never
+  // will be (a down or deleted device stops taking them): back to the pool.
+  // In copy mode only our own kicks consume the ring, so it is still here.
+  // Frames already taken complete on the shared completion ring as usual.
+  const uint32_t tx_end = *s->tx.producer;
+  for (uint32_t i = __atomic_load_n(s->tx.consumer, __ATOMIC_ACQUIRE); i != tx_end; ++i) {
+    uint16_t owner = kNoOwner;
+    (void)pool_->completed(xsk_ring_prod__tx_desc(&s->tx, i)->addr, &owner);
+  }
   reclaim_completions();
   pool_->reclaim_owner(slot);
   sockets_[slot].reset();
