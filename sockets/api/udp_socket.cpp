@@ -69,7 +69,7 @@ int UdpSocket::ready_fd() const {
 }
 
 Status UdpSocket::queue_one(const Endpoint& to, std::span<const uint8_t> payload,
-                            const IpAddress* from) {
+                            const IpAddress* from, bool kick_when_full) {
   if (to.addr.is_v4() != bind_.local.is_v4())
     return make_error(EAFNOSUPPORT, "send from udp port " + std::to_string(local_.port) + " to " +
                                         to.to_string() + ": the socket is of the other family");
@@ -78,7 +78,7 @@ Status UdpSocket::queue_one(const Endpoint& to, std::span<const uint8_t> payload
                                   to.to_string() + ": no such destination");
   Engine& engine = app_->stack().engine();
   Status st = engine.send(slot_, to, payload, from);
-  if (!st.ok() && st.error().code == EAGAIN) {
+  if (!st.ok() && st.error().code == EAGAIN && kick_when_full) {
     // Completions may be waiting and the kernel may not have been kicked.
     (void)engine.flush(slot_);
     st = engine.send(slot_, to, payload, from);
@@ -90,7 +90,7 @@ Status UdpSocket::send_to(const Endpoint& to, std::span<const uint8_t> payload,
                           const IpAddress* from) {
   LRP_TRY(check_open("send"));
   std::lock_guard lock(send_mutex_);
-  LRP_TRY(queue_one(to, payload, from));
+  LRP_TRY(queue_one(to, payload, from, /*kick_when_full=*/true));
   return app_->stack().engine().flush(slot_);
 }
 
@@ -106,22 +106,22 @@ Status UdpSocket::reply(const Datagram& to, std::span<const uint8_t> payload) {
   return send_to(to.view.source, payload, &from);
 }
 
-Result<size_t> UdpSocket::send_batch(std::span<const OutDatagram> batch) {
+Result<size_t> UdpSocket::send_batch(std::span<const OutDatagram> batch, Kick kick) {
   LRP_TRY(check_open("send"));
   std::lock_guard lock(send_mutex_);
   size_t sent = 0;
   Status first_error;
   for (const OutDatagram& d : batch) {
-    Status st = queue_one(d.to, d.payload, d.from.has_value() ? &*d.from : nullptr);
+    Status st =
+        queue_one(d.to, d.payload, d.from.has_value() ? &*d.from : nullptr, kick == Kick::Now);
     if (!st.ok()) {
       first_error = st;
       break;
     }
     ++sent;
   }
-  Status kicked = app_->stack().engine().flush(slot_);
   if (sent == 0 && !first_error.ok()) return first_error.error();
-  if (!kicked.ok()) return kicked.error();
+  if (kick == Kick::Now) LRP_TRY(app_->stack().engine().flush(slot_));
   return sent;
 }
 

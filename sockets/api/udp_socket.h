@@ -17,6 +17,8 @@ namespace lrp::sockets {
 
 class Application;
 
+enum class Kick { Now, Later };
+
 class UdpSocket {
  public:
   // Closes the socket if still open.
@@ -54,10 +56,13 @@ class UdpSocket {
   // Back to where a received datagram came from, from the address it was
   // sent to.
   Status reply(const Datagram& to, std::span<const uint8_t> payload);
-  // Queues as many as fit, then kicks once. Returns how many were queued
-  // (the first `n` of batch); EAGAIN if none fitted; another error if the
-  // first one was refused for another reason.
-  Result<size_t> send_batch(std::span<const OutDatagram> batch);
+  // Queues as many as fit, then kicks once (Kick::Now). Returns how many
+  // were queued (the first `n` of batch); EAGAIN if none fitted; another
+  // error if the first one was refused for another reason. Kick::Later only
+  // queues, to gather several batches into one kick: nothing is transmitted
+  // until flush() or a later send, and once the socket's in-flight budget is
+  // used up, EAGAIN says so until then.
+  Result<size_t> send_batch(std::span<const OutDatagram> batch, Kick kick = Kick::Now);
   // Kicks the transmit of what is queued and reclaims completions.
   Status flush();
 
@@ -93,7 +98,9 @@ class UdpSocket {
   UdpSocket(std::shared_ptr<Application> app, const BindSpec& bind, SlotId slot,
             const SocketConfig& config);
   Status check_open(const char* what) const;
-  Status queue_one(const Endpoint& to, std::span<const uint8_t> payload, const IpAddress* from);
+  // kick_when_full: on EAGAIN, kick and reclaim once and retry.
+  Status queue_one(const Endpoint& to, std::span<const uint8_t> payload, const IpAddress* from,
+                   bool kick_when_full);
 
   std::shared_ptr<Application> app_;
   BindSpec bind_;

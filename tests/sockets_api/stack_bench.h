@@ -1,0 +1,31 @@
+// A stack of the native API on a private veth bench, and helpers for its tests.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "sockets/api/lrp_sockets.h"
+#include "tests/support/netns.h"
+
+namespace lrp::sockets::test {
+
+struct StackBench {
+  std::unique_ptr<lrp::test::VethBench> veth;
+  std::unique_ptr<lrp::test::NetnsGuard> guard;
+  std::shared_ptr<Stack> stack;
+};
+
+// Builds the bench and opens a stack on its server end; empty on success,
+// else what failed.
+std::string open_stack(StackBench& bench, sched::Threading threading, const char* tag);
+
+IpAddress address(const char* text);
+BindSpec bind_any(bool v6, uint16_t port);
+std::span<const uint8_t> bytes(const std::string& text);
+std::string text(std::span<const uint8_t> payload);
+
+// Sends, retrying while the next hop is being resolved (EAGAIN), up to 5 s (IPv6 waits for the
+// link-local address to leave DAD before the kernel solicits).
+Status send_retrying(UdpSocket& socket, const Endpoint& to, const std::string& payload);
+
+}  // namespace lrp::sockets::test
