@@ -1,0 +1,83 @@
+#include "sockets/preload/lrp_flow.h"
+
+#include <algorithm>
+#include <map>
+
+#include "sockets/preload/runtime.h"
+
+namespace lrp::preload {
+
+namespace {
+
+std::mutex registry_mutex;
+std::map<std::string, std::weak_ptr<LrpFlow>>& registry() {
+  static auto* flows = new std::map<std::string, std::weak_ptr<LrpFlow>>();
+  return *flows;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<LrpFlow>> LrpFlow::join(const std::string& key,
+                                               const std::vector<BindSpec>& binds,
+                                               const std::string& name) {
+  std::lock_guard lock(registry_mutex);
+  if (auto existing = registry()[key].lock()) return existing;
+  auto stack = Runtime::get().stack();
+  if (!stack) return stack.error();
+  std::shared_ptr<LrpFlow> flow(new LrpFlow());
+  flow->key_ = key;
+  InsideLrp inside;
+  for (const BindSpec& bind : binds) {
+    sockets::SocketConfig config;
+    config.application.name = name;
+    config.receive_local_address = true;
+    auto socket = stack.value()->open_udp(bind, config);
+    if (!socket) return socket.error();
+    flow->sockets_.push_back(std::move(socket.value()));
+  }
+  registry()[key] = flow;
+  return flow;
+}
+
+LrpFlow::~LrpFlow() {
+  InsideLrp inside;
+  for (auto& s : sockets_) (void)s->close();
+  sockets_.clear();
+  std::lock_guard lock(registry_mutex);
+  auto it = registry().find(key_);
+  if (it != registry().end() && it->second.expired()) registry().erase(it);
+}
+
+void LrpFlow::add_member(TrackedSocket* member) {
+  std::lock_guard lock(members_mutex_);
+  members_.push_back(member);
+}
+
+void LrpFlow::remove_member(TrackedSocket* member) {
+  std::lock_guard lock(members_mutex_);
+  members_.erase(std::remove(members_.begin(), members_.end(), member), members_.end());
+}
+
+size_t LrpFlow::member_count() {
+  std::lock_guard lock(members_mutex_);
+  return members_.size();
+}
+
+TrackedSocket* LrpFlow::owner_locked(const Endpoint& source) {
+  if (members_.empty()) return nullptr;
+  if (members_.size() == 1) return members_[0];
+  return members_[std::hash<Endpoint>{}(source) % members_.size()];
+}
+
+TrackedSocket* LrpFlow::owner_of(const Endpoint& source) {
+  std::lock_guard lock(members_mutex_);
+  return owner_locked(source);
+}
+
+sockets::UdpSocket* LrpFlow::for_family(bool v4) {
+  for (auto& s : sockets_)
+    if ((s->family() == AF_INET) == v4) return s.get();
+  return nullptr;
+}
+
+}  // namespace lrp::preload

@@ -1,0 +1,62 @@
+// The lrp side of one bound UDP address of the program: its native-API
+// socket (two for an IPv6 wildcard that also takes IPv4), shared by every
+// program socket bound to the same address with SO_REUSEPORT. Datagrams are
+// spread over those members by the sender's address and port, as the
+// kernel spreads a reuseport group, so one flow always meets one member.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "lrp/ip_address.h"
+#include "lrp/result.h"
+#include "sockets/api/udp_socket.h"
+
+namespace lrp::preload {
+
+class TrackedSocket;
+
+class LrpFlow {
+ public:
+  // The flow bound at `key`, opened on the stack when the process has none.
+  // `binds` are the native binds to open (IPv4 first when there are two).
+  static Result<std::shared_ptr<LrpFlow>> join(const std::string& key,
+                                               const std::vector<BindSpec>& binds,
+                                               const std::string& name);
+  ~LrpFlow();
+
+  void add_member(TrackedSocket* member);
+  void remove_member(TrackedSocket* member);
+  size_t member_count();
+  // The member a datagram from `source` belongs to.
+  TrackedSocket* owner_of(const Endpoint& source);
+  // Calls f on the member under the members lock (it cannot go away meanwhile).
+  template <class F>
+  void with_owner_of(const Endpoint& source, F&& f) {
+    std::lock_guard lock(members_mutex_);
+    f(owner_locked(source));
+  }
+
+  std::vector<std::unique_ptr<sockets::UdpSocket>>& sockets() { return sockets_; }
+  // The socket of the destination's family, or null.
+  sockets::UdpSocket* for_family(bool v4);
+  // One receiving thread at a time on the native sockets.
+  std::mutex& receive_mutex() { return receive_mutex_; }
+  size_t next_socket() { return turn_++; }
+  const std::string& key() const { return key_; }
+
+ private:
+  LrpFlow() = default;
+  TrackedSocket* owner_locked(const Endpoint& source);
+
+  std::string key_;
+  std::vector<std::unique_ptr<sockets::UdpSocket>> sockets_;
+  std::mutex receive_mutex_;
+  std::mutex members_mutex_;
+  std::vector<TrackedSocket*> members_;
+  size_t turn_ = 0;
+};
+
+}  // namespace lrp::preload
