@@ -19,6 +19,7 @@
 #include "apps/stop_signal.h"
 #include "exporters/metrics_server.h"
 #include "lrp/engine.h"
+#include "lrp/link_monitor.h"
 #include "sched/runtime/scheduler.h"
 
 namespace {
@@ -116,6 +117,8 @@ int main(int argc, char** argv) {
   config.xdp_mode = o.generic_xdp ? lrp::XdpMode::Generic : lrp::XdpMode::Native;
   auto engine = lrp::Engine::open(config);
   if (!engine) return fail(engine.error());
+  auto link = lrp::LinkMonitor::start(o.iface, "lrp-echo", lrp::LinkMonitor::stop_on_delete());
+  if (!link) return fail(link.error());
   lrp::sched::SchedulerConfig sc;
   sc.mode = mode.value();
   sc.threading = threading.value();
