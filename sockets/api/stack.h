@@ -9,7 +9,11 @@
 // Different sockets may be used from different threads at once; receive calls
 // on one socket (or one application) must come from one thread at a time;
 // sends on one socket are serialised internally and may overlap its receives.
-// Close a socket only when no other thread is inside a call on it.
+// Close a socket only when no other thread is inside a call on it; closing
+// or connecting a socket of a shared application also moves what its
+// application had queued, so do it from the thread that receives through
+// the application, or while none does. A blocking receive is not woken by
+// a close from another thread: wait on the ready fd with your own timeout.
 #pragma once
 
 #include <memory>
