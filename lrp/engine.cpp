@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <linux/if_xdp.h>
+#include <linux/membarrier.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -179,7 +181,14 @@ Status Engine::close_socket(SlotId slot) {
   if (s == nullptr) return make_error(EBADF, "close slot " + std::to_string(slot) + ": not open");
   for (const auto& key : s->flows) LRP_TRY(program_->remove_flow(key));
   LRP_TRY(program_->clear_socket(slot));
+  // A redirect already under way may still put a frame on the ring. XDP runs
+  // in softirq, an RCU read-side section: one grace period (membarrier's
+  // global command waits for one) and every such frame has landed.
+  (void)syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
   // Frames still in its RX ring were filled from the pool: take them back.
+  // The producer is read afresh: libxdp's cached count may be stale, and
+  // frames past it would be lost with the ring.
+  s->rx.cached_prod = __atomic_load_n(s->rx.producer, __ATOMIC_ACQUIRE);
   uint32_t idx = 0;
   const uint32_t n = xsk_ring_cons__peek(&s->rx, config_.rx_size, &idx);
   for (uint32_t i = 0; i < n; ++i) {
