@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Sanitizer builds, one build directory per configuration, built once, then
+# tested:
+#   address,undefined  the whole suite (ctest), in build-asan/
+#   thread             the threaded parts (scheduler, engine, exporters and
+#                      the reliability tests that run them), in build-tsan/
+# A report fails the run (-fno-sanitize-recover, halt_on_error). Choose with
+# SANITIZERS="asan tsan" (default both). Needs root for the privileged tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+configs=(${SANITIZERS:-asan tsan})
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+# The threaded parts: test executables whose code runs on several threads.
+tsan_targets=(scheduler_test engine_test frame_pool_test exporter_format_test exporter_live_test
+  reliability_frames_test reliability_malformed_test)
+
+configure() {  # dir sanitizers
+  cmake -S . -B "$1" -G Ninja -DLRP_SANITIZE="$2" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+}
+
+for config in "${configs[@]}"; do
+  start=$SECONDS
+  case $config in
+    asan)
+      configure build-asan address,undefined
+      cmake --build build-asan
+      echo "sanitizers: asan+ubsan build took $((SECONDS - start)) s"
+      start=$SECONDS
+      ctest --test-dir build-asan --output-on-failure -j2 --timeout 600
+      echo "sanitizers: asan+ubsan tests took $((SECONDS - start)) s"
+      ;;
+    tsan)
+      configure build-tsan thread
+      cmake --build build-tsan --target "${tsan_targets[@]}"
+      echo "sanitizers: tsan build took $((SECONDS - start)) s"
+      start=$SECONDS
+      # One at a time: the scheduler tests measure isolation and must not share the CPUs.
+      for t in "${tsan_targets[@]}"; do
+        echo "sanitizers: tsan $t"
+        "build-tsan/bin/$t" --gtest_brief=1
+      done
+      echo "sanitizers: tsan tests took $((SECONDS - start)) s"
+      ;;
+    *)
+      echo "test-sanitizers: unknown configuration '$config' (asan, tsan)" >&2
+      exit 2
+      ;;
+  esac
+done
