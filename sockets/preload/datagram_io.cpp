@@ -186,6 +186,11 @@ ssize_t try_receive(TrackedSocket& s, msghdr* msg, int flags, bool kernel_too) {
   return kNothing;
 }
 
+ssize_t interrupted() {
+  errno = EINTR;
+  return -1;
+}
+
 int64_t deadline_after(int timeout_ms) {
   return timeout_ms < 0 ? -1 : now_ns() + int64_t{timeout_ms} * 1'000'000;
 }
@@ -203,6 +208,7 @@ ssize_t receive_message(TrackedSocket& s, msghdr* msg, int flags) {
   }
   const WaitPolicy& policy = wait_policy();
   const int64_t deadline = deadline_after(s.rcvtimeo_ms.load());
+  const SignalCounts signals = signal_counts();
   for (;;) {
     // Spin on lrp alone (a few loads when idle); the kernel socket is a
     // system call, so it is looked at every so often and after each sleep.
@@ -211,6 +217,7 @@ ssize_t receive_message(TrackedSocket& s, msghdr* msg, int flags) {
       r = try_receive(s, msg, flags, spins % 64 == 0);
       if (r != kNothing) return r;
       if (spins % 16 != 0) continue;
+      if (signal_counts().interrupting != signals.interrupting) return interrupted();
       const int64_t now = now_ns();
       if (deadline >= 0 && now >= deadline) break;
       if (policy.kind == WaitPolicy::Kind::Adaptive && now - spin_start >= policy.spin_ns) break;
@@ -220,7 +227,11 @@ ssize_t receive_message(TrackedSocket& s, msghdr* msg, int flags) {
       errno = EAGAIN;
       return -1;
     }
-    s.wait_readable(left);
+    if (s.wait_readable(left) < 0 && errno == EINTR) {
+      // A handler with SA_RESTART: the kernel would go on waiting.
+      const SignalCounts now = signal_counts();
+      if (now.interrupting != signals.interrupting || now.any == signals.any) return interrupted();
+    }
     r = try_receive(s, msg, flags, true);
     if (r != kNothing) return r;
   }
@@ -317,6 +328,7 @@ ssize_t send_message(TrackedSocket& s, const msghdr* msg, int flags) {
   // A full transmit ring empties as the kernel sends; a blocking socket
   // waits for that (bounded), a non-blocking one hears EAGAIN.
   const int64_t deadline = deadline_after(dontwait ? 0 : (sndtimeo < 0 ? 1000 : sndtimeo));
+  const uint64_t signals = signal_counts().interrupting;
   InsideLrp inside;
   for (;;) {
     Status st = native->send_to(to.value(), payload, from ? &from.value() : nullptr);
@@ -326,6 +338,7 @@ ssize_t send_message(TrackedSocket& s, const msghdr* msg, int flags) {
       return -1;
     }
     (void)native->flush();
+    if (signal_counts().interrupting != signals) return interrupted();
     if (now_ns() >= deadline) {
       errno = (dontwait || sndtimeo >= 0) ? EAGAIN : ENOBUFS;
       return -1;

@@ -48,6 +48,14 @@ LrpFlow::~LrpFlow() {
   if (it != registry().end() && it->second.expired()) registry().erase(it);
 }
 
+void LrpFlow::rename(const std::string& key) {
+  std::lock_guard lock(registry_mutex);
+  auto it = registry().find(key_);
+  if (it != registry().end() && it->second.lock().get() == this) registry().erase(it);
+  key_ = key;
+  registry()[key_] = weak_from_this();
+}
+
 void LrpFlow::add_member(TrackedSocket* member) {
   std::lock_guard lock(members_mutex_);
   members_.push_back(member);

@@ -18,7 +18,7 @@ namespace lrp::preload {
 
 class TrackedSocket;
 
-class LrpFlow {
+class LrpFlow : public std::enable_shared_from_this<LrpFlow> {
  public:
   // The flow bound at `key`, opened on the stack when the process has none.
   // `binds` are the native binds to open (IPv4 first when there are two).
@@ -46,6 +46,8 @@ class LrpFlow {
   std::mutex& receive_mutex() { return receive_mutex_; }
   size_t next_socket() { return turn_++; }
   const std::string& key() const { return key_; }
+  // The flow became connected: later binds of the address get a flow of their own.
+  void rename(const std::string& key);
 
  private:
   LrpFlow() = default;

@@ -267,6 +267,7 @@ int TrackedSocket::connect_flow(const Endpoint& remote) {
     errno = st.error().code != 0 ? st.error().code : EINVAL;
     return -1;
   }
+  flow_->rename(flow_->key() + "->" + remote.to_string());
   std::lock_guard lock(state_mutex);
   peer = remote;
   return 0;
@@ -302,9 +303,9 @@ size_t TrackedSocket::held_front_size() {
   return held_.empty() ? 0 : held_.front().payload.size();
 }
 
-void TrackedSocket::wait_readable(int timeout_ms) {
+int TrackedSocket::wait_readable(int timeout_ms) {
   epoll_event ev;
-  libc().epoll_wait(wait_fd_, &ev, 1, timeout_ms);
+  return libc().epoll_wait(wait_fd_, &ev, 1, timeout_ms);
 }
 
 void TrackedSocket::mark_inherited() {

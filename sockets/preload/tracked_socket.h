@@ -69,8 +69,9 @@ class TrackedSocket {
   size_t held_front_size();
   bool has_held() const { return held_count_.load(std::memory_order_acquire) > 0; }
 
-  // Waits until lrp or the kernel socket may have a datagram, or timeout_ms passes.
-  void wait_readable(int timeout_ms);
+  // Waits until lrp or the kernel socket may have a datagram, or timeout_ms
+  // passes: the epoll_wait result (-1 with EINTR when a signal came).
+  int wait_readable(int timeout_ms);
 
   // In a fork child: never touch the parent's lrp state again.
   void mark_inherited();

@@ -4,9 +4,12 @@
 // and then sleeps, so a busy server never sleeps and an idle one burns no CPU.
 #pragma once
 
+#include <errno.h>
 #include <time.h>
 
 #include <cstdint>
+
+#include "sockets/preload/signal_watch.h"
 
 namespace lrp::preload {
 
@@ -33,16 +36,22 @@ inline int remaining_ms(int64_t deadline_ns) {
 
 // A multiplexer wait (poll, select, epoll_wait) over a set holding lrp
 // sockets: call(0) while spinning, then call(remaining ms). call returns
-// the number of ready fds or -1.
+// the number of ready fds or -1. A signal handled meanwhile ends the wait
+// with EINTR, as it would end the kernel's.
 template <class Call>
 int spin_then_wait(Call&& call, int timeout_ms) {
   const WaitPolicy& p = wait_policy();
   if (p.kind == WaitPolicy::Kind::Interrupt || timeout_ms == 0) return call(timeout_ms);
+  const uint64_t signals = signal_counts().any;
   const int64_t start = now_ns();
   const int64_t deadline = timeout_ms < 0 ? -1 : start + int64_t{timeout_ms} * 1'000'000;
   for (;;) {
     const int n = call(0);
     if (n != 0) return n;
+    if (signal_counts().any != signals) {
+      errno = EINTR;
+      return -1;
+    }
     const int64_t now = now_ns();
     if (deadline >= 0 && now >= deadline) return 0;
     if (p.kind == WaitPolicy::Kind::Adaptive && now - start >= p.spin_ns) break;

@@ -1,0 +1,146 @@
+// An unmodified Debian sockperf server under lrp-run answers sockperf's
+// ping-pong, under-load and throughput clients from the peer namespace,
+// with each of its I/O multiplexers, and the lrp engine (not the kernel)
+// carried the datagrams: the XDP program redirected them and the server's
+// lrp socket delivered them.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include "tests/preload/child_process.h"
+#include "tests/support/netns.h"
+#include "tests/support/privileges.h"
+
+namespace lrp::test {
+namespace {
+
+constexpr const char* kPort = "11111";
+constexpr const char* kMetrics = "127.0.0.1:9461";
+
+struct Multiplexer {
+  const char* flag;  // sockperf -F
+  const char* mode;
+  const char* threading;
+};
+
+long long field(const std::string& text, const std::string& name) {
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex(name + "=([0-9]+)"))) return -1;
+  return std::stoll(m[1]);
+}
+
+std::string scrape(const VethBench& bench) {
+  std::string out;
+  run_capture({"ip", "netns", "exec", bench.server_ns, "curl", "-sf",
+               std::string("http://") + kMetrics + "/metrics"},
+              5000, &out);
+  return out;
+}
+
+// The metrics endpoint comes up when the server binds its first lrp socket.
+bool wait_for_metrics(const VethBench& bench) {
+  for (int i = 0; i < 100; ++i) {
+    if (scrape(bench).find("lrp_xdp_seen_total") != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+// The three sockperf clients, at once: a server answers several clients.
+struct ClientRuns {
+  std::string ping, load, tput;
+};
+
+ClientRuns run_clients(const VethBench& bench) {
+  auto argv = [&](const std::string& test, std::vector<std::string> extra) {
+    std::vector<std::string> a = {"ip",       "netns", "exec", bench.client_ns,
+                                  "sockperf", test,    "-i",   VethBench::kServer4,
+                                  "-p",       kPort,   "-t",   "1"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  ChildProcess ping(argv("ping-pong", {}), temp_path("ping"));
+  ChildProcess load(argv("under-load", {"--mps", "5000"}), temp_path("load"));
+  ChildProcess tput(argv("throughput", {"--mps", "10000"}), temp_path("tput"));
+  EXPECT_EQ(ping.wait(20000), 0);
+  EXPECT_EQ(load.wait(20000), 0);
+  EXPECT_EQ(tput.wait(20000), 0);
+  return {ping.output(), load.output(), tput.output()};
+}
+
+class SockperfUnderLrp : public ::testing::TestWithParam<Multiplexer> {};
+
+TEST_P(SockperfUnderLrp, AnswersEveryClientThroughLrp) {
+  LRP_REQUIRE_PRIVILEGES();
+  const Multiplexer mux = GetParam();
+  VethBench bench("spf");
+  ASSERT_TRUE(bench.ok);
+  const std::string conn = temp_path("conn");
+  std::ofstream(conn) << "U:" << VethBench::kServer4 << ":" << kPort << "\n";
+  ChildProcess server({"ip",
+                       "netns",
+                       "exec",
+                       bench.server_ns,
+                       bin_dir() + "/lrp-run",
+                       "--iface",
+                       bench.server_if,
+                       "--mode",
+                       mux.mode,
+                       "--threading",
+                       mux.threading,
+                       "--metrics",
+                       kMetrics,
+                       "--",
+                       "sockperf",
+                       "server",
+                       "-f",
+                       conn,
+                       "-F",
+                       mux.flag},
+                      temp_path("server"));
+  ASSERT_TRUE(wait_for_metrics(bench)) << server.output();
+
+  const ClientRuns runs = run_clients(bench);
+  EXPECT_EQ(runs.ping.find("No messages were received"), std::string::npos) << runs.ping;
+  const long long ping_sent = field(runs.ping, "SentMessages");
+  EXPECT_GT(field(runs.ping, "ReceivedMessages"), 100) << runs.ping;
+  EXPECT_NE(runs.ping.find("Summary: Latency"), std::string::npos) << runs.ping;
+
+  const long long load_sent = field(runs.load, "SentMessages");
+  EXPECT_GT(field(runs.load, "ReceivedMessages"), 0) << runs.load;
+  EXPECT_NE(runs.load.find("Summary: Latency"), std::string::npos) << runs.load;
+
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(runs.tput, m, std::regex("Total of ([0-9]+) messages sent")))
+      << runs.tput;
+  const long long tput_sent = std::stoll(m[1]);
+  EXPECT_GT(tput_sent, 1000) << runs.tput;
+
+  // The datagrams reached the server through lrp: redirected by XDP into
+  // the server's AF_XDP socket and delivered by the lrp engine; the replies
+  // left through lrp too.
+  const std::string after = scrape(bench);
+  const double sent = static_cast<double>(ping_sent + load_sent + tput_sent);
+  EXPECT_GE(metric_sum(after, "lrp_xdp_redirected_total"), 0.9 * sent) << after;
+  EXPECT_GE(metric_sum(after, "lrp_datagrams_delivered_total"), 0.9 * sent) << after;
+  EXPECT_GT(metric_sum(after, "lrp_datagrams_sent_total"), 100) << after;
+
+  // sockperf ends on SIGINT, which reaches it inside an lrp receive call.
+  EXPECT_EQ(server.stop(SIGINT), 0) << server.output();
+  unlink(conn.c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Multiplexers, SockperfUnderLrp,
+    ::testing::Values(Multiplexer{"s", "adaptive", "rtc"}, Multiplexer{"p", "interrupt", "rtc"},
+                      Multiplexer{"e", "adaptive", "dedicated"}, Multiplexer{"r", "poll", "rtc"}),
+    [](const auto& info) {
+      return std::string(info.param.flag) + "_" + info.param.mode + "_" + info.param.threading;
+    });
+
+}  // namespace
+}  // namespace lrp::test
