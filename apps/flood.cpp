@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,17 +53,65 @@ struct TransitStats {
   }
 };
 
+// Wall-clock time: the kernel stamps each datagram the sink receives with it
+// (SO_TIMESTAMPNS), so a delay in reading the sink does not count as jitter.
+int64_t realtime_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// The sink socket's receive buffers, with room for each datagram's timestamp.
+class SinkBatch {
+ public:
+  explicit SinkBatch(unsigned n) : bufs_(n * 2048), iov_(n), msgs_(n), control_(n) {
+    for (unsigned i = 0; i < n; ++i) iov_[i] = {&bufs_[i * 2048], 2048};
+  }
+  mmsghdr* arm() {
+    for (size_t i = 0; i < msgs_.size(); ++i) {
+      msgs_[i] = {};
+      msgs_[i].msg_hdr.msg_iov = &iov_[i];
+      msgs_[i].msg_hdr.msg_iovlen = 1;
+      msgs_[i].msg_hdr.msg_control = control_[i].data;
+      msgs_[i].msg_hdr.msg_controllen = sizeof(control_[i].data);
+    }
+    return msgs_.data();
+  }
+  unsigned size() const { return static_cast<unsigned>(msgs_.size()); }
+  // Send time carried in the payload and kernel receive time of datagram i.
+  bool times(unsigned i, int64_t* sent, int64_t* received) {
+    if (msgs_[i].msg_len < sizeof(int64_t)) return false;
+    std::memcpy(sent, iov_[i].iov_base, sizeof(*sent));
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msgs_[i].msg_hdr); c != nullptr;
+         c = CMSG_NXTHDR(&msgs_[i].msg_hdr, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec ts;
+        std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+        *received = static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+        return true;
+      }
+    }
+    *received = realtime_ns();
+    return true;
+  }
+
+ private:
+  struct Control {
+    alignas(cmsghdr) char data[CMSG_SPACE(sizeof(timespec))];
+  };
+  std::vector<char> bufs_;
+  std::vector<iovec> iov_;
+  std::vector<mmsghdr> msgs_;
+  std::vector<Control> control_;
+};
+
 // Receives what is waiting on the sink socket and times each datagram.
-void drain_sink(int fd, std::vector<mmsghdr>& msgs, TransitStats& stats) {
+void drain_sink(int fd, SinkBatch& batch, TransitStats& stats) {
   if (fd < 0) return;
-  const int r =
-      recvmmsg(fd, msgs.data(), static_cast<unsigned>(msgs.size()), MSG_DONTWAIT, nullptr);
-  const int64_t now = lrp::monotonic_ns();
+  const int r = recvmmsg(fd, batch.arm(), batch.size(), MSG_DONTWAIT, nullptr);
   for (int i = 0; i < r; ++i) {
-    if (msgs[i].msg_len < sizeof(int64_t)) continue;
-    int64_t sent_at = 0;
-    std::memcpy(&sent_at, msgs[i].msg_hdr.msg_iov->iov_base, sizeof(sent_at));
-    stats.add(now - sent_at);
+    int64_t sent = 0, received = 0;
+    if (batch.times(static_cast<unsigned>(i), &sent, &received)) stats.add(received - sent);
   }
 }
 
@@ -159,6 +208,11 @@ int main(int argc, char** argv) {
       return usage(("--sink-port: " + std::string(std::strerror(errno))).c_str());
   }
   TransitStats transit;
+  SinkBatch sink_batch(o.batch);
+  if (sink_fd >= 0) {
+    int on = 1;
+    setsockopt(sink_fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
+  }
   std::vector<char> rbuf(o.batch * 2048);
   std::vector<iovec> riov(o.batch);
   std::vector<mmsghdr> rmsgs(o.batch);
@@ -182,7 +236,7 @@ int main(int argc, char** argv) {
       const unsigned n = static_cast<unsigned>(
           std::min<uint64_t>({uint64_t{o.batch}, due - sent, o.count - sent}));
       if (sink_fd >= 0) {
-        const int64_t stamp = lrp::monotonic_ns();
+        const int64_t stamp = realtime_ns();
         std::memcpy(payload.data(), &stamp, sizeof(stamp));
       }
       const int k = sendmmsg(fd, msgs.data(), n, MSG_DONTWAIT);
@@ -193,7 +247,7 @@ int main(int argc, char** argv) {
     }
     const int r = recvmmsg(fd, rmsgs.data(), o.batch, MSG_DONTWAIT, nullptr);
     if (r > 0) replies += static_cast<uint64_t>(r);
-    drain_sink(sink_fd, rmsgs, transit);
+    drain_sink(sink_fd, sink_batch, transit);
     now = lrp::monotonic_ns();
   }
   const double send_elapsed = static_cast<double>(now - start) / 1e9;
@@ -203,7 +257,7 @@ int main(int argc, char** argv) {
     const int r = recvmmsg(fd, rmsgs.data(), o.batch, MSG_DONTWAIT, nullptr);
     if (r > 0) replies += static_cast<uint64_t>(r);
     const uint64_t before = transit.count;
-    drain_sink(sink_fd, rmsgs, transit);
+    drain_sink(sink_fd, sink_batch, transit);
     if (r <= 0 && transit.count == before) usleep(1000);
   }
   std::printf("sent=%llu elapsed_s=%.3f sent_pps=%.0f replies=%llu reply_pps=%.0f retries=%llu\n",
