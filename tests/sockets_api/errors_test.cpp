@@ -1,6 +1,7 @@
 // Misuse gets a clear error, limits are enforced with a reason, and closing
 // gives every frame back.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <vector>
@@ -53,6 +54,42 @@ TEST(SocketErrors, OneStackPerInterfaceAndProcess) {
   auto second = Stack::open(config);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.error().code, EBUSY);
+}
+
+// Without root, opening a stack says what is missing (checked in a child
+// that gives up root; the bench itself needs it).
+TEST(SocketErrors, WithoutPrivilegesTheErrorSaysSo) {
+  LRP_REQUIRE_PRIVILEGES();
+  lrp::test::VethBench bench("sk-priv");
+  ASSERT_TRUE(bench.ok);
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(pipe_fds[0]);
+    lrp::test::NetnsGuard guard(bench.server_ns);
+    if (!guard.ok() || setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)
+      _exit(100);
+    StackConfig config;
+    config.ifname = bench.server_if;
+    auto stack = Stack::open(config);
+    const std::string message = stack.ok() ? "opened" : stack.error().message();
+    (void)!write(pipe_fds[1], message.data(), message.size());
+    _exit(stack.ok() ? 101 : stack.error().code);
+  }
+  close(pipe_fds[1]);
+  std::string message;
+  char buffer[512];
+  ssize_t n;
+  while ((n = read(pipe_fds[0], buffer, sizeof(buffer))) > 0)
+    message.append(buffer, static_cast<size_t>(n));
+  close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_TRUE(WEXITSTATUS(status) == EPERM || WEXITSTATUS(status) == EACCES)
+      << WEXITSTATUS(status) << ": " << message;
+  EXPECT_NE(message.find("needs root"), std::string::npos) << message;
 }
 
 TEST(SocketErrors, MisuseOfASocket) {
