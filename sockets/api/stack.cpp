@@ -98,7 +98,14 @@ Result<std::shared_ptr<Application>> Stack::create_application(const Application
 }
 
 Result<BindSpec> Stack::resolve_bind(const BindSpec& bind) const {
-  if (!bind.remote.has_value() || !bind.local.is_any()) return bind;
+  if (!bind.remote.has_value()) return bind;
+  const std::string what =
+      "connect udp port " + std::to_string(bind.port) + " to " + bind.remote->to_string();
+  if (bind.remote->addr.is_v4() != bind.local.is_v4())
+    return make_error(EAFNOSUPPORT, what + ": the local address is of the other family");
+  if (bind.remote->port == 0 || bind.remote->addr.is_any())
+    return make_error(EINVAL, what + ": no such destination");
+  if (!bind.local.is_any()) return bind;
   auto info = query_interface(config_.ifname);
   if (!info) return info.error();
   const bool v4 = bind.remote->addr.is_v4();
@@ -108,8 +115,7 @@ Result<BindSpec> Stack::resolve_bind(const BindSpec& bind) const {
     resolved.local = a;
     return resolved;
   }
-  return make_error(EADDRNOTAVAIL, "connect to " + bind.remote->to_string() + ": " +
-                                       config_.ifname + " has no address of that family");
+  return make_error(EADDRNOTAVAIL, what + ": " + config_.ifname + " has no address of that family");
 }
 
 Result<std::string> Stack::start_metrics(const std::string& host_port) {

@@ -133,12 +133,6 @@ Status UdpSocket::flush() {
 
 Status UdpSocket::connect(const Endpoint& remote) {
   LRP_TRY(check_open("connect"));
-  if (remote.addr.is_v4() != bind_.local.is_v4())
-    return make_error(EAFNOSUPPORT, "connect udp port " + std::to_string(local_.port) + " to " +
-                                        remote.to_string() + ": the socket is of the other family");
-  if (remote.port == 0 || remote.addr.is_any())
-    return make_error(EINVAL, "connect udp port " + std::to_string(local_.port) + " to " +
-                                  remote.to_string() + ": no such destination");
   BindSpec next = bind_;
   next.remote = remote;
   auto resolved = app_->stack().resolve_bind(next);

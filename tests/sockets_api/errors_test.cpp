@@ -38,6 +38,11 @@ TEST(SocketErrors, BindConflictsAndBadAddresses) {
   foreign.local = address("198.19.0.1");
   EXPECT_EQ(b.stack->open_udp(foreign).error().code, EADDRNOTAVAIL);
   EXPECT_EQ(b.stack->open_udp(bind_any(false, 0)).error().code, EINVAL);
+  BindSpec mixed = bind_any(false, 7502);
+  mixed.remote = Endpoint{address(VethBench::kClient6), 9};
+  EXPECT_EQ(b.stack->open_udp(mixed).error().code, EAFNOSUPPORT);
+  mixed.remote = Endpoint{address(VethBench::kClient4), 0};
+  EXPECT_EQ(b.stack->open_udp(mixed).error().code, EINVAL);
   EXPECT_EQ(b.stack->socket_count(), 1u);  // the two temporaries above closed already
 
   // A failed bind left nothing behind: the port is free again once closed.
@@ -102,6 +107,7 @@ TEST(SocketErrors, MisuseOfASocket) {
   EXPECT_EQ(s.send(bytes("x")).error().code, EDESTADDRREQ);
   EXPECT_EQ(s.send_to(Endpoint{address(VethBench::kClient6), 9}, bytes("x")).error().code,
             EAFNOSUPPORT);
+  EXPECT_EQ(s.connect(Endpoint{address(VethBench::kClient6), 9}).error().code, EAFNOSUPPORT);
   EXPECT_EQ(s.set_option(Option::ApplicationWeight, 5).error().code, EBUSY);
   EXPECT_TRUE(s.set_option(Option::ApplicationWeight, 1).ok());  // unchanged is fine
   EXPECT_EQ(s.option(Option::ReceiveQueueBound).value(), 1024);
