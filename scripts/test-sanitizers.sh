@@ -16,8 +16,12 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 tsan_targets=(scheduler_test engine_test frame_pool_test exporter_format_test exporter_live_test
   reliability_frames_test reliability_malformed_test)
 
+# GCC 12 reports -Wmaybe-uninitialized inside libstdc++'s std::regex and
+# std::function when built with -fsanitize=address at -O2 (a known false
+# positive, GCC PR 105562): keep it a warning in these builds only.
 configure() {  # dir sanitizers
-  cmake -S . -B "$1" -G Ninja -DLRP_SANITIZE="$2" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S . -B "$1" -G Ninja -DLRP_SANITIZE="$2" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS=-Wno-error=maybe-uninitialized >/dev/null
 }
 
 for config in "${configs[@]}"; do
