@@ -2,9 +2,11 @@
 // IPv6 that answers every datagram with "hello, " and its payload. It waits
 // in its own epoll loop on the sockets' readiness fds, receives in batches
 // without copying (views into the receive frames, given back with done), and
-// answers with one batch send per batch received.
+// answers with one batch send per batch received. With --copy it uses the
+// copying style instead: one datagram at a time into its own buffer, one send
+// each, as a program ported from recvfrom/sendto would.
 //
-//   lrp-hello-udp --iface IF [--port P] [--threading rtc|dedicated]
+//   lrp-hello-udp --iface IF [--port P] [--threading rtc|dedicated] [--copy]
 //                 [--metrics HOST:PORT] [--count N]
 #include <signal.h>
 #include <sys/epoll.h>
@@ -37,19 +39,26 @@ struct Options {
   std::string threading = "rtc";
   std::string metrics;
   long count = 0;  // answer this many, then exit; 0: until SIGINT or SIGTERM
+  bool copy = false;
 };
 
 int usage(const char* argv0) {
   std::fprintf(stderr,
-               "usage: %s --iface IF [--port P] [--threading rtc|dedicated] "
+               "usage: %s --iface IF [--port P] [--threading rtc|dedicated] [--copy] "
                "[--metrics HOST:PORT] [--count N]\n",
                argv0);
   return 2;
 }
 
 bool parse(int argc, char** argv, Options* o) {
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
     const std::string key = argv[i];
+    if (key == "--copy") {
+      o->copy = true;
+      --i;
+      continue;
+    }
+    if (i + 1 == argc) return false;
     const char* value = argv[i + 1];
     if (key == "--iface") {
       o->iface = value;
@@ -65,7 +74,7 @@ bool parse(int argc, char** argv, Options* o) {
       return false;
     }
   }
-  return argc % 2 == 1 && !o->iface.empty() && o->port != 0;
+  return !o->iface.empty() && o->port != 0;
 }
 
 int fail(const lrp::Error& e) {
@@ -102,6 +111,23 @@ size_t serve(UdpSocket& socket) {
   return n;
 }
 
+// The copying style: what is waiting, one datagram at a time. The receive
+// copies the payload and gives the frame back at once; the local address it
+// came to (asked for with receive_local_address) is the reply's source.
+size_t serve_copying(UdpSocket& socket) {
+  size_t n = 0;
+  std::array<uint8_t, kMaxReply> reply;
+  std::memcpy(reply.data(), kGreeting, sizeof(kGreeting) - 1);
+  std::span<uint8_t> room(reply.data() + sizeof(kGreeting) - 1, kMaxReply - sizeof(kGreeting) + 1);
+  for (; n < kBatch; ++n) {
+    auto got = socket.receive_copy(room, lrp::sockets::kNoWait);
+    if (!got) break;  // EAGAIN: nothing more for now
+    const lrp::IpAddress from = got->local->addr;
+    (void)socket.send_to(got->source, {reply.data(), sizeof(kGreeting) - 1 + got->size}, &from);
+  }
+  return n;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -127,7 +153,9 @@ int main(int argc, char** argv) {
   // Two sockets, each with an application of its own.
   std::vector<std::unique_ptr<UdpSocket>> sockets;
   for (const lrp::IpAddress any : {lrp::IpAddress::any_v4(), lrp::IpAddress::any_v6()}) {
-    auto socket = stack.value()->open_udp(lrp::BindSpec{any, o.port, std::nullopt});
+    lrp::sockets::SocketConfig socket_config;
+    socket_config.receive_local_address = true;
+    auto socket = stack.value()->open_udp(lrp::BindSpec{any, o.port, std::nullopt}, socket_config);
     if (!socket) return fail(socket.error());
     sockets.push_back(std::move(socket.value()));
   }
@@ -141,8 +169,9 @@ int main(int argc, char** argv) {
     ev.data.ptr = socket.get();
     epoll_ctl(ep, EPOLL_CTL_ADD, socket->ready_fd(), &ev);
   }
-  std::fprintf(stderr, "lrp-hello-udp: port %u on %s, threading %s%s%s\n", o.port, o.iface.c_str(),
-               lrp::sched::to_string(config.threading), o.metrics.empty() ? "" : ", metrics at ",
+  std::fprintf(stderr, "lrp-hello-udp: port %u on %s, threading %s, %s receive%s%s\n", o.port,
+               o.iface.c_str(), lrp::sched::to_string(config.threading),
+               o.copy ? "copying" : "zero-copy", o.metrics.empty() ? "" : ", metrics at ",
                stack.value()->metrics_url().c_str());
 
   long answered = 0;
@@ -156,7 +185,7 @@ int main(int argc, char** argv) {
       auto& socket = *static_cast<UdpSocket*>(events[i].data.ptr);
       size_t got = 0;
       do {
-        got = serve(socket);
+        got = o.copy ? serve_copying(socket) : serve(socket);
         answered += static_cast<long>(got);
       } while (got == kBatch);
     }

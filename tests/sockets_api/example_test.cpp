@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <tuple>
 
 #include "tests/support/netns.h"
 #include "tests/support/privileges.h"
@@ -16,14 +17,14 @@ namespace {
 using lrp::test::UdpPeer;
 using lrp::test::VethBench;
 
-pid_t start_example(const VethBench& bench, const char* threading, int count) {
+pid_t start_example(const VethBench& bench, const std::string& threading, bool copy) {
   const pid_t pid = fork();
   if (pid == 0) {
     const std::string bin = std::string(LRP_BIN_DIR) + "/lrp-hello-udp";
-    const std::string count_text = std::to_string(count);
+    // A count never reached here: the program is stopped by signal.
     execlp("ip", "ip", "netns", "exec", bench.server_ns.c_str(), bin.c_str(), "--iface",
-           bench.server_if.c_str(), "--port", "7800", "--threading", threading, "--count",
-           count_text.c_str(), static_cast<char*>(nullptr));
+           bench.server_if.c_str(), "--port", "7800", "--threading", threading.c_str(), "--count",
+           "1000", copy ? "--copy" : static_cast<char*>(nullptr), static_cast<char*>(nullptr));
     _exit(127);
   }
   return pid;
@@ -40,14 +41,15 @@ bool greeted(UdpPeer& peer, const char* server) {
   return false;
 }
 
-class HelloUdp : public ::testing::TestWithParam<const char*> {};
+// threading, copying style
+using Style = std::tuple<std::string, bool>;
+class HelloUdp : public ::testing::TestWithParam<Style> {};
 
 TEST_P(HelloUdp, AnswersBothFamilies) {
   LRP_REQUIRE_PRIVILEGES();
   VethBench bench("hello");
   ASSERT_TRUE(bench.ok);
-  // A count never reached here: the program is stopped by signal.
-  const pid_t pid = start_example(bench, GetParam(), 1000);
+  const pid_t pid = start_example(bench, std::get<0>(GetParam()), std::get<1>(GetParam()));
   UdpPeer p4(bench.client_ns, AF_INET);
   UdpPeer p6(bench.client_ns, AF_INET6);
   EXPECT_TRUE(greeted(p4, VethBench::kServer4));
@@ -59,7 +61,10 @@ TEST_P(HelloUdp, AnswersBothFamilies) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Threading, HelloUdp, ::testing::Values("rtc", "dedicated"),
-                         [](const auto& info) { return std::string(info.param); });
+INSTANTIATE_TEST_SUITE_P(
+    Styles, HelloUdp, ::testing::Combine(::testing::Values("rtc", "dedicated"), ::testing::Bool()),
+    [](const ::testing::TestParamInfo<Style>& info) {
+      return std::get<0>(info.param) + (std::get<1>(info.param) ? "_copying" : "_zero_copy");
+    });
 
 }  // namespace
