@@ -21,7 +21,7 @@ QUICK_FLOODS = [None, 100_000, 0]
 
 
 def plan(lab):
-    return (QUICK_FLOODS if lab.quick else FLOODS), (1.0 if lab.quick else 3.0)
+    return (QUICK_FLOODS if lab.quick else FLOODS), (1.0 if lab.quick else 2.0)
 
 
 def steps(lab):
@@ -48,7 +48,7 @@ def run(lab):
             with lab.server(config, placement, [FLOOD_PORT, VICTIM_PORT], WORK_NS,
                             extra=["--reply", "sockperf", "--app-per-port"]) as srv:
                 for i, flood in enumerate(floods):
-                    r = measure.step(lab, srv, config, placement,
+                    r = measure.step(lab, srv, config, placement, seconds,
                                      lambda: run_load(lab, flood, seconds))
                     rows.append({"experiment": NAME, "placement": placement,
                                  "config": config.name, "step": i, **r})

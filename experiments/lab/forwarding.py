@@ -21,7 +21,7 @@ LOADS = [("paced", JITTER_PPS), ("max", 0)]
 
 
 def plan(lab):
-    return 0.7 if lab.quick else 3.0
+    return 0.7 if lab.quick else 2.0
 
 
 def steps(lab):
@@ -53,7 +53,7 @@ def run(lab):
                     burn = start_background(lab, threads)
                     try:
                         for load_name, rate in LOADS:
-                            r = measure.step(lab, srv, config, placement,
+                            r = measure.step(lab, srv, config, placement, seconds,
                                              lambda: run_load(lab, rate, seconds))
                             rows.append({"experiment": NAME, "placement": placement,
                                          "config": config.name, "background_threads": threads,

@@ -23,7 +23,7 @@ LOSS_FREE = 0.995  # delivered / offered at or above this counts as loss-free
 
 def plan(lab):
     rates = QUICK_RATES if lab.quick else RATES
-    return rates, (1.0 if lab.quick else 3.0)
+    return rates, (1.0 if lab.quick else 2.0)
 
 
 def steps(lab):
@@ -40,7 +40,7 @@ def run_load(lab, rate, seconds):
         if not load.finish_trafgen(load.start_trafgen(lab, rate, seconds, PORT), seconds):
             # trafgen gives up when the device pushes back; lrp-flood does not.
             left = seconds - (time.monotonic() - t0)
-            generator = "trafgen, then lrp-flood"
+            generator = "trafgen+lrp-flood"
             if left > 0.1:
                 sent = load.finish_flood(load.start_flood(lab, rate, left, PORT), left)
     else:
@@ -62,7 +62,7 @@ def run(lab):
             with lab.server(config, placement, [PORT], WORK_NS,
                             extra=["--reply", "sockperf"]) as srv:
                 for i, rate in enumerate(rates):
-                    r = measure.step(lab, srv, config, placement,
+                    r = measure.step(lab, srv, config, placement, seconds,
                                      lambda: run_load(lab, rate, seconds))
                     rows.append({"experiment": NAME, "placement": placement,
                                  "config": config.name, "step": i, **r})

@@ -47,7 +47,7 @@ def parse(argv):
     p = argparse.ArgumentParser(prog="lrp-lab", description=__doc__.split("\n\n")[1])
     p.add_argument("--bin", required=True, help=argparse.SUPPRESS)
     p.add_argument("experiment", choices=sorted(EXPERIMENTS))
-    p.add_argument("--out", help="results directory (default: lab-results/EXPERIMENT)")
+    p.add_argument("--out", help="results directory (default: BUILD/lab-results/EXPERIMENT)")
     p.add_argument("--quick", action="store_true",
                    help="short version for CI: every configuration, fewer and shorter steps")
     p.add_argument("--metrics", metavar="HOST:PORT",
@@ -73,7 +73,9 @@ def main(argv):
     args = parse(argv[1:])
     check_environment(args)
     module, draw = EXPERIMENTS[args.experiment]
-    out = os.path.abspath(args.out or os.path.join("lab-results", args.experiment))
+    default_out = os.path.join(os.path.dirname(os.path.abspath(args.bin)), "lab-results",
+                               args.experiment)
+    out = os.path.abspath(args.out or default_out)
     os.makedirs(out, exist_ok=True)
     command = "lrp-lab " + " ".join(shlex.quote(a) for a in argv[3:])
     signal.signal(signal.SIGINT, on_signal)
@@ -105,6 +107,9 @@ def main(argv):
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             procs.stop_all()
             b.cleanup()
+            for scratch in ("trafgen.cfg",):
+                if os.path.exists(os.path.join(out, scratch)):
+                    os.unlink(os.path.join(out, scratch))
             if listener:
                 listener.close()
     minutes = (time.monotonic() - started) / 60

@@ -19,33 +19,49 @@ from bench import cpu_busy_jiffies
 from servers import SERVER_CPU
 
 HZ = os.sysconf("SC_CLK_TCK")
-DRAIN_S = 0.3
+SETTLE_MAX_S = 3.0
+
+
+def settle(server):
+    """Waits until the server stops receiving: what was queued when the load
+    stopped (rings, backlog, application queue) belongs to this step."""
+    end = time.monotonic() + SETTLE_MAX_S
+    last = server.report().get("received")
+    while time.monotonic() < end:
+        time.sleep(0.1)
+        now = server.report().get("received")
+        if now == last:
+            return
+        last = now
 
 
 class Snapshot:
     def __init__(self, lab, server):
         self.t = time.monotonic()
-        self.cpu = cpu_busy_jiffies(SERVER_CPU)
         self.net = lab.bench.server_counters()
         self.srv = server.report()
 
 
-def step(lab, server, config, placement, run_load):
-    """Runs `run_load()` between two snapshots; returns the step's figures
-    merged with what run_load returned."""
+def step(lab, server, config, placement, seconds, run_load):
+    """Runs `run_load()` (which offers load for `seconds`) between two
+    snapshots; returns the step's figures merged with what run_load
+    returned. Rates are per second of load; the server core's busy share is
+    taken over the time the load programs ran."""
     before = Snapshot(lab, server)
+    t0, cpu0 = time.monotonic(), cpu_busy_jiffies(SERVER_CPU)
     extra = run_load()
-    time.sleep(DRAIN_S)
+    t1, cpu1 = time.monotonic(), cpu_busy_jiffies(SERVER_CPU)
+    settle(server)
     after = Snapshot(lab, server)
-    return {**figures(before, after, config, placement), **extra}
+    r = figures(before, after, config, placement, seconds)
+    r["server_cpu_pct"] = round(100.0 * (cpu1 - cpu0) / HZ / (t1 - t0), 1)
+    return {**r, **extra}
 
 
-def figures(a, b, config, placement):
+def figures(a, b, config, placement, seconds):
     d_net = {k: b.net[k] - a.net[k] for k in a.net}
     d_srv = {k: b.srv.get(k, 0) - a.srv.get(k, 0)
              for k in b.srv if isinstance(b.srv[k], float)}
-    seconds = b.t - a.t - DRAIN_S
-    wall = b.t - a.t
     native_lrp = placement == "native" and not config.kernel
     # Native XDP on veth counts every frame it saw in rx_packets (its own
     # drops included); otherwise rx_dropped are frames the backlog refused.
@@ -65,7 +81,6 @@ def figures(a, b, config, placement):
         "delivered_pps": round(delivered / seconds),
         "offered": int(offered),
         "delivered": int(delivered),
-        "server_cpu_pct": round(100.0 * (b.cpu - a.cpu) / HZ / wall, 1),
     }
     r.update({k: int(v) for k, v in drops.items()})
     if not config.kernel:

@@ -41,8 +41,9 @@ def livelock(rows, path, mlfrr):
                 ax.axhline(m, color=color, linestyle=":", linewidth=0.8)
         ax.plot([0, top], [0, top], color="gray", linestyle="--", linewidth=0.8,
                 label="delivered = offered")
-        ax.set_xscale("symlog", linthresh=50)
         ax.set_title(TITLES[placement], fontsize=10)
+        ax.set_xlim(left=0)
+        ax.set_ylim(bottom=0)
         ax.set_xlabel("offered load at the receiver (kpps)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -75,7 +76,7 @@ def crosstalk(rows, path):
         axes[1][col].set_ylabel("victim loss (%)")
         axes[1][col].set_xlabel("flood to the other port, offered at the receiver (kpps)")
         for ax in (axes[0][col], axes[1][col]):
-            ax.set_xscale("symlog", linthresh=50)
+            ax.set_xlim(left=0)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
     fig.suptitle("Crosstalk: a quiet application's latency while another port is flooded")

@@ -73,7 +73,7 @@ class Server:
             self.lines.put(line)
         self.lines.put(None)
 
-    def wait_ready(self, seconds=1.0):
+    def wait_ready(self, seconds=0.8):
         time.sleep(seconds)
         if self.proc.poll() is not None:
             raise RuntimeError(f"{self.name} exited with status {self.proc.returncode} at start "

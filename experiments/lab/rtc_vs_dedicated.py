@@ -19,7 +19,7 @@ LOADS = [("idle", None), ("moderate", MODERATE_PPS), ("max", 0)]
 
 
 def plan(lab):
-    return 1.0 if lab.quick else 3.0
+    return 1.0 if lab.quick else 2.0
 
 
 def steps(lab):
@@ -44,7 +44,7 @@ def run(lab):
             with lab.server(config, placement, [PORT], WORK_NS,
                             extra=["--reply", "sockperf"]) as srv:
                 for load_name, rate in LOADS:
-                    r = measure.step(lab, srv, config, placement,
+                    r = measure.step(lab, srv, config, placement, seconds,
                                      lambda: run_load(lab, rate, seconds))
                     rows.append({"experiment": NAME, "placement": placement,
                                  "config": config.name, "threading": config.threading,
