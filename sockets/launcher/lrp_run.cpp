@@ -44,6 +44,9 @@ int main(int argc, char** argv) {
   if (o.generic_xdp) setenv(p::kEnvGenericXdp, "1", 1);
   if (o.verbose) setenv(p::kEnvVerbose, "1", 1);
   std::string preload = library.value();
+#ifdef LRP_SANITIZER_RUNTIME
+  preload = std::string(LRP_SANITIZER_RUNTIME) + ":" + preload;
+#endif
   if (const char* old = std::getenv("LD_PRELOAD"); old != nullptr && *old != '\0')
     preload += std::string(":") + old;
   setenv("LD_PRELOAD", preload.c_str(), 1);

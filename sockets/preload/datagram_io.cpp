@@ -325,9 +325,10 @@ ssize_t send_message(TrackedSocket& s, const msghdr* msg, int flags) {
   const std::optional<IpAddress> from = source_from_control(msg);
   const bool dontwait = (flags & MSG_DONTWAIT) != 0 || s.nonblocking.load();
   const int sndtimeo = s.sndtimeo_ms.load();
-  // A full transmit ring empties as the kernel sends; a blocking socket
-  // waits for that (bounded), a non-blocking one hears EAGAIN.
-  const int64_t deadline = deadline_after(dontwait ? 0 : (sndtimeo < 0 ? 1000 : sndtimeo));
+  // EAGAIN: the transmit ring is full, or the destination's link-layer
+  // address is being resolved (NDP retries once a second, three times). A
+  // blocking socket waits for either, bounded; a non-blocking one hears EAGAIN.
+  const int64_t deadline = deadline_after(dontwait ? 0 : (sndtimeo < 0 ? 3500 : sndtimeo));
   const uint64_t signals = signal_counts().interrupting;
   InsideLrp inside;
   for (;;) {

@@ -81,6 +81,16 @@ int run_capture(const std::vector<std::string>& argv, int timeout_ms, std::strin
   return status;
 }
 
+long long number_after(const std::string& text, const std::string& marker) {
+  const size_t at = text.find(marker);
+  if (at == std::string::npos) return -1;
+  size_t i = at + marker.size();
+  if (i >= text.size() || text[i] < '0' || text[i] > '9') return -1;
+  long long n = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) n = n * 10 + (text[i] - '0');
+  return n;
+}
+
 double metric_sum(const std::string& scrape, const std::string& name) {
   std::istringstream in(scrape);
   std::string line;

@@ -35,6 +35,9 @@ class ChildProcess {
 // status and puts its output in *output.
 int run_capture(const std::vector<std::string>& argv, int timeout_ms, std::string* output);
 
+// The number right after the first `marker` in text; -1 when there is none.
+long long number_after(const std::string& text, const std::string& marker);
+
 // Sum of every sample of a Prometheus metric family in a scrape.
 double metric_sum(const std::string& scrape, const std::string& name);
 

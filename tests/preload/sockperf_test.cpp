@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <regex>
 #include <string>
 #include <thread>
 
@@ -28,9 +27,7 @@ struct Multiplexer {
 };
 
 long long field(const std::string& text, const std::string& name) {
-  std::smatch m;
-  if (!std::regex_search(text, m, std::regex(name + "=([0-9]+)"))) return -1;
-  return std::stoll(m[1]);
+  return number_after(text, name + "=");
 }
 
 std::string scrape(const VethBench& bench) {
@@ -114,10 +111,7 @@ TEST_P(SockperfUnderLrp, AnswersEveryClientThroughLrp) {
   EXPECT_GT(field(runs.load, "ReceivedMessages"), 0) << runs.load;
   EXPECT_NE(runs.load.find("Summary: Latency"), std::string::npos) << runs.load;
 
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(runs.tput, m, std::regex("Total of ([0-9]+) messages sent")))
-      << runs.tput;
-  const long long tput_sent = std::stoll(m[1]);
+  const long long tput_sent = number_after(runs.tput, "Total of ");
   EXPECT_GT(tput_sent, 1000) << runs.tput;
 
   // The datagrams reached the server through lrp: redirected by XDP into
