@@ -218,6 +218,19 @@ Status Scheduler::remove_socket(AppId id, SlotId slot) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, engine_.socket_fd(slot), nullptr);
   epoll_ctl(a->rtc_epoll_fd, EPOLL_CTL_DEL, engine_.socket_fd(slot), nullptr);
   a->slots.erase(std::find(a->slots.begin(), a->slots.end(), slot));
+  // Datagrams of the socket still queued for the application go back with
+  // it; the others stay, in order. The engine, the queue's producer, is
+  // held off by the lock; the caller is its consumer (no receive under way).
+  std::vector<Datagram> kept;
+  Datagram d;
+  while (a->queue.pop(&d)) {
+    if (d.slot == slot) {
+      engine_.release(d);
+    } else {
+      kept.push_back(d);
+    }
+  }
+  for (const Datagram& k : kept) a->queue.push(k);
   return engine_.close_socket(slot);
 }
 
@@ -554,6 +567,11 @@ size_t Scheduler::receive_queued(App& a, std::span<Datagram> out, int timeout_ms
     if (n > 0) {
       uint64_t value;
       (void)!read(a.doorbell_fd, &value, sizeof(value));
+      // Level-triggered for the caller's epoll: readable while datagrams remain.
+      if (a.queue.size() > 0) {
+        const uint64_t one = 1;
+        (void)!write(a.doorbell_fd, &one, sizeof(one));
+      }
       // The engine stopped polling this application while it was full.
       if (a.was_full.exchange(false, std::memory_order_acq_rel)) {
         const uint64_t one = 1;

@@ -104,6 +104,8 @@ class Scheduler {
   // Closes the application's sockets and returns every frame it held or had queued.
   Status remove_app(AppId app);
   Result<SlotId> add_socket(AppId app, const BindSpec& bind);
+  // Returns the socket's frames, also those still queued for the application.
+  // Not while a receive on the application is under way.
   Status remove_socket(AppId app, SlotId slot);
 
   // Dedicated threading: starts and stops the engine thread. Run to

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <linux/if_xdp.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <atomic>
@@ -291,6 +292,55 @@ TEST_P(SchedulerModes, AdaptiveSleepsWhenIdleAndPollsUnderLoad) {
 INSTANTIATE_TEST_SUITE_P(Threading, SchedulerModes,
                          ::testing::Values(Threading::RunToCompletion, Threading::Dedicated),
                          [](const auto& info) { return std::string(to_string(info.param)); });
+
+// Dedicated threading: datagrams wait in the application's queue. Its ready
+// fd stays readable while any remain, and closing one of its sockets takes
+// that socket's queued datagrams back with it.
+TEST(SchedulerQueue, ReadinessIsLevelTriggeredAndRemovingASocketTakesItsQueuedDatagrams) {
+  LRP_REQUIRE_PRIVILEGES();
+  SchedulerConfig config;
+  config.threading = Threading::Dedicated;
+  Bench b;
+  ASSERT_EQ(open_bench(b, config, "que"), "");
+  Scheduler& s = *b.scheduler;
+  const AppId app = add_app(s, "two", 7500, 1, 512);
+  BindSpec second;
+  second.local = IpAddress::any_v4();
+  second.port = 7501;
+  auto second_slot = s.add_socket(app, second);
+  ASSERT_TRUE(second_slot.ok());
+  ASSERT_TRUE(s.start().ok());
+  UdpPeer client(b.veth->client_ns, AF_INET);
+  ASSERT_EQ(client.send_many(VethBench::kServer4, 7500, 50, 18), 50u);
+  ASSERT_EQ(client.send_many(VethBench::kServer4, 7501, 50, 18), 50u);
+  const int64_t deadline = mono_ns() + 3'000'000'000;
+  while (s.queued(app) < 100 && mono_ns() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(s.queued(app), 100u);
+
+  Datagram d[1];
+  ASSERT_EQ(s.receive(app, d, 0), 1u);
+  s.done(d[0]);
+  pollfd pfd{s.ready_fd(app), POLLIN, 0};
+  EXPECT_EQ(poll(&pfd, 1, 0), 1) << "ready fd cleared while 99 datagrams wait";
+
+  ASSERT_TRUE(s.remove_socket(app, second_slot.value()).ok());
+  EXPECT_EQ(s.queued(app), 49u) << "the first socket's datagrams stay, the second's go";
+  Datagram rest[64];
+  size_t got = 0;
+  while (got < 49) {
+    const size_t n = s.receive(app, {rest + got, 64 - got}, 100);
+    if (n == 0) break;
+    got += n;
+  }
+  EXPECT_EQ(got, 49u);
+  for (size_t i = 0; i < got; ++i) EXPECT_NE(rest[i].slot, second_slot.value());
+  s.done(std::span<const Datagram>(rest, got));
+  s.stop();
+  std::string why;
+  EXPECT_TRUE(b.engine->frames_accounted(&why)) << why;
+  EXPECT_EQ(b.engine->frames().violations(), 0u);
+}
 
 TEST(SchedulerApps, LeavingApplicationReturnsItsFrames) {
   LRP_REQUIRE_PRIVILEGES();
