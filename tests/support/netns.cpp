@@ -75,6 +75,12 @@ VethBench::VethBench(const std::string& tag) {
        // A real NIC hands over complete checksums; veth would pass partial ones.
        run("ip netns exec " + client_ns + " ethtool -K " + client_if + " tx off") == 0 &&
        run("ip netns exec " + server_ns + " ethtool -K " + server_if + " tx off") == 0 &&
+       // Link-local addresses usable at once too: neighbour discovery from
+       // lrp needs one, and duplicate detection would hold it for seconds.
+       run("ip netns exec " + server_ns + " sysctl -qw net.ipv6.conf." + server_if +
+           ".accept_dad=0") == 0 &&
+       run("ip netns exec " + client_ns + " sysctl -qw net.ipv6.conf." + client_if +
+           ".accept_dad=0") == 0 &&
        run(s + "link set " + server_if + " up") == 0 &&
        run(c + "link set " + client_if + " up") == 0;
 }
