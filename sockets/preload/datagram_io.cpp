@@ -116,22 +116,23 @@ ssize_t deliver_held(TrackedSocket& s, msghdr* msg, int flags) {
   return finish(s, msg, flags, copied, d.payload.size(), d.source, d.local);
 }
 
-// One native receive, copying, without waiting.
+// One native receive, copying, without waiting; EAGAIN when nothing is there.
 Result<sockets::ReceiveInfo> receive_native(LrpFlow& flow, std::span<uint8_t> into) {
   InsideLrp inside;
   auto& sockets = flow.sockets();
   const size_t first = sockets.size() > 1 ? flow.next_socket() : 0;
-  Result<sockets::ReceiveInfo> last = make_error(EAGAIN, "nothing");
-  for (size_t i = 0; i < sockets.size(); ++i) {
-    last = sockets[(first + i) % sockets.size()]->receive_copy(into, sockets::kNoWait);
-    if (last.ok() || last.error().code != EAGAIN) return last;
+  for (size_t i = 0;; ++i) {
+    auto r = sockets[(first + i) % sockets.size()]->receive_copy(into, sockets::kNoWait);
+    if (r.ok() || r.error().code != EAGAIN || i + 1 == sockets.size()) {
+      flow.note_receive(r.ok());
+      return r;
+    }
   }
-  return last;
 }
 
 ssize_t receive_from_flow(TrackedSocket& s, msghdr* msg, int flags) {
   LrpFlow* flow = s.flow();
-  if (flow == nullptr) return kNothing;
+  if (flow == nullptr || !flow->maybe_pending()) return kNothing;
   std::unique_lock lock(flow->receive_mutex(), std::try_to_lock);
   if (!lock.owns_lock()) return kNothing;  // another member receives; it hands ours over
   const bool alone = flow->member_count() == 1 && (flags & MSG_PEEK) == 0;

@@ -26,6 +26,7 @@ Result<std::shared_ptr<LrpFlow>> LrpFlow::join(const std::string& key,
   if (!stack) return stack.error();
   std::shared_ptr<LrpFlow> flow(new LrpFlow());
   flow->key_ = key;
+  flow->stack_ = stack.value();
   InsideLrp inside;
   for (const BindSpec& bind : binds) {
     sockets::SocketConfig config;
@@ -59,16 +60,23 @@ void LrpFlow::rename(const std::string& key) {
 void LrpFlow::add_member(TrackedSocket* member) {
   std::lock_guard lock(members_mutex_);
   members_.push_back(member);
+  member_count_.store(members_.size(), std::memory_order_release);
 }
 
 void LrpFlow::remove_member(TrackedSocket* member) {
   std::lock_guard lock(members_mutex_);
   members_.erase(std::remove(members_.begin(), members_.end(), member), members_.end());
+  member_count_.store(members_.size(), std::memory_order_release);
 }
 
-size_t LrpFlow::member_count() {
-  std::lock_guard lock(members_mutex_);
-  return members_.size();
+bool LrpFlow::maybe_pending() const {
+  if (cached_.load(std::memory_order_relaxed)) return true;
+  Engine& engine = stack_->engine();
+  const sched::Scheduler& scheduler = stack_->scheduler();
+  for (const auto& s : sockets_)
+    if (engine.rx_ring_entries(s->slot()) > 0 || scheduler.queued(s->application_id()) > 0)
+      return true;
+  return false;
 }
 
 TrackedSocket* LrpFlow::owner_locked(const Endpoint& source) {

@@ -5,6 +5,7 @@
 // kernel spreads a reuseport group, so one flow always meets one member.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "lrp/ip_address.h"
 #include "lrp/result.h"
+#include "sockets/api/stack.h"
 #include "sockets/api/udp_socket.h"
 
 namespace lrp::preload {
@@ -29,7 +31,14 @@ class LrpFlow : public std::enable_shared_from_this<LrpFlow> {
 
   void add_member(TrackedSocket* member);
   void remove_member(TrackedSocket* member);
-  size_t member_count();
+  size_t member_count() const { return member_count_.load(std::memory_order_acquire); }
+
+  // A look without system calls or locks: may a receive find something?
+  // (Frames in a socket's RX ring or the scheduler's queue, or datagrams the
+  // native receive path may still have cached from its last batch.) A
+  // spinning receiver asks this instead of calling an empty receive.
+  bool maybe_pending() const;
+  void note_receive(bool got) { cached_.store(got, std::memory_order_relaxed); }
   // The member a datagram from `source` belongs to.
   TrackedSocket* owner_of(const Endpoint& source);
   // Calls f on the member under the members lock (it cannot go away meanwhile).
@@ -58,6 +67,9 @@ class LrpFlow : public std::enable_shared_from_this<LrpFlow> {
   std::mutex receive_mutex_;
   std::mutex members_mutex_;
   std::vector<TrackedSocket*> members_;
+  std::atomic<size_t> member_count_{0};
+  std::shared_ptr<sockets::Stack> stack_;
+  std::atomic<bool> cached_{true};
   size_t turn_ = 0;
 };
 
