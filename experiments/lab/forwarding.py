@@ -16,16 +16,18 @@ from procs import spawn, stop
 NAME = "forwarding"
 IN_PORT, OUT_PORT, SINK_PORT = 9000, 9001, 7000
 BACKGROUND = [0, 1, 2, 4]
+QUICK_BACKGROUND = [0, 4]
 JITTER_PPS = 20_000
 LOADS = [("paced", JITTER_PPS), ("max", 0)]
 
 
 def plan(lab):
-    return 0.7 if lab.quick else 2.0
+    return (QUICK_BACKGROUND, 0.7) if lab.quick else (BACKGROUND, 2.0)
 
 
 def steps(lab):
-    return len(servers.PLACEMENTS) * len(servers.STANDARD) * len(BACKGROUND) * len(LOADS)
+    background, _ = plan(lab)
+    return len(servers.PLACEMENTS) * len(servers.STANDARD) * len(background) * len(LOADS)
 
 
 def start_background(lab, threads):
@@ -43,13 +45,13 @@ def run_load(lab, rate, seconds):
 
 
 def run(lab):
-    seconds = plan(lab)
+    background, seconds = plan(lab)
     rows = []
     relay = ["--forward", f"{CLIENT_ADDR}:{SINK_PORT}"]
     for placement in servers.PLACEMENTS:
         for config in servers.STANDARD:
             with lab.server(config, placement, [IN_PORT, OUT_PORT], 0, extra=relay) as srv:
-                for threads in BACKGROUND:
+                for threads in background:
                     burn = start_background(lab, threads)
                     try:
                         for load_name, rate in LOADS:
@@ -69,12 +71,13 @@ def run(lab):
 
 
 def summarise(rows):
-    headers = ["placement", "config"] + [f"bg {n}: pps / avg / max jitter (us)" for n in BACKGROUND]
+    counts = sorted({r["background_threads"] for r in rows})
+    headers = ["placement", "config"] + [f"bg {n}: pps / avg / max jitter (us)" for n in counts]
     table = []
     for placement in servers.PLACEMENTS:
         for config in servers.STANDARD:
             cells = []
-            for n in BACKGROUND:
+            for n in counts:
                 pick = {r["load"]: r for r in rows if r["placement"] == placement
                         and r["config"] == config.name and r["background_threads"] == n}
                 if "max" not in pick or "paced" not in pick:

@@ -55,7 +55,6 @@ def run_load(lab, rate, seconds):
 
 def run(lab):
     rates, seconds = plan(lab)
-    load.trafgen_overhead_ns(lab, PORT)
     rows = []
     for placement in servers.PLACEMENTS:
         for config in servers.STANDARD:

@@ -24,16 +24,16 @@ def _style(name):
 
 
 def livelock(rows, path, mlfrr):
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
     for ax, placement in zip(axes, servers.PLACEMENTS):
-        top = 1
+        top, highest = 1, 1
         for c in servers.STANDARD:
             pts = sorted(_series(rows, placement, c.name), key=lambda r: r["offered_pps"])
             if not pts:
                 continue
             x = [r["offered_pps"] / 1e3 for r in pts]
             y = [r["delivered_pps"] / 1e3 for r in pts]
-            top = max(top, max(x))
+            top, highest = max(top, max(x)), max(highest, max(y))
             color, marker = _style(c.name)
             m = mlfrr(pts) / 1e3
             ax.plot(x, y, marker=marker, color=color, label=f"{c.name} (MLFRR {m:.0f}k)")
@@ -43,7 +43,7 @@ def livelock(rows, path, mlfrr):
                 label="delivered = offered")
         ax.set_title(TITLES[placement], fontsize=10)
         ax.set_xlim(left=0)
-        ax.set_ylim(bottom=0)
+        ax.set_ylim(0, highest * 1.3)
         ax.set_xlabel("offered load at the receiver (kpps)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -103,6 +103,7 @@ def forwarding(rows, path):
                 ax.plot([r["background_threads"] for r in pts], [r[key] / scale for r in pts],
                         marker=marker, color=color, label=c.name)
             ax.set_ylabel(label)
+            ax.set_xticks(sorted({r["background_threads"] for r in rows}))
             ax.set_xlabel("CPU-bound background threads on the server core")
             ax.set_title(f"{placement}: {label}", fontsize=10)
             if key != "relayed_pps":
