@@ -53,15 +53,16 @@ ping_pong() {
          END {print p50, p99, p999}'
 }
 
-# datagrams per second the server received, and what the client sent
-throughput() {
-  local sent
-  sent=$(ip netns exec "$cli" taskset -c 0 sockperf throughput -i 198.18.0.1 -p 11111 \
-    -t "$DURATION" -m "$MSG" --mps max 2>&1 | awk '/messages sent in/ {print $4 / $8}')
-  stop_server
-  local got
-  got=$(awk '/messages received and handled/ {print $3}' "$work/server.log")
-  echo "$(awk -v n="${got:-0}" -v t="$DURATION" 'BEGIN {printf "%.0f", n / t}') ${sent%.*}"
+# datagrams per second the client sent
+throughput_client() {
+  ip netns exec "$cli" taskset -c 0 sockperf throughput -i 198.18.0.1 -p 11111 \
+    -t "$DURATION" -m "$MSG" --mps max 2>&1 | awk '/messages sent in/ {printf "%.0f", $4 / $8}'
+}
+
+# datagrams per second the server received (it reports them when it stops)
+server_rate() {
+  awk -v t="$DURATION" '/messages received and handled/ {n = $3} END {printf "%.0f", n / t}' \
+    "$work/server.log"
 }
 
 echo "sockperf.sh: DURATION=$DURATION s REPEAT=$REPEAT MSG=$MSG bytes, servers: $SERVERS"
@@ -71,7 +72,9 @@ for round in $(seq "$REPEAT"); do
     read -r p50 p99 p999 < <(ping_pong)
     stop_server
     start_server "$kind"
-    read -r rx tx < <(throughput)
+    tx=$(throughput_client)
+    stop_server
+    rx=$(server_rate)
     echo "$round $kind $p50 $p99 $p999 $rx $tx" | tee -a "$work/results"
   done
 done

@@ -48,8 +48,40 @@ int EpollRegistry::add_out_events(int epfd, epoll_event* events, int count, int 
   return count;
 }
 
+void EpollRegistry::note_early(int epfd, int op, int fd, const epoll_event* event) {
+  std::lock_guard lock(mutex_);
+  auto it = std::find_if(early_.begin(), early_.end(),
+                         [&](const Early& e) { return e.epfd == epfd && e.fd == fd; });
+  if (op == EPOLL_CTL_DEL) {
+    if (it != early_.end()) early_.erase(it);
+    return;
+  }
+  if (event == nullptr) return;
+  if (it != early_.end())
+    it->event = *event;
+  else
+    early_.push_back(Early{epfd, fd, *event});
+}
+
+std::vector<EpollRegistry::Early> EpollRegistry::take_early(int fd) {
+  std::lock_guard lock(mutex_);
+  std::vector<Early> taken;
+  for (auto it = early_.begin(); it != early_.end();) {
+    if (it->fd == fd) {
+      taken.push_back(*it);
+      it = early_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return taken;
+}
+
 void EpollRegistry::forget_fd(int fd) {
   std::lock_guard lock(mutex_);
+  early_.erase(
+      std::remove_if(early_.begin(), early_.end(), [&](const Early& e) { return e.fd == fd; }),
+      early_.end());
   for (auto it = watches_.begin(); it != watches_.end();) {
     if (it->fd == fd) {
       out_[it->epfd].fetch_sub(1, std::memory_order_relaxed);

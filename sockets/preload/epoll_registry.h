@@ -33,6 +33,17 @@ class EpollRegistry {
   void forget_fd(int fd);
   void forget_epoll(int epfd);
 
+  // A UDP socket put in an epoll set before lrp took it over: the set
+  // watches the kernel socket's file. Recorded so the takeover can move the
+  // registration to the readiness fd that replaces it at the same number.
+  void note_early(int epfd, int op, int fd, const epoll_event* event);
+  struct Early {
+    int epfd;
+    int fd;
+    epoll_event event;
+  };
+  std::vector<Early> take_early(int fd);
+
  private:
   EpollRegistry() = default;
   struct OutWatch {
@@ -44,6 +55,7 @@ class EpollRegistry {
   };
   std::mutex mutex_;
   std::vector<OutWatch> watches_;
+  std::vector<Early> early_;
   std::atomic<uint32_t> served_[FdTable::kMaxFd] = {};
   std::atomic<uint32_t> out_[FdTable::kMaxFd] = {};
 };

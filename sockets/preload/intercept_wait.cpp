@@ -155,8 +155,13 @@ int epoll_create1(int flags) {
 }
 
 int epoll_ctl(int epfd, int op, int fd, epoll_event* event) {
-  auto s = served(fd);
+  auto s = tracked(fd);
   if (s == nullptr) return libc().epoll_ctl(epfd, op, fd, event);
+  if (!s->taken()) {
+    const int r = libc().epoll_ctl(epfd, op, fd, event);
+    if (r == 0) EpollRegistry::get().note_early(epfd, op, fd, event);
+    return r;
+  }
   if (s->inherited()) return refuse_inherited(fd);
   epoll_event kernel_event{};
   if (event != nullptr) {

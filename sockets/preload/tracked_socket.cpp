@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "sockets/preload/epoll_registry.h"
 #include "sockets/preload/libc_calls.h"
 #include "sockets/preload/runtime.h"
 
@@ -229,7 +230,10 @@ Status TrackedSocket::take_over(int fd, const std::vector<BindSpec>& binds, cons
   if (libc().getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) == 0)
     sndtimeo_ms = timeval_ms(&tv, len);
   // The program's number now names the readiness epoll; the kernel socket
-  // lives on at the hidden number.
+  // lives on at the hidden number. Epoll sets that already watched the
+  // number watch the readiness fd from now on.
+  const auto early = EpollRegistry::get().take_early(fd);
+  for (const auto& e : early) libc().epoll_ctl(e.epfd, EPOLL_CTL_DEL, fd, nullptr);
   if (libc().dup3(wait_fd_, fd, (fd_flags & FD_CLOEXEC) != 0 ? O_CLOEXEC : 0) < 0) {
     const Error e = errno_error("put the readiness fd at fd " + std::to_string(fd));
     libc().close(stash_fd_);
@@ -242,6 +246,12 @@ Status TrackedSocket::take_over(int fd, const std::vector<BindSpec>& binds, cons
   flow_ = std::move(flow.value());
   flow_->add_member(this);
   taken_.store(true, std::memory_order_release);
+  for (const auto& e : early) {
+    epoll_event ev = e.event;
+    ev.events &= ~static_cast<uint32_t>(EPOLLOUT);
+    if (libc().epoll_ctl(e.epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+      EpollRegistry::get().note(e.epfd, EPOLL_CTL_ADD, fd, &e.event);
+  }
   return {};
 }
 

@@ -1,7 +1,11 @@
 #include "tests/preload/child_process.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +14,8 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include "tests/support/netns.h"
 
 namespace lrp::test {
 
@@ -24,6 +30,12 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::stri
       close(out);
     }
     setpgid(0, 0);
+    // The programs served under test (sockperf, iperf3) are not ours: in a
+    // sanitizer build their exit-time allocations are not lrp's leaks.
+    const char* asan = getenv("ASAN_OPTIONS");
+    const std::string options = std::string(asan != nullptr ? asan : "") +
+                                (asan != nullptr && *asan != '\0' ? ":" : "") + "detect_leaks=0";
+    setenv("ASAN_OPTIONS", options.c_str(), 1);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -79,6 +91,42 @@ int run_capture(const std::vector<std::string>& argv, int timeout_ms, std::strin
   }
   unlink(path.c_str());
   return status;
+}
+
+std::string http_get(const std::string& netns, uint16_t port, const std::string& path) {
+  int fd = -1;
+  {
+    NetnsGuard in_ns(netns);
+    if (!in_ns.ok()) return {};
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  }
+  if (fd < 0) return {};
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0) {
+    const std::string request =
+        "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(request.size())) {
+      char buf[16384];
+      for (;;) {
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, 5000) != 1) break;
+        const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n <= 0) break;
+        response.append(buf, static_cast<size_t>(n));
+      }
+    }
+  }
+  close(fd);
+  const size_t body = response.find("\r\n\r\n");
+  if (response.rfind("HTTP/1.", 0) != 0 || response.find(" 200 ") == std::string::npos ||
+      body == std::string::npos)
+    return {};
+  return response.substr(body + 4);
 }
 
 long long number_after(const std::string& text, const std::string& marker) {

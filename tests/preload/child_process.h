@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ class ChildProcess {
 // Runs a command to completion (bounded by timeout_ms); returns its exit
 // status and puts its output in *output.
 int run_capture(const std::vector<std::string>& argv, int timeout_ms, std::string* output);
+
+// GET http://127.0.0.1:PORT/PATH from inside a network namespace; the body,
+// or empty on failure.
+std::string http_get(const std::string& netns, uint16_t port, const std::string& path);
 
 // The number right after the first `marker` in text; -1 when there is none.
 long long number_after(const std::string& text, const std::string& marker);

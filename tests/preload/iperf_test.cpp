@@ -14,7 +14,7 @@
 namespace lrp::test {
 namespace {
 
-constexpr const char* kMetrics = "127.0.0.1:9462";
+constexpr uint16_t kMetricsPort = 9462;
 
 class IperfUnderLrp : public ::testing::TestWithParam<int> {};
 
@@ -24,10 +24,10 @@ TEST_P(IperfUnderLrp, ReceivesTheUdpTestThroughLrp) {
   VethBench bench(v6 ? "ip6" : "ip4");
   ASSERT_TRUE(bench.ok);
   const std::string server_addr = v6 ? VethBench::kServer6 : VethBench::kServer4;
-  ChildProcess server(
-      {"ip", "netns", "exec", bench.server_ns, bin_dir() + "/lrp-run", "--iface", bench.server_if,
-       "--metrics", kMetrics, "--", "iperf3", "-s", "-B", server_addr, "-p", "5201"},
-      temp_path("iperf-server"));
+  ChildProcess server({"ip", "netns", "exec", bench.server_ns, bin_dir() + "/lrp-run", "--iface",
+                       bench.server_if, "--metrics", "127.0.0.1:" + std::to_string(kMetricsPort),
+                       "--", "iperf3", "-s", "-B", server_addr, "-p", "5201"},
+                      temp_path("iperf-server"));
   bool listening = false;
   for (int i = 0; i < 100 && !listening; ++i) {
     std::string ss;
@@ -58,10 +58,7 @@ TEST_P(IperfUnderLrp, ReceivesTheUdpTestThroughLrp) {
   EXPECT_GT(total, 1000) << out;
   EXPECT_LE(lost, 0.01 * total) << out;
 
-  std::string scrape;
-  run_capture({"ip", "netns", "exec", bench.server_ns, "curl", "-sf",
-               std::string("http://") + kMetrics + "/metrics"},
-              5000, &scrape);
+  const std::string scrape = http_get(bench.server_ns, kMetricsPort, "/metrics");
   EXPECT_GE(metric_sum(scrape, "lrp_xdp_redirected_total"), 0.95 * total) << scrape;
   server.stop();
 }

@@ -335,6 +335,26 @@ void fork_policy(uint16_t echo) {
   close(fd);
 }
 
+void epoll_before_bind(uint16_t echo) {
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = 42;
+  epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+  socklen_t len;
+  sockaddr_storage ss = address(kLocal4, kBase + 8, &len);
+  check(bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0 && !is_socket_fd(fd),
+        "socket in an epoll set before bind is served by lrp");
+  send_text(fd, kPeer4, echo, "early");
+  epoll_event out{};
+  const int n = epoll_wait(ep, &out, 1, 2000);
+  check(n == 1 && out.data.u64 == 42 && receive_text(fd, 0) == "early",
+        "epoll set made before bind sees lrp datagrams", std::to_string(n));
+  close(fd);
+  close(ep);
+}
+
 }  // namespace
 
 int run_semantics(uint16_t echo, int echo_ports) {
@@ -365,6 +385,7 @@ int run_semantics(uint16_t echo, int echo_ports) {
   ipv6(echo);
   pktinfo(echo);
   reuseport(echo, echo_ports);
+  epoll_before_bind(echo);
   fork_policy(echo);
   // A loopback socket in the same process stays on the kernel.
   const int loop = bound_udp(AF_INET, "127.0.0.1", 0);

@@ -18,7 +18,7 @@ namespace lrp::test {
 namespace {
 
 constexpr const char* kPort = "11111";
-constexpr const char* kMetrics = "127.0.0.1:9461";
+constexpr uint16_t kMetricsPort = 9461;
 
 struct Multiplexer {
   const char* flag;  // sockperf -F
@@ -31,11 +31,7 @@ long long field(const std::string& text, const std::string& name) {
 }
 
 std::string scrape(const VethBench& bench) {
-  std::string out;
-  run_capture({"ip", "netns", "exec", bench.server_ns, "curl", "-sf",
-               std::string("http://") + kMetrics + "/metrics"},
-              5000, &out);
-  return out;
+  return http_get(bench.server_ns, kMetricsPort, "/metrics");
 }
 
 // The metrics endpoint comes up when the server binds its first lrp socket.
@@ -90,7 +86,7 @@ TEST_P(SockperfUnderLrp, AnswersEveryClientThroughLrp) {
                        "--threading",
                        mux.threading,
                        "--metrics",
-                       kMetrics,
+                       "127.0.0.1:" + std::to_string(kMetricsPort),
                        "--",
                        "sockperf",
                        "server",
