@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <ostream>
 #include <string>
 #include <thread>
 
@@ -25,6 +26,11 @@ struct Multiplexer {
   const char* mode;
   const char* threading;
 };
+
+// Readable test names in ctest.
+void PrintTo(const Multiplexer& m, std::ostream* os) {
+  *os << "-F " << m.flag << " --mode " << m.mode << " --threading " << m.threading;
+}
 
 long long field(const std::string& text, const std::string& name) {
   return number_after(text, name + "=");
