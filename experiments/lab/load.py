@@ -6,6 +6,7 @@ priority so the generator on the same core does not delay it)."""
 
 import os
 import re
+import signal
 import subprocess
 
 from bench import CLIENT_ADDR, SERVER_ADDR, ns_exec
@@ -51,7 +52,7 @@ def start_trafgen(lab, rate, seconds, port):
     each send, so the rate falls short of the target by the cost of a send
     and a wake-up; what counts is the rate measured at the receiver."""
     gap_ns = 1e9 / rate
-    return spawn(_trafgen_cmd(lab, gap_ns, int(rate * seconds * 4), port), lab.log,
+    return spawn(_trafgen_cmd(lab, gap_ns, int(rate * seconds), port), lab.log,
                  subprocess.DEVNULL)
 
 
@@ -59,11 +60,11 @@ def finish_trafgen(p, seconds):
     """Stops trafgen after `seconds`; false if it failed before that."""
     try:
         p.wait(seconds)
-        failed = p.returncode != 0
+        return p.returncode == 0
     except subprocess.TimeoutExpired:
-        failed = False
-    finish(p, 0.01)
-    return not failed
+        p.send_signal(signal.SIGINT)  # trafgen's own way to stop early
+    finish(p, 2.0)
+    return True
 
 
 def start_probe(lab, port, seconds, mps=1000):
