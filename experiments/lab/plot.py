@@ -116,6 +116,9 @@ def forwarding(rows, path):
     plt.close(fig)
 
 
+rtc_moderate_label = "beside a moderate flood"
+
+
 def rtc_vs_dedicated(rows, path):
     fig, axes = plt.subplots(2, 2, figsize=(14, 8))
     names = [c.name for c in servers.THREADING]
@@ -128,12 +131,15 @@ def rtc_vs_dedicated(rows, path):
         axes[0][col].bar(xs, thr, color=colors)
         axes[0][col].set_ylabel("delivered at max load (kpps)")
         axes[0][col].set_title(TITLES[placement], fontsize=10)
-        width = 0.4
-        for k, (load_name, shade) in enumerate((("idle", 0.5), ("moderate", 1.0))):
-            p99 = [pick.get((n, load_name), {}).get("probe_p99_us") or 0 for n in names]
-            axes[1][col].bar([x + (k - 0.5) * width for x in xs], p99, width, color=colors,
-                             alpha=shade, label=f"p99, {load_name} load")
-        axes[1][col].set_ylabel("sockperf p99 latency (us)")
+        width = 0.27
+        bars = (("idle", "probe_p50_us", 0.35, "p50, idle"), ("idle", "probe_p99_us", 0.65,
+                                                               "p99, idle"),
+                ("moderate", "probe_p99_us", 1.0, f"p99, {rtc_moderate_label}"))
+        for k, (load_name, key, shade, label) in enumerate(bars):
+            values = [pick.get((n, load_name), {}).get(key) or 0 for n in names]
+            axes[1][col].bar([x + (k - 1) * width for x in xs], values, width, color=colors,
+                             alpha=shade, label=label)
+        axes[1][col].set_ylabel("sockperf latency (us)")
         axes[1][col].set_yscale("log")
         axes[1][col].legend(fontsize=8)
         for ax in (axes[0][col], axes[1][col]):
