@@ -84,6 +84,9 @@ def figures(a, b, config, placement, seconds):
     }
     r.update({k: int(v) for k, v in drops.items()})
     if not config.kernel:
+        # The XDP program's own count of frames it saw: a cross-check of the
+        # interface counter (equal up to frames that are not IP).
+        r["xdp_seen"] = int(d_srv.get("xdp_seen", 0))
         r["lrp_charged_ns_per_pkt"] = (round(d_srv.get("charged_ns", 0) / delivered)
                                        if delivered else 0)
         r["mode_switches"] = int(d_srv.get("switches_to_poll", 0)
