@@ -335,6 +335,22 @@ void fork_policy(uint16_t echo) {
   close(fd);
 }
 
+// Before any socket is taken over, a child is a process like any other.
+void fork_before_takeover(uint16_t echo) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = bound_udp(AF_INET, kLocal4, kBase + 9);
+    const bool taken = fd >= 0 && !is_socket_fd(fd);
+    send_text(fd, kPeer4, echo, "child");
+    const bool echoed = receive_text(fd, 2000) == "child";
+    _exit(taken && echoed ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+        "fork before any takeover: the child serves its own sockets with lrp");
+}
+
 void epoll_before_bind(uint16_t echo) {
   const int ep = epoll_create1(EPOLL_CLOEXEC);
   const int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -358,6 +374,7 @@ void epoll_before_bind(uint16_t echo) {
 }  // namespace
 
 int run_semantics(uint16_t echo, int echo_ports) {
+  fork_before_takeover(echo);
   const int fd = bound_udp(AF_INET, kLocal4, kBase);
   check(fd >= 0 && !is_socket_fd(fd), "socket bound to the lrp address is served by lrp");
   sockaddr_storage ss{};
