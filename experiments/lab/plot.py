@@ -55,7 +55,7 @@ def livelock(rows, path, mlfrr):
 
 
 def crosstalk(rows, path):
-    fig, axes = plt.subplots(2, 2, figsize=(13, 8), sharex=True)
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8), sharex="col")
     for col, placement in enumerate(servers.PLACEMENTS):
         for c in servers.STANDARD:
             pts = sorted(_series(rows, placement, c.name), key=lambda r: r["offered_pps"])
@@ -74,6 +74,9 @@ def crosstalk(rows, path):
         axes[0][col].set_title(TITLES[placement], fontsize=10)
         axes[0][col].set_ylabel("victim latency (us; solid p99, dotted p50)")
         axes[1][col].set_ylabel("victim loss (%)")
+        worst = max([100 * (r["probe_loss"] or 0) for r in rows if r["placement"] == placement],
+                    default=0)
+        axes[1][col].set_ylim(0, max(1.0, 1.2 * worst))
         axes[1][col].set_xlabel("flood to the other port, offered at the receiver (kpps)")
         for ax in (axes[0][col], axes[1][col]):
             ax.set_xlim(left=0)
@@ -86,7 +89,7 @@ def crosstalk(rows, path):
 
 
 def forwarding(rows, path):
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8), sharex=True)
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
     metrics = [("max", "relayed_pps", "relayed at max load (kpps)", 1e3),
                ("paced", "jitter_avg_us", "average jitter (us)", 1),
                ("paced", "jitter_max_us", "maximum jitter (us)", 1)]
