@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a new machine: install, build, and run the receive-livelock
 # experiment (lrp-lab livelock: every server configuration in both placements,
-# about 8 minutes), then say where its plot and summary are.
+# about 9 minutes), then say where its plot and summary are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
