@@ -13,7 +13,8 @@ source benchmarks/bench-lib.sh
 bench_setup
 port=9600
 metrics=127.0.0.1:9464
-scrape() { ip netns exec "$srv" curl -s "http://$metrics/metrics" | grep -E "^$1" || true; }
+scrape() { ip netns exec "$srv" curl -s "http://$metrics/metrics" | grep -E "^($1)" || true; }
+nonzero() { awk '$NF != 0'; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$server_pid/status"; }
 
 ip netns exec "$srv" "$bin/lrp-echo" --iface "$sif" --port "$port" --work-ns "$work_ns" \
@@ -41,8 +42,8 @@ rss_end=$(rss_kb)
 echo "soak: ran $(($(date +%s) - start)) s; resident memory ${rss_start} kB at start, ${rss_end} kB at end"
 echo "soak: frames by place (after the flood) and violations:"
 scrape 'lrp_frames\{|lrp_frame_violations_total'
-echo "soak: drops by reason and XDP verdicts:"
-scrape 'lrp_drops_total|lrp_xdp_shed_total|lrp_xdp_redirected_total|lrp_xdp_pass_total|lrp_datagrams_delivered_total'
+echo "soak: drops by reason and XDP verdicts (non-zero):"
+scrape 'lrp_drops_total|lrp_xdp_shed_total|lrp_xdp_redirected_total|lrp_xdp_pass_total|lrp_datagrams_delivered_total' | nonzero
 kill -INT "$server_pid" 2>/dev/null || true
 sleep 1
 cat /tmp/lrp-soak-echo.out
