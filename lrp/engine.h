@@ -111,6 +111,8 @@ class Engine {
   // Queues one UDP datagram on the socket's TX ring. `from` overrides the
   // source address (needed for sockets bound to any address). EAGAIN: TX ring
   // or the socket's transmit budget is full; reclaim, flush and retry.
+  // ETIMEDOUT: the budget stayed full with no completion for a second (link
+  // down or device gone).
   Status send(SlotId slot, const Endpoint& to, std::span<const uint8_t> payload,
               const IpAddress* from = nullptr);
   // Kicks the kernel to transmit what is queued (copy mode sends only when
@@ -144,7 +146,9 @@ class Engine {
   size_t fill_ring_entries() const;
   size_t rx_ring_entries(SlotId slot) const;
   // Every frame is somewhere, once: pool bookkeeping against the rings.
-  // Only exact while no traffic is in flight.
+  // Only exact while no traffic is in flight, and after the kernel's last
+  // receive on the queue succeeded: a receive that found the RX ring full
+  // keeps the fill-ring frame it took until its next receive.
   bool frames_accounted(std::string* why);
 
   XdpProgram& program() { return *program_; }
