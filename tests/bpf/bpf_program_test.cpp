@@ -19,6 +19,7 @@
 #include "tests/bpf/frame_builder.h"
 #include "tests/bpf/skeleton.h"
 #include "tests/bpf/test_xsk.h"
+#include "tests/bpf/xdp_names.h"
 #include "tests/support/privileges.h"
 
 namespace lrp::test {
@@ -69,30 +70,6 @@ struct Counters {
   std::array<uint64_t, LRP_G_COUNTER_MAX> global{};
   std::array<std::array<uint64_t, LRP_SLOT_COUNTER_MAX>, LRP_MAX_SLOTS> slots{};
 };
-
-const char* verdict_name(int v) {
-  switch (v) {
-    case XDP_ABORTED:
-      return "XDP_ABORTED";
-    case XDP_DROP:
-      return "XDP_DROP";
-    case XDP_PASS:
-      return "XDP_PASS";
-    case XDP_TX:
-      return "XDP_TX";
-    case XDP_REDIRECT:
-      return "XDP_REDIRECT";
-    default:
-      return "unknown";
-  }
-}
-
-const char* global_name(int c) {
-  static constexpr const char* kNames[LRP_G_COUNTER_MAX] = {
-      "SEEN",          "PASS_NOT_IP",  "PASS_NOT_UDP",    "PASS_FRAGMENT", "PASS_MALFORMED",
-      "PASS_IPV6_EXT", "PASS_NO_FLOW", "PASS_SLOT_EMPTY", "REDIRECTED",    "SHED"};
-  return kNames[c];
-}
 
 const char* slot_name(int c) {
   static constexpr const char* kNames[LRP_SLOT_COUNTER_MAX] = {"REDIRECTED", "SHED", "MALFORMED",
@@ -226,7 +203,7 @@ class XdpProgramTest : public ::testing::Test {
     for (const SlotCount& s : slots) want.slots[s.slot][s.counter] += repeat;
     for (int c = 0; c < LRP_G_COUNTER_MAX; ++c)
       EXPECT_EQ(after.global[c] - before.global[c], want.global[c])
-          << "global counter " << global_name(c);
+          << "global counter " << global_counter_name(c);
     for (uint32_t slot = 0; slot < LRP_MAX_SLOTS; ++slot)
       for (int c = 0; c < LRP_SLOT_COUNTER_MAX; ++c)
         EXPECT_EQ(after.slots[slot][c] - before.slots[slot][c], want.slots[slot][c])

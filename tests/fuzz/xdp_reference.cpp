@@ -191,30 +191,6 @@ Decision classify(std::span<const uint8_t> frame, const ReferenceMaps& maps) {
   return Decision{XDP_PASS, LRP_G_PASS_SLOT_EMPTY, counted(*slot), LRP_SLOT_EMPTY};
 }
 
-const char* verdict_name(int verdict) {
-  switch (verdict) {
-    case XDP_ABORTED:
-      return "XDP_ABORTED";
-    case XDP_DROP:
-      return "XDP_DROP";
-    case XDP_PASS:
-      return "XDP_PASS";
-    case XDP_TX:
-      return "XDP_TX";
-    case XDP_REDIRECT:
-      return "XDP_REDIRECT";
-    default:
-      return "unknown verdict";
-  }
-}
-
-const char* global_counter_name(int counter) {
-  static constexpr const char* kNames[LRP_G_COUNTER_MAX] = {
-      "SEEN",          "PASS_NOT_IP",  "PASS_NOT_UDP",    "PASS_FRAGMENT", "PASS_MALFORMED",
-      "PASS_IPV6_EXT", "PASS_NO_FLOW", "PASS_SLOT_EMPTY", "REDIRECTED",    "SHED"};
-  return counter >= 0 && counter < LRP_G_COUNTER_MAX ? kNames[counter] : "unknown counter";
-}
-
 const char* slot_counter_name(int counter) {
   static constexpr const char* kNames[LRP_SLOT_COUNTER_MAX] = {"REDIRECTED", "SHED", "MALFORMED",
                                                                "EMPTY"};

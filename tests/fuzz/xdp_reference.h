@@ -16,6 +16,7 @@
 #include <string>
 
 #include "bpf/lrp_shared.h"
+#include "tests/bpf/xdp_names.h"
 
 namespace lrp::fuzz {
 
@@ -51,8 +52,8 @@ struct Tuple {
 };
 std::optional<Tuple> udp_tuple(std::span<const uint8_t> frame);
 
-const char* verdict_name(int verdict);
-const char* global_counter_name(int counter);
+using test::global_counter_name;
+using test::verdict_name;
 const char* slot_counter_name(int counter);
 std::string describe(const Decision& d);
 
