@@ -28,6 +28,8 @@ struct ReceiveInfo {
   // for it (Option::ReceiveLocalAddress, like IP_PKTINFO).
   std::optional<Endpoint> local;
   SlotId slot = 0;  // the socket it arrived on
+  uint8_t tos = 0;  // IPv4 TOS or IPv6 traffic class (IP_RECVTOS, IPV6_RECVTCLASS)
+  uint8_t ttl = 0;  // IPv4 TTL or IPv6 hop limit (IP_RECVTTL, IPV6_RECVHOPLIMIT)
 };
 
 struct OutDatagram {
