@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sockets/preload/epoll_registry.h"
+#include "sockets/preload/internal_fds.h"
 #include "sockets/preload/libc_calls.h"
 #include "sockets/preload/socket_lookup.h"
 #include "sockets/preload/wait_policy.h"
@@ -148,29 +149,22 @@ int pselect(int nfds, fd_set* rd, fd_set* wr, fd_set* ex, const timespec* timeou
 }
 
 int epoll_create(int size) {
-  return libc().epoll_create(size);
+  return note_created(libc().epoll_create(size));
 }
 int epoll_create1(int flags) {
-  return libc().epoll_create1(flags);
+  return note_created(libc().epoll_create1(flags));
 }
 
 int epoll_ctl(int epfd, int op, int fd, epoll_event* event) {
   auto s = tracked(fd);
-  if (s == nullptr) return libc().epoll_ctl(epfd, op, fd, event);
+  if (s == nullptr || s->returned()) return libc().epoll_ctl(epfd, op, fd, event);
+  if (s->inherited()) return refuse_inherited(fd);
   if (!s->taken()) {
     const int r = libc().epoll_ctl(epfd, op, fd, event);
     if (r == 0) EpollRegistry::get().note_early(epfd, op, fd, event);
     return r;
   }
-  if (s->inherited()) return refuse_inherited(fd);
-  epoll_event kernel_event{};
-  if (event != nullptr) {
-    kernel_event = *event;
-    kernel_event.events &= ~static_cast<uint32_t>(EPOLLOUT);
-  }
-  const int r = libc().epoll_ctl(epfd, op, fd, event != nullptr ? &kernel_event : nullptr);
-  if (r == 0) EpollRegistry::get().note(epfd, op, fd, event);
-  return r;
+  return EpollRegistry::get().ctl_served(epfd, op, fd, event);
 }
 
 static int epoll_common(int epfd, epoll_event* events, int max, int timeout_ms,
@@ -187,7 +181,9 @@ static int epoll_common(int epfd, epoll_event* events, int max, int timeout_ms,
     const int total = registry.add_out_events(epfd, events, n, max);
     if (total > 0) return total;
   }
-  return spin_then_wait(real, timeout_ms);
+  const int n = spin_then_wait(real, timeout_ms);
+  if (n > 0 && registry.wants_out(epfd)) return registry.add_out_events(epfd, events, n, max);
+  return n;
 }
 
 int epoll_wait(int epfd, epoll_event* events, int max, int timeout_ms) {
