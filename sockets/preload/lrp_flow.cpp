@@ -42,6 +42,12 @@ Result<std::shared_ptr<LrpFlow>> LrpFlow::join(const std::shared_ptr<sockets::St
   return flow;
 }
 
+std::shared_ptr<LrpFlow> LrpFlow::find(const std::string& key) {
+  std::lock_guard lock(registry_mutex);
+  auto it = registry().find(key);
+  return it == registry().end() ? nullptr : it->second.lock();
+}
+
 LrpFlow::~LrpFlow() {
   InsideLrp inside;
   for (auto& s : sockets_) (void)s->close();

@@ -31,6 +31,8 @@ class LrpFlow : public std::enable_shared_from_this<LrpFlow> {
                                                const std::string& key,
                                                const std::vector<BindSpec>& binds,
                                                const sockets::SocketConfig& config, bool reuseport);
+  // The flow open at `key`, if any.
+  static std::shared_ptr<LrpFlow> find(const std::string& key);
   ~LrpFlow();
 
   void add_member(TrackedSocket* member);

@@ -150,6 +150,7 @@ size_t scatter(std::span<const uint8_t> data, msghdr* msg) {
 // hands it back in msg_flags.
 ssize_t finish(TrackedSocket& s, msghdr* msg, int flags, int cmsg_flags, size_t copied,
                const Meta& m) {
+  if ((flags & MSG_PEEK) == 0) TakeoverStats::get().count(Route::ReceivedLrp);
   msg->msg_flags = cmsg_flags;
   if (copied < m.datagram_size) msg->msg_flags |= MSG_TRUNC;
   fill_name(s, m.source, msg);
@@ -275,6 +276,7 @@ ssize_t try_receive(TrackedSocket& s, FlowRef& ref, msghdr* msg, int flags, int 
   if (r != kNothing) return r;
   if (!kernel_too) return kNothing;
   const ssize_t k = libc().recvmsg(s.kernel_fd(), msg, flags | cmsg_flags | MSG_DONTWAIT);
+  if (k >= 0 && (flags & MSG_PEEK) == 0) TakeoverStats::get().count(Route::ReceivedKernel);
   if (k >= 0 || errno != EAGAIN) return k;
   return kNothing;
 }

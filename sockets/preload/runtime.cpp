@@ -1,5 +1,6 @@
 #include "sockets/preload/runtime.h"
 
+#include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -110,9 +111,20 @@ void Runtime::load_interface() {
     if (i->ifa_addr == nullptr || settings_->iface != i->ifa_name) continue;
     auto address = address_of(i->ifa_addr);
     if (!address) continue;
-    InterfacePrefix p{address.value(), prefix_length(i->ifa_netmask), std::nullopt};
-    if (address->is_v4() && (i->ifa_flags & IFF_BROADCAST) != 0)
-      p.broadcast = address_of(i->ifa_broadaddr);
+    InterfacePrefix p{address.value(), prefix_length(i->ifa_netmask), {}};
+    if (address->is_v4()) {
+      // The kernel makes the subnet's all-ones host a broadcast address
+      // whenever the prefix is shorter than /31, whatever `brd` says.
+      if (p.prefix_len < 31) {
+        const uint32_t mask = p.prefix_len == 0 ? 0 : ~0u << (32 - p.prefix_len);
+        in_addr all_ones{};
+        all_ones.s_addr = htonl((ntohl(address->to_v4().s_addr) & mask) | ~mask);
+        p.broadcasts.push_back(IpAddress::from_v4(all_ones));
+      }
+      if ((i->ifa_flags & IFF_BROADCAST) != 0) {
+        if (auto b = address_of(i->ifa_broadaddr); b && !b->is_any()) p.broadcasts.push_back(*b);
+      }
+    }
     prefixes_.push_back(p);
   }
   freeifaddrs(list);
@@ -138,7 +150,9 @@ bool Runtime::reaches(const IpAddress& destination) {
   load_interface();
   bool on_link = false;
   for (const InterfacePrefix& p : prefixes_) {
-    if (p.address == destination || p.broadcast == destination) return false;
+    if (p.address == destination ||
+        std::find(p.broadcasts.begin(), p.broadcasts.end(), destination) != p.broadcasts.end())
+      return false;
     on_link = on_link || same_prefix(p.address, destination, p.prefix_len);
   }
   return on_link;

@@ -35,7 +35,7 @@ class InsideLrp {
 struct InterfacePrefix {
   IpAddress address;
   int prefix_len = 0;
-  std::optional<IpAddress> broadcast;  // IPv4 subnet broadcast
+  std::vector<IpAddress> broadcasts;  // IPv4: the subnet's broadcast addresses
 };
 
 class Runtime {

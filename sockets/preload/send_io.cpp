@@ -105,23 +105,27 @@ std::optional<Endpoint> destination_of(TrackedSocket& s, const msghdr* msg) {
   return s.peer;
 }
 
-// Whether lrp sends this message itself, and how.
-bool plan_send(TrackedSocket& s, LrpFlow* flow, const msghdr* msg, int flags, Plan* plan) {
-  if (flow == nullptr || (flags & ~kPlainFlags) != 0) return false;
+// Whether lrp sends this message itself (Route::SentLrp, with `plan`
+// filled in), or why the kernel socket does.
+Route plan_send(TrackedSocket& s, LrpFlow* flow, const msghdr* msg, int flags, Plan* plan) {
+  if (flow == nullptr) return Route::SentKernelDestination;
+  if ((flags & MSG_MORE) != 0) return Route::SentKernelCork;
+  if ((flags & ~kPlainFlags) != 0) return Route::SentKernelFlags;
   const OptionState& o = s.options();
-  if (o.send_on_kernel != nullptr || o.corked || s.kernel_pending.load()) return false;
+  if (o.corked || s.kernel_pending.load()) return Route::SentKernelCork;
+  if (o.send_on_kernel != nullptr) return Route::SentKernelOption;
   Runtime& rt = Runtime::get();
   const auto to = destination_of(s, msg);
-  if (!to || to->port == 0 || !rt.reaches(to->addr)) return false;
-  if (o.v6only && to->addr.is_v4()) return false;
+  if (!to || to->port == 0 || !rt.reaches(to->addr)) return Route::SentKernelDestination;
+  if (o.v6only && to->addr.is_v4()) return Route::SentKernelDestination;
   SendControl control;
-  if (!read_control(msg, rt.ifindex(), &control)) return false;
+  if (!read_control(msg, rt.ifindex(), &control)) return Route::SentKernelControl;
   IpAddress from;
   if (control.source) {
     // lrp sends from the interface's addresses; the kernel decides about
     // any other (and refuses one that is not local).
     if (control.source->is_v4() != to->addr.is_v4() || !rt.is_interface_address(*control.source))
-      return false;
+      return Route::SentKernelControl;
     from = *control.source;
   } else {
     std::optional<IpAddress> chosen;
@@ -137,23 +141,24 @@ bool plan_send(TrackedSocket& s, LrpFlow* flow, const msghdr* msg, int flags, Pl
     }();
     if (!chosen) chosen = bound;
     if (!chosen) chosen = rt.source_for(to->addr);
-    if (!chosen) return false;
+    if (!chosen) return Route::SentKernelDestination;
     from = *chosen;
   }
   sockets::UdpSocket* native = flow->for_family(to->addr.is_v4());
-  if (native == nullptr) return false;
+  if (native == nullptr) return Route::SentKernelDestination;
   const size_t length = iov_total(msg);
   const size_t headers = (to->addr.is_v4() ? kIpv4Header : kIpv6Header) + kUdpHeader;
   const size_t mtu = static_cast<size_t>(rt.mtu());
-  if (length + headers > 0xffff) return false;  // EMSGSIZE is the kernel's to say
+  if (length + headers > 0xffff) return Route::SentKernelSize;  // EMSGSIZE is the kernel's
   const size_t segment = control.segment != 0 ? control.segment : o.gso_size;
   if (segment != 0 && length > segment) {
-    if (segment + headers > mtu || (length + segment - 1) / segment > kMaxSegments) return false;
+    if (segment + headers > mtu || (length + segment - 1) / segment > kMaxSegments)
+      return Route::SentKernelSize;
   } else if (length + headers > mtu) {
-    return false;  // the kernel fragments it, or refuses it
+    return Route::SentKernelSize;  // the kernel fragments it, or refuses it
   }
   *plan = Plan{native, to.value(), from, length, segment != 0 && length > segment ? segment : 0};
-  return true;
+  return Route::SentLrp;
 }
 
 // The payload in one piece.
@@ -168,7 +173,8 @@ std::span<const uint8_t> payload_of(const msghdr* msg, size_t length) {
   return buffer.first(length);
 }
 
-ssize_t kernel_send(TrackedSocket& s, const msghdr* msg, int flags) {
+ssize_t kernel_send(TrackedSocket& s, const msghdr* msg, int flags, Route why) {
+  TakeoverStats::get().count(why);
   if (s.nonblocking.load()) flags |= MSG_DONTWAIT;
   const ssize_t r = libc().sendmsg(s.kernel_fd(), msg, flags);
   // The kernel keeps a corked datagram pending until a send without
@@ -191,7 +197,8 @@ ssize_t kernel_segments(TrackedSocket& s, const Plan& plan, std::span<const uint
     m.msg_namelen = len;
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
-    if (kernel_send(s, &m, flags) < 0) return at == 0 ? -1 : static_cast<ssize_t>(payload.size());
+    if (kernel_send(s, &m, flags, Route::SentKernelBusy) < 0)
+      return at == 0 ? -1 : static_cast<ssize_t>(payload.size());
   }
   return static_cast<ssize_t>(payload.size());
 }
@@ -201,13 +208,17 @@ ssize_t kernel_segments(TrackedSocket& s, const Plan& plan, std::span<const uint
 ssize_t send_message(TrackedSocket& s, const msghdr* msg, int flags) {
   const auto flow = s.flow();
   Plan plan;
-  if (!plan_send(s, flow.get(), msg, flags, &plan)) return kernel_send(s, msg, flags);
+  const Route route = plan_send(s, flow.get(), msg, flags, &plan);
+  if (route != Route::SentLrp) return kernel_send(s, msg, flags, route);
   const std::span<const uint8_t> payload = payload_of(msg, plan.length);
   InsideLrp inside;
+  TakeoverStats& stats = TakeoverStats::get();
   if (plan.segment == 0) {
-    if (plan.native->send_to(plan.to, payload, &plan.from).ok())
+    if (plan.native->send_to(plan.to, payload, &plan.from).ok()) {
+      stats.count(Route::SentLrp);
       return static_cast<ssize_t>(payload.size());
-    return kernel_send(s, msg, flags);
+    }
+    return kernel_send(s, msg, flags, Route::SentKernelBusy);
   }
   // UDP_SEGMENT: the kernel splits the payload into datagrams of the
   // segment size (the last may be shorter); so does lrp.
@@ -215,6 +226,7 @@ ssize_t send_message(TrackedSocket& s, const msghdr* msg, int flags) {
     const size_t n = std::min(plan.segment, payload.size() - at);
     if (!plan.native->send_to(plan.to, payload.subspan(at, n), &plan.from).ok())
       return kernel_segments(s, plan, payload, at, flags);
+    stats.count(Route::SentLrp);
   }
   return static_cast<ssize_t>(payload.size());
 }
@@ -233,8 +245,8 @@ int send_messages(TrackedSocket& s, mmsghdr* msgs, unsigned int n, int flags) {
     for (unsigned int i = sent; i < n && batch.size() < kBatch; ++i) {
       const msghdr* m = &msgs[i].msg_hdr;
       Plan plan;
-      if (m->msg_iovlen != 1 || !plan_send(s, flow.get(), m, flags, &plan) || plan.segment != 0 ||
-          (native != nullptr && plan.native != native))
+      if (m->msg_iovlen != 1 || plan_send(s, flow.get(), m, flags, &plan) != Route::SentLrp ||
+          plan.segment != 0 || (native != nullptr && plan.native != native))
         break;
       native = plan.native;
       batch.push_back(sockets::OutDatagram{
@@ -248,8 +260,10 @@ int send_messages(TrackedSocket& s, mmsghdr* msgs, unsigned int n, int flags) {
       auto r = native->send_batch(batch);
       queued = r ? r.value() : 0;
     }
-    for (size_t k = 0; k < queued; ++k)
+    for (size_t k = 0; k < queued; ++k) {
       msgs[sent + k].msg_len = static_cast<unsigned int>(batch[k].payload.size());
+      TakeoverStats::get().count(Route::SentLrp);
+    }
     sent += static_cast<unsigned int>(queued);
     if (sent == n || (queued > 0 && queued == batch.size())) continue;
     const ssize_t r = send_message(s, &msgs[sent].msg_hdr, flags);

@@ -49,6 +49,42 @@ const char* to_string(KernelReason reason) {
   return "unknown";
 }
 
+const char* to_string(Route route) {
+  switch (route) {
+    case Route::SentLrp:
+      return "sent.lrp";
+    case Route::SentKernelOption:
+      return "sent.kernel.option";
+    case Route::SentKernelCork:
+      return "sent.kernel.cork";
+    case Route::SentKernelFlags:
+      return "sent.kernel.flags";
+    case Route::SentKernelDestination:
+      return "sent.kernel.destination";
+    case Route::SentKernelControl:
+      return "sent.kernel.control";
+    case Route::SentKernelSize:
+      return "sent.kernel.size";
+    case Route::SentKernelBusy:
+      return "sent.kernel.busy";
+    case Route::ReceivedLrp:
+      return "received.lrp";
+    case Route::ReceivedKernel:
+      return "received.kernel";
+    case Route::Count:
+      break;
+  }
+  return "unknown";
+}
+
+namespace {
+
+[[gnu::destructor]] void write_at_exit() {
+  TakeoverStats::get().flush();
+}
+
+}  // namespace
+
 TakeoverStats& TakeoverStats::get() {
   static TakeoverStats* stats = new TakeoverStats();
   return *stats;
@@ -92,11 +128,20 @@ uint64_t TakeoverStats::count(KernelReason reason) {
   return kernel_[static_cast<size_t>(reason)];
 }
 
+void TakeoverStats::flush() {
+  std::lock_guard lock(mutex_);
+  bool any = served_ > 0;
+  for (uint64_t k : kernel_) any = any || k > 0;
+  for (const auto& r : routes_) any = any || r.load(std::memory_order_relaxed) > 0;
+  if (any) write_file_locked();
+}
+
 void TakeoverStats::after_fork() {
   new (&mutex_) std::mutex();
   served_ = 0;
   kernel_ = {};
   said_ = {};
+  for (auto& r : routes_) r.store(0, std::memory_order_relaxed);
 }
 
 // Rewritten whole on every change (a rename, so a reader never sees half a
@@ -111,6 +156,9 @@ void TakeoverStats::write_file_locked() {
   for (size_t i = 0; i < kernel_.size(); ++i)
     text += std::string("kernel.") + to_string(static_cast<KernelReason>(i)) + " " +
             std::to_string(kernel_[i]) + "\n";
+  for (size_t i = 0; i < routes_.size(); ++i)
+    text += std::string(to_string(static_cast<Route>(i))) + " " +
+            std::to_string(routes_[i].load(std::memory_order_relaxed)) + "\n";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return;
   const bool written =

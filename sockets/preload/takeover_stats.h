@@ -4,11 +4,14 @@
 // DIR/lrp-preload.PID that always holds the current counts:
 //   served N
 //   kernel.REASON N      (one line per reason)
+//   sent.lrp N, sent.kernel.WHY N, received.lrp N, received.kernel N
+// (the datagram counts are written with every takeover decision and at exit).
 // The program itself never sees a difference: the kernel's bind or connect
 // result stands, and the socket works on the kernel.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -35,6 +38,22 @@ enum class KernelReason : uint8_t {
 
 const char* to_string(KernelReason reason);
 
+// Which way datagrams of served sockets went, counted.
+enum class Route : uint8_t {
+  SentLrp,                // sent by lrp
+  SentKernelOption,       // an option lrp does not apply (IP_TOS, IP_TTL, SO_MARK...)
+  SentKernelCork,         // MSG_MORE, UDP_CORK
+  SentKernelFlags,        // a send flag lrp does not apply (MSG_OOB...)
+  SentKernelDestination,  // not a unicast neighbour on the interface's subnets
+  SentKernelControl,      // a control message lrp does not apply, or a foreign source
+  SentKernelSize,         // fragmentation, or a segment train lrp does not split
+  SentKernelBusy,         // lrp could not send at once (ring full, next hop unresolved)
+  ReceivedLrp,            // received through lrp
+  ReceivedKernel,         // received from the kernel socket (other interfaces, fragments)
+  Count,
+};
+const char* to_string(Route route);
+
 class TakeoverStats {
  public:
   static TakeoverStats& get();
@@ -45,7 +64,12 @@ class TakeoverStats {
   // ("udp 198.18.0.1:53 (fd 7)"), `why` is the detail.
   void kernel(KernelReason reason, const std::string& socket, const std::string& why);
 
+  void count(Route route) {
+    routes_[static_cast<size_t>(route)].fetch_add(1, std::memory_order_relaxed);
+  }
   uint64_t served_count();
+  // Writes the file now (at exit, for the datagram counts).
+  void flush();
   uint64_t count(KernelReason reason);
   // In a fork child: the counts are the parent's; the child starts from zero
   // in a file of its own.
@@ -59,6 +83,7 @@ class TakeoverStats {
   uint64_t served_ = 0;
   std::array<uint64_t, static_cast<size_t>(KernelReason::Count)> kernel_{};
   std::array<bool, static_cast<size_t>(KernelReason::Count)> said_{};
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(Route::Count)> routes_{};
 };
 
 }  // namespace lrp::preload

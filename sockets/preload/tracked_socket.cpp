@@ -152,7 +152,8 @@ std::optional<std::pair<KernelReason, std::string>> TrackedSocket::refuse(int fd
 
 Result<std::shared_ptr<LrpFlow>> TrackedSocket::open_flow(const Endpoint& local,
                                                           const std::optional<Endpoint>& remote,
-                                                          KernelReason* reason) {
+                                                          KernelReason* reason,
+                                                          std::string* key_out) {
   Runtime& rt = Runtime::get();
   auto stack = rt.stack();
   if (!stack) {
@@ -172,6 +173,7 @@ Result<std::shared_ptr<LrpFlow>> TrackedSocket::open_flow(const Endpoint& local,
   }
   std::string key = local.to_string() + (dual ? "/dual" : "");
   if (remote) key += "->" + remote->to_string();
+  if (key_out != nullptr) *key_out = key;
   sockets::SocketConfig config;
   config.application.name =
       std::string(program_invocation_short_name) + ":" + std::to_string(local.port);
@@ -203,7 +205,18 @@ void TrackedSocket::consider_takeover(int fd) {
     reason = refused->first;
     why = refused->second;
   } else {
-    auto flow = open_flow(local.value(), remote, &reason);
+    std::string key;
+    auto flow = open_flow(local.value(), remote, &reason, &key);
+    if (!flow && reason == KernelReason::AddressInUse) {
+      // Two sockets on one address without SO_REUSEPORT (SO_REUSEADDR): the
+      // kernel gives the datagrams to the one bound last. lrp cannot, so
+      // the one it serves goes back to the kernel too.
+      if (!counted_) stats.kernel(reason, describe(fd), flow.error().message());
+      counted_ = true;
+      lock.unlock();
+      give_back_holders(key);
+      return;
+    }
     if (!flow) {
       why = flow.error().message();
     } else {
@@ -384,6 +397,21 @@ void TrackedSocket::give_back(KernelReason reason, const std::string& why) {
   (void)!libc().write(stash_fd_, &one, sizeof(one));
   lock.unlock();
   TakeoverStats::get().kernel(reason, name, why + "; given back to the kernel");
+}
+
+void TrackedSocket::give_back_holders(const std::string& key) {
+  auto holder = LrpFlow::find(key);
+  if (holder == nullptr) return;
+  std::vector<std::shared_ptr<TrackedSocket>> members;
+  FdTable::get().for_each([&](int, const std::shared_ptr<TrackedSocket>& s) {
+    if (s.get() != this && s->flow() == holder &&
+        std::find(members.begin(), members.end(), s) == members.end())
+      members.push_back(s);
+  });
+  for (auto& s : members)
+    s->give_back(KernelReason::AddressInUse,
+                 "another socket was bound to the same address (SO_REUSEADDR): the kernel "
+                 "chooses between them");
 }
 
 bool TrackedSocket::adopt_number(int fd, bool cloexec) {

@@ -117,11 +117,13 @@ class TrackedSocket {
   void swap_flow(std::shared_ptr<LrpFlow> next);
   void watch_flow(const LrpFlow& flow, bool add);
   void refresh_options();
+  // Gives back the served sockets holding the flow at `key`.
+  void give_back_holders(const std::string& key);
   // Whether the socket may be served; the reason and detail when not.
   std::optional<std::pair<KernelReason, std::string>> refuse(int fd, const Endpoint& local);
   Result<std::shared_ptr<LrpFlow>> open_flow(const Endpoint& local,
                                              const std::optional<Endpoint>& remote,
-                                             KernelReason* reason);
+                                             KernelReason* reason, std::string* key_out = nullptr);
 
   const int family_;
   std::atomic<int> kernel_fd_;

@@ -2,6 +2,9 @@
 //   preload-probe passthrough        transcript of TCP, Unix and loopback UDP
 //   preload-probe semantics PORT N   checks on lrp sockets against a kernel
 //                                    echo server on ports PORT..PORT+N-1
+//   preload-probe conformance SERVER_NS CLIENT_NS IFACE
+//                                    the conformance scenarios, as "R KEY: VALUE"
+//                                    lines to compare between backends
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -11,6 +14,9 @@
 namespace probe {
 int run_passthrough();
 int run_semantics(uint16_t echo, int echo_ports);
+namespace conf {
+int run(const std::string& server_ns, const std::string& client_ns, const std::string& iface);
+}
 }  // namespace probe
 
 int main(int argc, char** argv) {
@@ -21,6 +27,10 @@ int main(int argc, char** argv) {
     std::printf("failures %d\n", probe::failures());
     return probe::failures() == 0 ? 0 : 1;
   }
-  std::fprintf(stderr, "usage: %s passthrough | semantics ECHO_PORT ECHO_PORTS\n", argv[0]);
+  if (what == "conformance" && argc == 5) return probe::conf::run(argv[2], argv[3], argv[4]);
+  std::fprintf(stderr,
+               "usage: %s passthrough | semantics ECHO_PORT ECHO_PORTS | conformance SERVER_NS "
+               "CLIENT_NS IFACE\n",
+               argv[0]);
   return 2;
 }
