@@ -22,13 +22,16 @@ Result<std::shared_ptr<LrpFlow>> LrpFlow::join(const std::shared_ptr<sockets::St
                                                const std::vector<BindSpec>& binds,
                                                const sockets::SocketConfig& config,
                                                bool reuseport) {
+  // Declared before the lock: a flow that fails to open is destroyed after
+  // the lock is released (its destructor takes the lock).
+  std::shared_ptr<LrpFlow> flow;
   std::lock_guard lock(registry_mutex);
   if (auto existing = registry()[key].lock()) {
     if (reuseport && existing->reuseport_) return existing;
     return make_error(EADDRINUSE, "lrp already serves udp " + key +
                                       " for a socket it cannot share with (no SO_REUSEPORT)");
   }
-  std::shared_ptr<LrpFlow> flow(new LrpFlow());
+  flow.reset(new LrpFlow());
   flow->key_ = key;
   flow->reuseport_ = reuseport;
   flow->stack_ = stack;

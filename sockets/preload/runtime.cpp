@@ -1,6 +1,7 @@
 #include "sockets/preload/runtime.h"
 
 #include <arpa/inet.h>
+#include <bpf/libbpf.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -64,6 +65,10 @@ std::optional<IpAddress> address_of(const sockaddr* sa) {
   auto a = IpAddress::from_sockaddr(ss);
   if (!a) return std::nullopt;
   return a.value();
+}
+
+int quiet_libbpf(enum libbpf_print_level, const char*, va_list) {
+  return 0;
 }
 
 bool is_multicast(const IpAddress& a) {
@@ -234,7 +239,11 @@ Result<std::shared_ptr<sockets::Stack>> Runtime::stack() {
   config.threading = threading.value();
   config.xdp_mode = s->generic_xdp ? XdpMode::Generic : XdpMode::Native;
   config.metrics = s->metrics;
+  // libbpf explains a refused attach in several lines of its own; the
+  // library says it in one (libbpf's stay for LRP_VERBOSE).
+  const libbpf_print_fn_t previous = s->verbose ? nullptr : libbpf_set_print(quiet_libbpf);
   auto stack = sockets::Stack::open(config);
+  if (!s->verbose) libbpf_set_print(previous);
   if (!stack) {
     stack_error_ = stack.error();
     stack_error_at_ns_ = now_ns();

@@ -17,7 +17,8 @@ void send_scenarios();
 void misc_scenarios();
 void io_uring_scenarios();
 
-int run(const std::string& server_ns, const std::string& client_ns, const std::string& iface) {
+bool open_context(const std::string& server_ns, const std::string& client_ns,
+                  const std::string& iface) {
   Context& c = context();
   c.server_ns = server_ns;
   c.client_ns = client_ns;
@@ -26,10 +27,21 @@ int run(const std::string& server_ns, const std::string& client_ns, const std::s
   c.client_ns_fd = open(("/run/netns/" + client_ns).c_str(), O_RDONLY | O_CLOEXEC);
   c.ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
   if (c.server_ns_fd < 0 || c.client_ns_fd < 0 || c.ifindex == 0) {
-    std::fprintf(stderr, "conformance: namespaces %s, %s or interface %s not found\n",
+    std::fprintf(stderr, "preload-probe: namespaces %s, %s or interface %s not found\n",
                  server_ns.c_str(), client_ns.c_str(), iface.c_str());
-    return 2;
+    return false;
   }
+  // A socket bound here, in the server namespace, before any peer socket
+  // exists: whatever serves this process's sockets looks at its interface
+  // now, not from a thread that is in the client namespace.
+  const int loopback = udp(AF_INET);
+  bind_to(loopback, "127.0.0.1", 0);
+  close(loopback);
+  return true;
+}
+
+int run(const std::string& server_ns, const std::string& client_ns, const std::string& iface) {
+  if (!open_context(server_ns, client_ns, iface)) return 2;
   // The first socket on the interface's address, made here in the server
   // namespace before any peer socket, opens whatever serves sockets.
   const int first = udp(AF_INET);

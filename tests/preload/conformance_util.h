@@ -31,6 +31,9 @@ struct Context {
   int ifindex = 0;
 };
 Context& context();
+// Opens both namespaces and finds the interface; false (said on stderr) when not.
+bool open_context(const std::string& server_ns, const std::string& client_ns,
+                  const std::string& iface);
 
 // The calling thread is in the client namespace while one lives.
 class InClient {
