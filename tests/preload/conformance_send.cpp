@@ -206,6 +206,12 @@ void sizes(uint16_t p) {
   msg.msg_iovlen = 3;
   result("send.size/gather", join({rv(sendmsg(s, &msg, 0)), Peer::summary(peer.drain())}));
   result("send.oob", rv(send_text(s, kClient4, p + 500, "o", MSG_OOB)));
+  // An on-link address nobody answers ARP for: the kernel queues the
+  // datagram behind resolution and returns at once.
+  const int64_t t0 = now_ms();
+  const std::string unresolved = rv(send_text(s, "198.18.0.77", p + 500, "arp"));
+  result("send.unresolved-neighbour",
+         unresolved + (now_ms() - t0 < 500 ? " at once" : " after waiting"));
   char b;
   result("send.no-destination", rv(send(s, &b, 1, 0)));
   close(s);
