@@ -224,8 +224,10 @@ ssize_t receive_from_flow(TrackedSocket& s, LrpFlow* flow, msghdr* msg, int flag
       return -1;
     }
     const size_t copied = direct ? r->size : scatter(into.first(r->size), msg);
+    // The clock only when the program asked for receive times.
+    const timespec stamp = s.options().timestamp != 0 ? realtime_now() : timespec{};
     return finish(s, msg, flags, cmsg_flags, copied,
-                  Meta{r->datagram_size, r->source, r->local, r->tos, r->ttl, realtime_now()});
+                  Meta{r->datagram_size, r->source, r->local, r->tos, r->ttl, stamp});
   }
   // A reuseport group, or a peek: every datagram goes to the member its
   // sender belongs to, this one included, and is delivered from there.

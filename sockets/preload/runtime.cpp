@@ -84,23 +84,26 @@ Runtime& Runtime::get() {
   return *runtime;
 }
 
+// Read once, then only read: the calls on every datagram take no lock.
 const Settings* Runtime::settings() {
-  std::lock_guard lock(mutex_);
-  if (!settings_loaded_) {
-    settings_loaded_ = true;
+  std::call_once(settings_once_, [this] {
     auto s = settings_from_env();
     if (s) {
       settings_ = std::make_unique<Settings>(s.value());
     } else {
       say(s.error().context + "; every socket stays on the kernel");
     }
-  }
+  });
   return settings_.get();
 }
 
+bool Runtime::interface_known() {
+  if (settings() == nullptr) return false;
+  std::call_once(interface_once_, [this] { load_interface(); });
+  return true;
+}
+
 void Runtime::load_interface() {
-  if (interface_loaded_ || settings_ == nullptr) return;
-  interface_loaded_ = true;
   InsideLrp inside;
   ifindex_ = static_cast<int>(if_nametoindex(settings_->iface.c_str()));
   const int probe = libc().socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -142,17 +145,13 @@ bool Runtime::serves(const IpAddress& local) {
 }
 
 bool Runtime::is_interface_address(const IpAddress& a) {
-  if (settings() == nullptr) return false;
-  std::lock_guard lock(mutex_);
-  load_interface();
+  if (!interface_known()) return false;
   return std::any_of(prefixes_.begin(), prefixes_.end(),
                      [&](const InterfacePrefix& p) { return p.address == a; });
 }
 
 bool Runtime::reaches(const IpAddress& destination) {
-  if (settings() == nullptr || destination.is_any() || is_multicast(destination)) return false;
-  std::lock_guard lock(mutex_);
-  load_interface();
+  if (!interface_known() || destination.is_any() || is_multicast(destination)) return false;
   bool on_link = false;
   for (const InterfacePrefix& p : prefixes_) {
     if (p.address == destination ||
@@ -164,26 +163,18 @@ bool Runtime::reaches(const IpAddress& destination) {
 }
 
 std::optional<IpAddress> Runtime::source_for(const IpAddress& destination) {
-  if (settings() == nullptr) return std::nullopt;
-  std::lock_guard lock(mutex_);
-  load_interface();
+  if (!interface_known()) return std::nullopt;
   for (const InterfacePrefix& p : prefixes_)
     if (same_prefix(p.address, destination, p.prefix_len)) return p.address;
   return std::nullopt;
 }
 
 int Runtime::ifindex() {
-  if (settings() == nullptr) return 0;
-  std::lock_guard lock(mutex_);
-  load_interface();
-  return ifindex_;
+  return interface_known() ? ifindex_ : 0;
 }
 
 int Runtime::mtu() {
-  if (settings() == nullptr) return 1500;
-  std::lock_guard lock(mutex_);
-  load_interface();
-  return mtu_;
+  return interface_known() ? mtu_ : 1500;
 }
 
 void Runtime::reserve_fds() {

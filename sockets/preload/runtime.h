@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -88,13 +89,15 @@ class Runtime {
 
  private:
   Runtime() = default;
+  // Loads the interface's addresses the first time; false without settings.
+  bool interface_known();
   void load_interface();
   void reserve_fds();
 
-  std::mutex mutex_;
-  bool settings_loaded_ = false;
+  std::mutex mutex_;  // the stack, messages said once
+  std::once_flag settings_once_;
   std::unique_ptr<Settings> settings_;
-  bool interface_loaded_ = false;
+  std::once_flag interface_once_;
   std::vector<InterfacePrefix> prefixes_;
   int ifindex_ = 0;
   int mtu_ = 1500;

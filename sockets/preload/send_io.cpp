@@ -101,6 +101,7 @@ std::optional<Endpoint> destination_of(TrackedSocket& s, const msghdr* msg) {
     if (e) return e.value();
     return std::nullopt;
   }
+  if (!s.connected.load(std::memory_order_acquire)) return std::nullopt;
   std::lock_guard lock(s.state_mutex);
   return s.peer;
 }
@@ -129,7 +130,7 @@ Route plan_send(TrackedSocket& s, LrpFlow* flow, const msghdr* msg, int flags, P
     from = *control.source;
   } else {
     std::optional<IpAddress> chosen;
-    {
+    if (s.connected.load(std::memory_order_acquire)) {
       std::lock_guard lock(s.state_mutex);
       if (s.peer && *s.peer == *to) chosen = s.connected_local;
     }

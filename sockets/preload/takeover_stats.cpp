@@ -132,7 +132,7 @@ void TakeoverStats::flush() {
   std::lock_guard lock(mutex_);
   bool any = served_ > 0;
   for (uint64_t k : kernel_) any = any || k > 0;
-  for (const auto& r : routes_) any = any || r.load(std::memory_order_relaxed) > 0;
+  for (const auto& r : routes_) any = any || r.value.load(std::memory_order_relaxed) > 0;
   if (any) write_file_locked();
 }
 
@@ -141,7 +141,7 @@ void TakeoverStats::after_fork() {
   served_ = 0;
   kernel_ = {};
   said_ = {};
-  for (auto& r : routes_) r.store(0, std::memory_order_relaxed);
+  for (auto& r : routes_) r.value.store(0, std::memory_order_relaxed);
 }
 
 // Rewritten whole on every change (a rename, so a reader never sees half a
@@ -158,7 +158,7 @@ void TakeoverStats::write_file_locked() {
             std::to_string(kernel_[i]) + "\n";
   for (size_t i = 0; i < routes_.size(); ++i)
     text += std::string(to_string(static_cast<Route>(i))) + " " +
-            std::to_string(routes_[i].load(std::memory_order_relaxed)) + "\n";
+            std::to_string(routes_[i].value.load(std::memory_order_relaxed)) + "\n";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return;
   const bool written =

@@ -65,7 +65,7 @@ class TakeoverStats {
   void kernel(KernelReason reason, const std::string& socket, const std::string& why);
 
   void count(Route route) {
-    routes_[static_cast<size_t>(route)].fetch_add(1, std::memory_order_relaxed);
+    routes_[static_cast<size_t>(route)].value.fetch_add(1, std::memory_order_relaxed);
   }
   uint64_t served_count();
   // Writes the file now (at exit, for the datagram counts).
@@ -83,7 +83,11 @@ class TakeoverStats {
   uint64_t served_ = 0;
   std::array<uint64_t, static_cast<size_t>(KernelReason::Count)> kernel_{};
   std::array<bool, static_cast<size_t>(KernelReason::Count)> said_{};
-  std::array<std::atomic<uint64_t>, static_cast<size_t>(Route::Count)> routes_{};
+  // One cache line each: threads sending and receiving do not share one.
+  struct alignas(64) RouteCount {
+    std::atomic<uint64_t> value{0};
+  };
+  std::array<RouteCount, static_cast<size_t>(Route::Count)> routes_{};
 };
 
 }  // namespace lrp::preload

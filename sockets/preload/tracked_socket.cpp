@@ -226,6 +226,7 @@ void TrackedSocket::consider_takeover(int fd) {
           std::lock_guard state(state_mutex);
           peer = remote;
           connected_local = local->addr;
+          connected = true;
         }
         lock.unlock();
         stats.served(describe(fd));
@@ -357,6 +358,7 @@ void TrackedSocket::after_connect(const std::optional<Endpoint>& remote) {
       std::lock_guard state(state_mutex);
       peer = remote;
       connected_local = remote ? std::optional<IpAddress>(local->addr) : std::nullopt;
+      connected = remote.has_value();
       return;
     }
     why = next.error().message();

@@ -84,7 +84,8 @@ class TrackedSocket {
   bool adopt_number(int fd, bool cloexec);
 
   std::atomic<bool> nonblocking{false};
-  std::optional<Endpoint> peer;  // connected remote (guarded by state_mutex)
+  std::optional<Endpoint> peer;        // connected remote (guarded by state_mutex)
+  std::atomic<bool> connected{false};  // peer is set: a look without the lock
   // The local address the kernel chose at connect (guarded by state_mutex).
   std::optional<IpAddress> connected_local;
   std::mutex state_mutex;
