@@ -41,6 +41,8 @@ const char* to_string(KernelReason reason) {
       return "fd_range";
     case KernelReason::Disconnected:
       return "disconnected";
+    case KernelReason::Exec:
+      return "exec";
     case KernelReason::Error:
       return "error";
     case KernelReason::Count:

@@ -32,6 +32,7 @@ enum class KernelReason : uint8_t {
   IoUring,        // the process uses io_uring
   FdRange,        // the fd number is beyond what the library tracks
   Disconnected,   // connect(AF_UNSPEC) left the socket without a port
+  Exec,           // the program execs with the socket's fd open: the new image gets the socket
   Error,          // any other failure while taking the socket over
   Count,
 };

@@ -138,7 +138,7 @@ std::optional<std::pair<KernelReason, std::string>> TrackedSocket::refuse(int fd
     return std::pair{KernelReason::ReceiveOption,
                      std::string(o.receive_on_kernel) + " is set: lrp does not reproduce it"};
   if (rt.io_uring_seen() || process_has_io_uring()) {
-    rt.note_io_uring();
+    io_uring_started();  // the sockets served so far go back too
     return std::pair{KernelReason::IoUring,
                      std::string("the process uses io_uring, which lrp does not serve")};
   }
@@ -455,6 +455,23 @@ size_t TrackedSocket::held_front_size() {
 int TrackedSocket::wait_readable(int timeout_ms) {
   epoll_event ev;
   return libc().epoll_wait(wait_fd_, &ev, 1, timeout_ms);
+}
+
+void TrackedSocket::prepare_exec() {
+  const State state = state_.load();
+  if (state != State::Served && state != State::Inherited) return;
+  std::vector<int> surviving;
+  for (int n : FdTable::get().numbers_of(this)) {
+    const int flags = libc().fcntl(n, F_GETFD);
+    if (flags >= 0 && (flags & FD_CLOEXEC) == 0) surviving.push_back(n);
+  }
+  if (surviving.empty()) return;
+  if (state == State::Served) {
+    give_back(KernelReason::Exec, "the program execs with it open");
+    return;
+  }
+  // A fork child's copy: only its own fd table changes.
+  for (int n : surviving) libc().dup3(kernel_fd(), n, 0);
 }
 
 void TrackedSocket::mark_inherited() {

@@ -106,6 +106,10 @@ class TrackedSocket {
 
   // In a fork child: never touch the parent's lrp state again.
   void mark_inherited();
+  // Before an exec: every number of the socket that survives the exec (no
+  // FD_CLOEXEC) names the kernel socket again, so the new program gets a
+  // socket there. A socket this process serves is given back.
+  void prepare_exec();
   // "udp 198.18.0.1:53 (fd 7)" for messages.
   std::string describe(int fd) const;
 

@@ -137,5 +137,29 @@ TEST_F(PreloadFallback, AServerWithoutPrivilegesWorksOnTheKernel) {
   EXPECT_EQ(stats_of(stats_)["kernel.no_privileges"], 1);
 }
 
+TEST_F(PreloadFallback, AProgramExecdWithTheServersSocketGetsTheSocket) {
+  LRP_REQUIRE_PRIVILEGES();
+  ASSERT_TRUE(bench_->ok);
+  const std::string out = run_probe({"exec-inherit", "21200"});
+  EXPECT_EQ(status_, 0) << out;
+  EXPECT_EQ(line_of(out, "S exec-inherit"), "served") << out;
+  EXPECT_EQ(line_of(out, "R exec-inherit/program-exit"), "0") << out;
+  EXPECT_EQ(line_of(out, "R exec-inherit/reply"), "1 x [9:inherited tos 0 ttl 64]") << out;
+}
+
+TEST_F(PreloadFallback, ARingMadeWithoutTheCLibraryKeepsSocketsOnTheKernel) {
+  LRP_REQUIRE_PRIVILEGES();
+  ASSERT_TRUE(bench_->ok);
+  const std::string out = run_probe({"iouring-inline", "21300"});
+  EXPECT_EQ(status_, 0) << out;
+  EXPECT_EQ(line_of(out, "S iouring-inline/before"), "served") << out;
+  EXPECT_EQ(line_of(out, "R iouring-inline/ring"), "mapped") << out;
+  EXPECT_EQ(line_of(out, "S iouring-inline/after"), "kernel") << out;
+  EXPECT_EQ(line_of(out, "S iouring-inline/before-now"), "kernel") << out;
+  EXPECT_EQ(line_of(out, "R iouring-inline/before-works"), "yes") << out;
+  EXPECT_EQ(line_of(out, "R iouring-inline/after-works"), "yes") << out;
+  EXPECT_EQ(stats_of(stats_)["kernel.io_uring"], 2);
+}
+
 }  // namespace
 }  // namespace lrp::test

@@ -23,6 +23,9 @@ int run_many(int n, uint16_t base);
 int run_exec_server(uint16_t port);
 int run_exec_helper(uint16_t port);
 int run_unprivileged(uint16_t port);
+int run_exec_inherit(uint16_t port);
+int run_exec_inherited();
+int run_iouring_inline(uint16_t port);
 }  // namespace conf
 }  // namespace probe
 
@@ -47,12 +50,23 @@ int main(int argc, char** argv) {
     if (!probe::conf::open_context(argv[2], argv[3], argv[4])) return 2;
     return probe::conf::run_unprivileged(static_cast<uint16_t>(std::atoi(argv[5])));
   }
+  if (what == "exec-inherit" && argc == 6) {
+    if (!probe::conf::open_context(argv[2], argv[3], argv[4])) return 2;
+    return probe::conf::run_exec_inherit(static_cast<uint16_t>(std::atoi(argv[5])));
+  }
+  if (what == "exec-inherited") return probe::conf::run_exec_inherited();
+  if (what == "iouring-inline" && argc == 6) {
+    if (!probe::conf::open_context(argv[2], argv[3], argv[4])) return 2;
+    return probe::conf::run_iouring_inline(static_cast<uint16_t>(std::atoi(argv[5])));
+  }
   if (what == "exec-helper" && argc == 3)
     return probe::conf::run_exec_helper(static_cast<uint16_t>(std::atoi(argv[2])));
-  std::fprintf(stderr,
-               "usage: %s passthrough | semantics ECHO_PORT ECHO_PORTS | conformance SERVER_NS "
-               "CLIENT_NS IFACE | many SERVER_NS CLIENT_NS IFACE N PORT | exec-server SERVER_NS "
-               "CLIENT_NS IFACE PORT | unprivileged SERVER_NS CLIENT_NS IFACE PORT\n",
-               argv[0]);
+  std::fprintf(
+      stderr,
+      "usage: %s passthrough | semantics ECHO_PORT ECHO_PORTS | conformance SERVER_NS "
+      "CLIENT_NS IFACE | many SERVER_NS CLIENT_NS IFACE N PORT | exec-server SERVER_NS "
+      "CLIENT_NS IFACE PORT | unprivileged|exec-inherit|iouring-inline SERVER_NS CLIENT_NS "
+      "IFACE PORT\n",
+      argv[0]);
   return 2;
 }

@@ -7,10 +7,17 @@
 //   exec-server SERVER_NS CLIENT_NS IFACE PORT
 //       a server bound on PORT that execs a helper (exec-helper PORT+1)
 //       which binds its own socket; the peer talks to both.
+//   unprivileged ... PORT     a server that drops root before it binds
+//   exec-inherit ... PORT     a server that hands its bound socket to a
+//                             program it execs (inetd style)
+//   iouring-inline ... PORT   a ring made without the C library
 // Each prints "R KEY: VALUE" lines and "S KEY: served|kernel".
 #include <errno.h>
+#include <linux/io_uring.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -135,6 +142,69 @@ int run_unprivileged(uint16_t port) {
   result("unprivileged/echoed", echo_one(s, 3000) ? "yes" : "no");
   result("unprivileged/reply", Peer::summary(peer.drain(), false));
   close(s);
+  return 0;
+}
+
+// inetd style: the server binds, forks a child that execs a program with the
+// socket as fd 3, and closes its own copy; the program serves on fd 3.
+int run_exec_inherit(uint16_t port) {
+  const int s = udp(AF_INET);
+  result("exec-inherit/bind", rv(bind_to(s, kServer4, port)));
+  served("exec-inherit", s);
+  const pid_t child = fork();
+  if (child == 0) {
+    dup2(s, 3);
+    execl("/proc/self/exe", "preload-probe", "exec-inherited", nullptr);
+    _exit(127);
+  }
+  close(s);
+  sleep_ms(300);
+  Peer peer(AF_INET, port + 500);
+  peer.send(kServer4, port, "inherited");
+  int status = 0;
+  waitpid(child, &status, 0);
+  result("exec-inherit/program-exit",
+         WIFEXITED(status) ? std::to_string(WEXITSTATUS(status)) : "killed");
+  result("exec-inherit/reply", Peer::summary(peer.drain(), false));
+  return 0;
+}
+
+// The program exec'd with a bound socket as fd 3.
+int run_exec_inherited() {
+  if (!is_socket(3)) return 3;
+  return echo_one(3, 5000) ? 0 : 4;
+}
+
+// A ring made with an inline system call (as liburing's own builds do), out
+// of sight of the C library: the next takeover finds its mapping, and the
+// process's sockets stay on (go back to) the kernel.
+int run_iouring_inline(uint16_t port) {
+  const int before = udp(AF_INET);
+  bind_to(before, kServer4, port);
+  served("iouring-inline/before", before);
+  io_uring_params params{};
+  long ring;
+  asm volatile("syscall"
+               : "=a"(ring)
+               : "a"(static_cast<long>(SYS_io_uring_setup)), "D"(4L), "S"(&params)
+               : "rcx", "r11", "memory");
+  void* sq = ring >= 0 ? mmap(nullptr, params.sq_off.array + params.sq_entries * sizeof(uint32_t),
+                              PROT_READ | PROT_WRITE, MAP_SHARED, static_cast<int>(ring),
+                              IORING_OFF_SQ_RING)
+                       : MAP_FAILED;
+  result("iouring-inline/ring", ring >= 0 && sq != MAP_FAILED ? "mapped" : "no ring");
+  const int after = udp(AF_INET);
+  bind_to(after, kServer4, port + 1);
+  served("iouring-inline/after", after);
+  served("iouring-inline/before-now", before);
+  Peer peer(AF_INET, port + 500);
+  for (int s : {before, after}) {
+    peer.send(kServer4, static_cast<uint16_t>(s == before ? port : port + 1), "ring");
+    result(s == before ? "iouring-inline/before-works" : "iouring-inline/after-works",
+           echo_one(s, 3000) ? "yes" : "no");
+  }
+  close(before);
+  close(after);
   return 0;
 }
 
