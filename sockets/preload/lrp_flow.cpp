@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "runtime/interface_runtime.h"
 #include "sockets/preload/runtime.h"
 
 namespace lrp::preload {
@@ -74,20 +75,22 @@ void LrpFlow::remove_member(TrackedSocket* member) {
 
 bool LrpFlow::maybe_pending() const {
   if (cached_.load(std::memory_order_relaxed)) return true;
-  Engine& engine = stack_->engine();
-  const sched::Scheduler& scheduler = stack_->scheduler();
   for (const auto& s : sockets_)
-    if (engine.rx_ring_entries(s->slot()) > 0 || scheduler.queued(s->application_id()) > 0)
-      return true;
+    if (s->maybe_pending()) return true;
   return false;
 }
 
 size_t LrpFlow::pending_count() const {
-  Engine& engine = stack_->engine();
-  const sched::Scheduler& scheduler = stack_->scheduler();
+  // Delivered and waiting, plus (in process) what waits in the sockets' RX
+  // rings of every queue for protocol work.
+  runtime::InterfaceRuntime* in_process = stack_->in_process();
   size_t n = 0;
-  for (const auto& s : sockets_)
-    n += engine.rx_ring_entries(s->slot()) + scheduler.queued(s->application_id());
+  for (const auto& s : sockets_) {
+    n += stack_->backend().queued(s->application_id());
+    if (in_process == nullptr) continue;
+    for (size_t q = 0; q < in_process->queue_count(); ++q)
+      n += in_process->engine(q).rx_ring_entries(s->slot());
+  }
   return n;
 }
 

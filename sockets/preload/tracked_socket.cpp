@@ -152,7 +152,7 @@ std::optional<std::pair<KernelReason, std::string>> TrackedSocket::refuse(int fd
 
 Result<std::shared_ptr<LrpFlow>> TrackedSocket::open_flow(const Endpoint& local,
                                                           const std::optional<Endpoint>& remote,
-                                                          KernelReason* reason,
+                                                          int kernel_fd, KernelReason* reason,
                                                           std::string* key_out) {
   Runtime& rt = Runtime::get();
   auto stack = rt.stack();
@@ -178,7 +178,11 @@ Result<std::shared_ptr<LrpFlow>> TrackedSocket::open_flow(const Endpoint& local,
   config.application.name =
       std::string(program_invocation_short_name) + ":" + std::to_string(local.port);
   config.receive_local_address = true;
-  const bool reuseport = !remote && kernel_flag(kernel_fd(), SOL_SOCKET, SO_REUSEPORT);
+  // The program's own kernel socket: the library reads it (see take_over),
+  // the API sends what it must through it and shows it to lrpd.
+  config.kernel_fd = kernel_fd;
+  config.reuse_address = kernel_flag(kernel_fd, SOL_SOCKET, SO_REUSEADDR);
+  const bool reuseport = !remote && kernel_flag(kernel_fd, SOL_SOCKET, SO_REUSEPORT);
   auto flow = LrpFlow::join(stack.value(), key, binds, config, reuseport);
   if (!flow) *reason = open_reason(flow.error().code);
   return flow;
@@ -205,8 +209,24 @@ void TrackedSocket::consider_takeover(int fd) {
     reason = refused->first;
     why = refused->second;
   } else {
+    // The kernel socket's number from now on, made first: the flow keeps it.
+    int hidden;
+    {
+      InsideLrp inside;
+      hidden = note_created(libc().fcntl(fd, F_DUPFD_CLOEXEC, 3));
+    }
+    const auto drop_hidden = [&] {
+      if (hidden < 0) return;
+      InsideLrp inside;
+      InternalFds::get().unmark(hidden);
+      libc().close(hidden);
+      hidden = -1;
+    };
     std::string key;
-    auto flow = open_flow(local.value(), remote, &reason, &key);
+    auto flow = hidden >= 0
+                    ? open_flow(local.value(), remote, hidden, &reason, &key)
+                    : Result<std::shared_ptr<LrpFlow>>(errno_error("move the kernel socket"));
+    if (!flow) drop_hidden();
     if (!flow && reason == KernelReason::AddressInUse) {
       // Two sockets on one address without SO_REUSEPORT (SO_REUSEADDR): the
       // kernel gives the datagrams to the one bound last. lrp cannot, so
@@ -220,7 +240,8 @@ void TrackedSocket::consider_takeover(int fd) {
     if (!flow) {
       why = flow.error().message();
     } else {
-      Status st = take_over(fd, std::move(flow.value()));
+      Status st = take_over(fd, hidden, std::move(flow.value()));
+      if (!st.ok()) drop_hidden();
       if (st.ok()) {
         if (remote) {
           std::lock_guard state(state_mutex);
@@ -250,14 +271,13 @@ void TrackedSocket::watch_flow(const LrpFlow& flow, bool add) {
   }
 }
 
-Status TrackedSocket::take_over(int fd, std::shared_ptr<LrpFlow> flow) {
+Status TrackedSocket::take_over(int fd, int hidden, std::shared_ptr<LrpFlow> flow) {
   InsideLrp inside;
-  // All three are lrp's own: placed above the program's fds and marked.
+  // lrp's own: placed above the program's fds and marked.
   stash_fd_ = note_created(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   wait_fd_ = note_created(libc().epoll_create1(EPOLL_CLOEXEC));
-  int hidden = note_created(libc().fcntl(fd, F_DUPFD_CLOEXEC, 3));
   const auto undo = [&] {
-    for (int* p : {&stash_fd_, &wait_fd_, &hidden}) {
+    for (int* p : {&stash_fd_, &wait_fd_}) {
       if (*p >= 0) {
         InternalFds::get().unmark(*p);
         libc().close(*p);
@@ -352,7 +372,7 @@ void TrackedSocket::after_connect(const std::optional<Endpoint>& remote) {
     reason = KernelReason::Disconnected;
     why = "connect(AF_UNSPEC) unbound the socket";
   } else {
-    auto next = open_flow(local.value(), remote, &reason);
+    auto next = open_flow(local.value(), remote, kernel_fd(), &reason);
     if (next) {
       swap_flow(std::move(next.value()));
       std::lock_guard state(state_mutex);

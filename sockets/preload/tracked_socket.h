@@ -115,7 +115,8 @@ class TrackedSocket {
 
  private:
   enum class State : uint8_t { Kernel, Served, Returned, Inherited };
-  Status take_over(int fd, std::shared_ptr<LrpFlow> flow);
+  // `hidden`: the kernel socket's new number, made before the flow opened.
+  Status take_over(int fd, int hidden, std::shared_ptr<LrpFlow> flow);
   // Replaces the flow: the new one's readiness is watched, the old one's
   // datagrams that were this socket's are held (the kernel keeps what a
   // socket queued over a connect).
@@ -126,8 +127,9 @@ class TrackedSocket {
   void give_back_holders(const std::string& key);
   // Whether the socket may be served; the reason and detail when not.
   std::optional<std::pair<KernelReason, std::string>> refuse(int fd, const Endpoint& local);
+  // `kernel_fd`: the kernel socket's number that stays (the hidden one).
   Result<std::shared_ptr<LrpFlow>> open_flow(const Endpoint& local,
-                                             const std::optional<Endpoint>& remote,
+                                             const std::optional<Endpoint>& remote, int kernel_fd,
                                              KernelReason* reason, std::string* key_out = nullptr);
 
   const int family_;
