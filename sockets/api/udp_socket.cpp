@@ -1,5 +1,6 @@
 #include "sockets/api/udp_socket.h"
 
+#include "runtime/interface_runtime.h"
 #include "sockets/api/application.h"
 #include "sockets/api/kernel_inbox.h"
 #include "sockets/api/receive_path.h"
@@ -43,6 +44,17 @@ SocketStats UdpSocket::counters() const {
 
 bool UdpSocket::maybe_pending() const {
   return app_ != nullptr && app_->stack().backend().maybe_pending(app_->id());
+}
+
+size_t UdpSocket::pending() const {
+  if (app_ == nullptr) return 0;
+  Stack& stack = app_->stack();
+  size_t n = stack.backend().queued(app_->id());
+  if (runtime::InterfaceRuntime* in_process = stack.in_process()) {
+    for (size_t q = 0; q < in_process->queue_count(); ++q)
+      n += in_process->engine(q).rx_ring_entries(slot_);
+  }
+  return n;
 }
 
 Result<size_t> UdpSocket::receive(std::span<Datagram> out, int timeout_ms) {

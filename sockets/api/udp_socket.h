@@ -97,6 +97,10 @@ class UdpSocket {
   SocketStats counters() const;
   // A look without system calls or locks: may a receive find something?
   bool maybe_pending() const;
+  // Datagrams waiting for a receive: delivered to its application and, in
+  // process, still in its receive rings (a look at the rings, no protocol
+  // work). What a receive path already took into its cache is not counted.
+  size_t pending() const;
 
  private:
   friend class Application;
