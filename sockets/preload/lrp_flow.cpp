@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 
-#include "runtime/interface_runtime.h"
 #include "sockets/preload/runtime.h"
 
 namespace lrp::preload {
@@ -81,16 +80,8 @@ bool LrpFlow::maybe_pending() const {
 }
 
 size_t LrpFlow::pending_count() const {
-  // Delivered and waiting, plus (in process) what waits in the sockets' RX
-  // rings of every queue for protocol work.
-  runtime::InterfaceRuntime* in_process = stack_->in_process();
   size_t n = 0;
-  for (const auto& s : sockets_) {
-    n += stack_->backend().queued(s->application_id());
-    if (in_process == nullptr) continue;
-    for (size_t q = 0; q < in_process->queue_count(); ++q)
-      n += in_process->engine(q).rx_ring_entries(s->slot());
-  }
+  for (const auto& s : sockets_) n += s->pending();
   return n;
 }
 
