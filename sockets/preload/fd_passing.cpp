@@ -54,7 +54,7 @@ void adopt(int fd, bool cloexec) {
     if (s->adopt_number(fd, cloexec)) FdTable::get().insert(fd, s);
     return;
   }
-  auto s = std::make_shared<TrackedSocket>(domain, fd);
+  auto s = std::make_shared<TrackedSocket>(domain, fd, /*made_here=*/false);
   const int fl = libc().fcntl(fd, F_GETFL);
   s->nonblocking = fl >= 0 && (fl & O_NONBLOCK) != 0;
   if (!FdTable::get().insert(fd, s)) return;

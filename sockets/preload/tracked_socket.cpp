@@ -73,7 +73,8 @@ timespec realtime_now() {
 
 }  // namespace
 
-TrackedSocket::TrackedSocket(int family, int fd) : family_(family), kernel_fd_(fd) {
+TrackedSocket::TrackedSocket(int family, int fd, bool made_here)
+    : family_(family), kernel_fd_(fd), options_default_(made_here) {
   option_versions_.push_back(std::make_unique<OptionState>());
   options_.store(option_versions_.back().get(), std::memory_order_release);
 }
@@ -98,7 +99,14 @@ std::string TrackedSocket::describe(int fd) const {
 }
 
 void TrackedSocket::refresh_options() {
-  auto next = std::make_unique<OptionState>(read_options(kernel_fd(), family_, sticky_options_));
+  std::unique_ptr<OptionState> next;
+  if (options_default_) {
+    next = std::make_unique<OptionState>();
+    // The only default the system decides (net.ipv6.bindv6only).
+    next->v6only = family_ == AF_INET6 && kernel_flag(kernel_fd(), IPPROTO_IPV6, IPV6_V6ONLY);
+  } else {
+    next = std::make_unique<OptionState>(read_options(kernel_fd(), family_, sticky_options_));
+  }
   options_.store(next.get(), std::memory_order_release);
   option_versions_.push_back(std::move(next));
 }
@@ -106,7 +114,9 @@ void TrackedSocket::refresh_options() {
 void TrackedSocket::note_option(int level, int name) {
   std::unique_lock lock(transition_mutex_);
   sticky_options_ |= sticky_bit(level, name);
-  if (state_.load() != State::Served || classify_option(level, name) == nullptr) return;
+  if (classify_option(level, name) == nullptr) return;
+  options_default_ = false;
+  if (state_.load() != State::Served) return;
   refresh_options();
   const OptionState& o = options();
   if (o.receive_on_kernel != nullptr) {
@@ -122,14 +132,12 @@ void TrackedSocket::note_option(int level, int name) {
   }
 }
 
-std::optional<std::pair<KernelReason, std::string>> TrackedSocket::refuse(int fd,
-                                                                          const Endpoint& local) {
+std::optional<std::pair<KernelReason, std::string>> TrackedSocket::refuse() {
   Runtime& rt = Runtime::get();
   if (rt.forked_from_stack())
     return std::pair{KernelReason::ForkedChild,
                      "this process was forked from one whose lrp engine serves " +
                          rt.settings()->iface + " (bind before fork, or use lrpd)"};
-  (void)fd;
   refresh_options();
   const OptionState& o = options();
   if (o.bound_ifindex != 0 && o.bound_ifindex != rt.ifindex())
@@ -137,16 +145,13 @@ std::optional<std::pair<KernelReason, std::string>> TrackedSocket::refuse(int fd
   if (o.receive_on_kernel != nullptr)
     return std::pair{KernelReason::ReceiveOption,
                      std::string(o.receive_on_kernel) + " is set: lrp does not reproduce it"};
-  if (rt.io_uring_seen() || process_has_io_uring()) {
-    io_uring_started();  // the sockets served so far go back too
+  if (rt.io_uring_seen())
     return std::pair{KernelReason::IoUring,
                      std::string("the process uses io_uring, which lrp does not serve")};
-  }
   if (rt.open_stack() != nullptr && InternalFds::get().count() + kFdsPerTakeover > rt.fd_budget())
     return std::pair{KernelReason::FdBudget,
                      "lrp already holds " + std::to_string(InternalFds::get().count()) +
                          " fds of its budget of " + std::to_string(rt.fd_budget())};
-  (void)local;
   return std::nullopt;
 }
 
@@ -202,7 +207,7 @@ void TrackedSocket::consider_takeover(int fd) {
   }
   if (!rt.serves(local->addr)) return;
   const std::optional<Endpoint> remote = peer_of(fd);
-  auto refused = refuse(fd, local.value());
+  auto refused = refuse();
   KernelReason reason = KernelReason::Error;
   std::string why;
   if (refused) {
@@ -236,6 +241,17 @@ void TrackedSocket::consider_takeover(int fd) {
       lock.unlock();
       give_back_holders(key);
       return;
+    }
+    if (flow && process_has_io_uring()) {
+      // A ring made out of the C library's sight (its mapping shows it):
+      // looked for only now that lrp could serve the socket, as it reads
+      // /proc/self/maps. The sockets served so far go back too.
+      flow = make_error(EOPNOTSUPP, "the process uses io_uring, which lrp does not serve");
+      reason = KernelReason::IoUring;
+      drop_hidden();
+      lock.unlock();
+      io_uring_started();
+      lock.lock();
     }
     if (!flow) {
       why = flow.error().message();

@@ -47,7 +47,10 @@ struct HeldDatagram {
 
 class TrackedSocket {
  public:
-  TrackedSocket(int family, int fd);
+  // `made_here`: the program made the socket under the library, so every
+  // option it set went through setsockopt here (one received over a Unix
+  // socket may have any).
+  TrackedSocket(int family, int fd, bool made_here = true);
   ~TrackedSocket();
   TrackedSocket(const TrackedSocket&) = delete;
   TrackedSocket& operator=(const TrackedSocket&) = delete;
@@ -125,8 +128,9 @@ class TrackedSocket {
   void refresh_options();
   // Gives back the served sockets holding the flow at `key`.
   void give_back_holders(const std::string& key);
-  // Whether the socket may be served; the reason and detail when not.
-  std::optional<std::pair<KernelReason, std::string>> refuse(int fd, const Endpoint& local);
+  // Whether the socket may be served; the reason and detail when not. The
+  // io_uring look comes later (in consider_takeover), once lrp could open it.
+  std::optional<std::pair<KernelReason, std::string>> refuse();
   // `kernel_fd`: the kernel socket's number that stays (the hidden one).
   Result<std::shared_ptr<LrpFlow>> open_flow(const Endpoint& local,
                                              const std::optional<Endpoint>& remote, int kernel_fd,
@@ -148,6 +152,9 @@ class TrackedSocket {
   std::atomic<const OptionState*> options_;
   std::vector<std::unique_ptr<OptionState>> option_versions_;
   uint64_t sticky_options_ = 0;
+  // Nothing but defaults set (made here, no option of socket_options.h set):
+  // the option view needs no system call but IPV6_V6ONLY's.
+  bool options_default_ = true;
 };
 
 }  // namespace lrp::preload
