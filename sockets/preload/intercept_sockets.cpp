@@ -130,7 +130,16 @@ int getsockopt(int fd, int level, int name, void* value, socklen_t* len) {
 
 int shutdown(int fd, int how) {
   auto s = served(fd);
-  return libc().shutdown(s ? s->kernel_fd() : fd, how);
+  if (s == nullptr) return libc().shutdown(fd, how);
+  const int r = libc().shutdown(s->kernel_fd(), how);
+  // The kernel marks an unconnected UDP socket shut down too, and says
+  // ENOTCONN: programs use it to wake a thread blocked in a receive.
+  if (r == 0 || errno == ENOTCONN) {
+    const int saved = errno;
+    s->note_shutdown(how);
+    errno = saved;
+  }
+  return r;
 }
 
 static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, uintptr_t arg) {

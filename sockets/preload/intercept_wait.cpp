@@ -33,6 +33,30 @@ timespec ms_timespec(int ms) {
   return timespec{ms / 1000, (ms % 1000) * 1'000'000L};
 }
 
+// What the readiness fd cannot say of a served socket it shows readable:
+// - when lrp holds nothing for it, the readiness came from its kernel
+//   socket, whose own poll answers (POLLERR for a pending ICMP error);
+// - shut down for reading, the kernel adds POLLRDHUP (when asked) and, shut
+//   both ways, POLLHUP.
+void add_socket_bits(pollfd* fds, nfds_t n) {
+  for (nfds_t i = 0; i < n; ++i) {
+    if ((fds[i].revents & POLLIN) == 0 || !is_served(fds[i].fd)) continue;
+    auto s = served(fds[i].fd);
+    if (s == nullptr) continue;
+    auto flow = s->flow();
+    if (!s->has_held() && (flow == nullptr || flow->pending_count() == 0)) {
+      pollfd k{s->kernel_fd(), static_cast<short>(fds[i].events & (POLLIN | POLLRDNORM)), 0};
+      if (libc().poll(&k, 1, 0) >= 0 && (k.revents & POLLERR) != 0)
+        fds[i].revents = static_cast<short>((fds[i].revents & ~(POLLIN | POLLRDNORM)) |
+                                            (k.revents & (POLLIN | POLLRDNORM | POLLERR)));
+    }
+    const int shut = s->shut_down();
+    if ((shut & TrackedSocket::kReadShut) == 0) continue;
+    if ((fds[i].events & POLLRDHUP) != 0) fds[i].revents |= POLLRDHUP;
+    if (shut == (TrackedSocket::kReadShut | TrackedSocket::kWriteShut)) fds[i].revents |= POLLHUP;
+  }
+}
+
 template <class Real>
 int poll_common(pollfd* fds, nfds_t n, int timeout_ms, Real&& real) {
   bool any = false;
@@ -43,7 +67,11 @@ int poll_common(pollfd* fds, nfds_t n, int timeout_ms, Real&& real) {
     out = out || (fds[i].events & kOut) != 0;
   }
   if (!any) return real(fds, n, timeout_ms);
-  if (!out) return spin_then_wait([&](int t) { return real(fds, n, t); }, timeout_ms);
+  if (!out) {
+    const int r = spin_then_wait([&](int t) { return real(fds, n, t); }, timeout_ms);
+    if (r > 0) add_socket_bits(fds, n);
+    return r;
+  }
   // Served sockets asked for writability: ready now; the kernel answers the rest.
   std::vector<short> wanted(n);
   for (nfds_t i = 0; i < n; ++i) {
@@ -59,8 +87,10 @@ int poll_common(pollfd* fds, nfds_t n, int timeout_ms, Real&& real) {
   for (nfds_t i = 0; i < n; ++i) {
     if (fds[i].events != wanted[i]) fds[i].revents |= static_cast<short>(wanted[i] & kOut);
     fds[i].events = wanted[i];
-    if (fds[i].revents != 0) ++ready;
   }
+  add_socket_bits(fds, n);
+  for (nfds_t i = 0; i < n; ++i)
+    if (fds[i].revents != 0) ++ready;
   return ready;
 }
 

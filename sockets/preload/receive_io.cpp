@@ -288,6 +288,15 @@ ssize_t interrupted() {
   return -1;
 }
 
+// A blocking receive on a socket shut down for reading, with nothing queued:
+// the kernel returns 0, with no address and no control data.
+ssize_t end_of_input(msghdr* msg, int cmsg_flags) {
+  if (msg->msg_name != nullptr) msg->msg_namelen = 0;
+  msg->msg_controllen = 0;
+  msg->msg_flags = cmsg_flags;
+  return 0;
+}
+
 int64_t deadline_after(int timeout_ms) {
   return timeout_ms < 0 ? -1 : now_ns() + int64_t{timeout_ms} * 1'000'000;
 }
@@ -316,6 +325,7 @@ ssize_t receive_message(TrackedSocket& s, msghdr* msg, int flags) {
     errno = EAGAIN;
     return -1;
   }
+  if ((s.shut_down() & TrackedSocket::kReadShut) != 0) return end_of_input(msg, cmsg_flags);
   const WaitPolicy& policy = wait_policy();
   const int timeout_ms = s.options().rcvtimeo_ms;
   const int64_t deadline = deadline_after(timeout_ms);
@@ -334,6 +344,7 @@ ssize_t receive_message(TrackedSocket& s, msghdr* msg, int flags) {
       if (spins % 16 != 0) continue;
       if (interrupts(signals, signal_counts(), timeout_ms >= 0)) return interrupted();
       if (s.returned()) break;
+      if ((s.shut_down() & TrackedSocket::kReadShut) != 0) return end_of_input(msg, cmsg_flags);
       const int64_t now = now_ns();
       if (deadline >= 0 && now >= deadline) break;
       if (policy.kind == WaitPolicy::Kind::Adaptive && now - spin_start >= policy.spin_ns) break;
@@ -353,6 +364,7 @@ ssize_t receive_message(TrackedSocket& s, msghdr* msg, int flags) {
     }
     r = try_receive(s, ref, msg, flags, cmsg_flags, true);
     if (r != kNothing) return r;
+    if ((s.shut_down() & TrackedSocket::kReadShut) != 0) return end_of_input(msg, cmsg_flags);
   }
 }
 

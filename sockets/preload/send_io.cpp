@@ -114,6 +114,8 @@ Route plan_send(TrackedSocket& s, LrpFlow* flow, const msghdr* msg, int flags, P
   if ((flags & ~kPlainFlags) != 0) return Route::SentKernelFlags;
   const OptionState& o = s.options();
   if (o.corked || s.kernel_pending.load()) return Route::SentKernelCork;
+  // Shut down for writing: the kernel's EPIPE.
+  if ((s.shut_down() & TrackedSocket::kWriteShut) != 0) return Route::SentKernelFlags;
   if (o.send_on_kernel != nullptr) return Route::SentKernelOption;
   Runtime& rt = Runtime::get();
   const auto to = destination_of(s, msg);

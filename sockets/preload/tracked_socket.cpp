@@ -458,6 +458,19 @@ bool TrackedSocket::adopt_number(int fd, bool cloexec) {
   return libc().dup3(wait_fd_, fd, cloexec ? O_CLOEXEC : 0) == fd;
 }
 
+void TrackedSocket::note_shutdown(int how) {
+  int bits = 0;
+  if (how == SHUT_RD || how == SHUT_RDWR) bits |= kReadShut;
+  if (how == SHUT_WR || how == SHUT_RDWR) bits |= kWriteShut;
+  const int before = shut_down_.fetch_or(bits, std::memory_order_acq_rel);
+  if ((bits & kReadShut) != 0 && (before & kReadShut) == 0) {
+    // Readable from now on: wakes every waiter and every poll.
+    std::lock_guard lock(held_mutex_);
+    const uint64_t one = 1;
+    (void)!libc().write(stash_fd_, &one, sizeof(one));
+  }
+}
+
 void TrackedSocket::hold(HeldDatagram&& d) {
   std::lock_guard lock(held_mutex_);
   held_.push_back(std::move(d));
@@ -476,7 +489,7 @@ bool TrackedSocket::take_held(HeldDatagram* out, bool peek) {
   }
   *out = std::move(held_.front());
   held_.pop_front();
-  if (held_count_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+  if (held_count_.fetch_sub(1, std::memory_order_acq_rel) == 1 && (shut_down() & kReadShut) == 0) {
     uint64_t value;
     (void)!libc().read(stash_fd_, &value, sizeof(value));
   }

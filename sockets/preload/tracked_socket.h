@@ -96,6 +96,13 @@ class TrackedSocket {
   // sends must join.
   std::atomic<bool> kernel_pending{false};
 
+  // shutdown(): SHUT_RD wakes blocked receives, which then return 0 when
+  // nothing is queued, and keeps the readiness fd readable (the kernel's
+  // poll says readable); SHUT_WR makes sends the kernel's (EPIPE).
+  static constexpr int kReadShut = 1, kWriteShut = 2;
+  void note_shutdown(int how);
+  int shut_down() const { return shut_down_.load(std::memory_order_acquire); }
+
   // Held datagrams; stash_fd is readable while any is held.
   void hold(HeldDatagram&& d);
   bool take_held(HeldDatagram* out, bool peek);
@@ -148,6 +155,7 @@ class TrackedSocket {
   std::mutex held_mutex_;
   std::deque<HeldDatagram> held_;
   std::atomic<size_t> held_count_{0};
+  std::atomic<int> shut_down_{0};
   // Option views; old ones stay until the socket goes, as readers may hold them.
   std::atomic<const OptionState*> options_;
   std::vector<std::unique_ptr<OptionState>> option_versions_;

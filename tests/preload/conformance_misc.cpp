@@ -239,6 +239,12 @@ void signals(uint16_t p) {
   }
 }
 
+long send_text(int fd, const std::string& addr, uint16_t port, const std::string& payload) {
+  socklen_t len;
+  sockaddr_storage to = sockaddr_of(addr, port, &len);
+  return sendto(fd, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&to), len);
+}
+
 bool open_fd(int fd) {
   return fcntl(fd, F_GETFD) >= 0;
 }
@@ -251,8 +257,55 @@ std::string echo_check(int s, Peer& peer, uint16_t port) {
   return r > 0 ? std::string(buf, static_cast<size_t>(r)) : rv(r);
 }
 
+std::string poll_text(int fd, short events) {
+  pollfd pf{fd, events, 0};
+  const int n = poll(&pf, 1, 0);
+  std::string s = rv(n);
+  const std::pair<short, const char*> bits[] = {
+      {POLLIN, "IN"}, {POLLOUT, "OUT"}, {POLLERR, "ERR"}, {POLLHUP, "HUP"}, {POLLRDHUP, "RDHUP"}};
+  for (const auto& [bit, name] : bits)
+    if ((pf.revents & bit) != 0) s += std::string(" ") + name;
+  return s;
+}
+
 void closing(uint16_t p) {
   Peer peer(AF_INET, p + 500);
+  {
+    // shutdown() wakes a thread blocked in a receive (a common way to stop one).
+    const int s = served_socket(p + 5);
+    served("close.shutdown", s);
+    Blocked b(s);
+    result("close.shutdown/call", rv(shutdown(s, SHUT_RDWR)));
+    result("close.shutdown/blocked-receive", b.finish(2000));
+    result("close.shutdown/poll", poll_text(s, POLLIN | POLLOUT | POLLRDHUP));
+    char buf[16];
+    result("close.shutdown/recv", rv(recv(s, buf, sizeof(buf), MSG_DONTWAIT)));
+    peer.send(kServer4, p + 5, "late");
+    sleep_ms(200);
+    result("close.shutdown/recv-after-datagram", rv(recv(s, buf, sizeof(buf), 0)));
+    result("close.shutdown/recv-empty", recv_line(s, 0, 16, 64));
+    result("close.shutdown/send",
+           join({rv(send_text(s, kClient4, p + 500, "sent")), Peer::summary(peer.drain())}));
+    close(s);
+  }
+  {
+    const int s = served_socket(p + 7);
+    served("close.shutdown-rd", s);
+    result("close.shutdown-rd/call", rv(shutdown(s, SHUT_RD)));
+    result("close.shutdown-rd/poll", poll_text(s, POLLIN | POLLOUT | POLLRDHUP));
+    close(s);
+  }
+  {
+    const int s = served_socket(p + 6);
+    socklen_t len;
+    sockaddr_storage to = sockaddr_of(kClient4, p + 1500, &len);
+    connect(s, reinterpret_cast<sockaddr*>(&to), len);
+    served("close.icmp-poll", s);
+    send(s, "x", 1, 0);
+    sleep_ms(300);
+    result("close.icmp-poll", poll_text(s, POLLIN));
+    close(s);
+  }
   {
     const int s = served_socket(p);
     served("close.range", s);
