@@ -13,17 +13,15 @@ namespace {
 constexpr size_t kCopyBatch = 32;
 }  // namespace
 
-ReceivePath::ReceivePath(sched::Scheduler& scheduler, sched::AppId app)
-    : scheduler_(scheduler), app_(app) {}
+ReceivePath::ReceivePath(Backend& backend, BackendApp app) : backend_(backend), app_(app) {}
 
-Result<std::unique_ptr<ReceivePath>> ReceivePath::create(sched::Scheduler& scheduler,
-                                                         sched::AppId app) {
-  std::unique_ptr<ReceivePath> p(new ReceivePath(scheduler, app));
+Result<std::unique_ptr<ReceivePath>> ReceivePath::create(Backend& backend, BackendApp app) {
+  std::unique_ptr<ReceivePath> p(new ReceivePath(backend, app));
   p->pending_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   p->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (p->pending_fd_ < 0 || p->epoll_fd_ < 0)
     return errno_error("create the readiness fd of application " + std::to_string(app));
-  const int inner = scheduler.ready_fd(app);
+  const int inner = backend.ready_fd(app);
   for (int fd : {p->pending_fd_, inner}) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -49,7 +47,7 @@ size_t ReceivePath::take_cached(std::span<Datagram> out) {
 size_t ReceivePath::receive(std::span<Datagram> out, int timeout_ms) {
   if (out.empty()) return 0;
   size_t n = take_cached(out);
-  if (n < out.size()) n += scheduler_.receive(app_, out.subspan(n), n > 0 ? 0 : timeout_ms);
+  if (n < out.size()) n += backend_.receive(app_, out.subspan(n), n > 0 ? 0 : timeout_ms);
   update_pending();
   return n;
 }
@@ -57,7 +55,7 @@ size_t ReceivePath::receive(std::span<Datagram> out, int timeout_ms) {
 bool ReceivePath::receive_one(Datagram* out, int timeout_ms) {
   if (cache_.empty()) {
     Datagram batch[kCopyBatch];
-    const size_t n = scheduler_.receive(app_, batch, timeout_ms);
+    const size_t n = backend_.receive(app_, batch, timeout_ms);
     cache_.insert(cache_.end(), batch, batch + n);
   }
   const bool got = take_cached({out, 1}) == 1;
@@ -68,10 +66,10 @@ bool ReceivePath::receive_one(Datagram* out, int timeout_ms) {
 void ReceivePath::forget_slot(SlotId slot) {
   // The socket's datagrams were queued before it closed: they are among the
   // ones queued now, so taking that many is enough even while more arrive.
-  size_t left = scheduler_.queued(app_);
+  size_t left = backend_.queued(app_);
   Datagram batch[kCopyBatch];
   while (left > 0) {
-    const size_t n = scheduler_.receive(app_, {batch, std::min(left, kCopyBatch)}, 0);
+    const size_t n = backend_.receive(app_, {batch, std::min(left, kCopyBatch)}, 0);
     if (n == 0) break;
     cache_.insert(cache_.end(), batch, batch + n);
     left -= n;
@@ -81,7 +79,7 @@ void ReceivePath::forget_slot(SlotId slot) {
 }
 
 void ReceivePath::release_cached() {
-  for (const Datagram& d : cache_) scheduler_.done(d);
+  for (const Datagram& d : cache_) backend_.done({&d, 1});
   cache_.clear();
   update_pending();
 }
@@ -90,7 +88,7 @@ void ReceivePath::release_cached() {
 // when the pop left datagrams behind or more arrived meanwhile; this fd keeps
 // the readiness level-triggered in those cases.
 void ReceivePath::update_pending() {
-  const bool pending = !cache_.empty() || scheduler_.queued(app_) > 0;
+  const bool pending = !cache_.empty() || backend_.queued(app_) > 0;
   if (pending == pending_) return;
   if (pending) {
     const uint64_t one = 1;

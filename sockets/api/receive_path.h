@@ -10,13 +10,13 @@
 #include <span>
 
 #include "lrp/engine.h"
-#include "sched/runtime/scheduler.h"
+#include "sockets/api/backend.h"
 
 namespace lrp::sockets {
 
 class ReceivePath {
  public:
-  static Result<std::unique_ptr<ReceivePath>> create(sched::Scheduler& scheduler, sched::AppId app);
+  static Result<std::unique_ptr<ReceivePath>> create(Backend& backend, BackendApp app);
   ~ReceivePath();
   ReceivePath(const ReceivePath&) = delete;
   ReceivePath& operator=(const ReceivePath&) = delete;
@@ -34,14 +34,14 @@ class ReceivePath {
   int ready_fd() const { return epoll_fd_; }
 
  private:
-  ReceivePath(sched::Scheduler& scheduler, sched::AppId app);
+  ReceivePath(Backend& backend, BackendApp app);
   size_t take_cached(std::span<Datagram> out);
   // Makes the pending eventfd match "the cache or the scheduler's queue
   // holds something".
   void update_pending();
 
-  sched::Scheduler& scheduler_;
-  sched::AppId app_;
+  Backend& backend_;
+  BackendApp app_;
   std::deque<Datagram> cache_;
   int pending_fd_ = -1;  // eventfd: readable while something waits here
   int epoll_fd_ = -1;    // pending_fd_ + the scheduler's ready fd

@@ -9,7 +9,7 @@
 
 #include "lrp/engine.h"
 #include "lrp/result.h"
-#include "sched/runtime/scheduler.h"
+#include "sockets/api/backend.h"
 #include "sockets/api/datagrams.h"
 #include "sockets/api/options.h"
 
@@ -87,10 +87,13 @@ class UdpSocket {
   const Endpoint& local() const { return local_; }
   const std::optional<Endpoint>& remote() const { return bind_.remote; }
   int family() const { return bind_.local.family(); }
-  sched::AppId application_id() const;
+  BackendApp application_id() const;
   // True when the socket has an application of its own.
   bool owns_application() const;
-  const SocketCounters& counters() const;
+  // Summed over the queues it is served on.
+  SocketStats counters() const;
+  // A look without system calls or locks: may a receive find something?
+  bool maybe_pending() const;
 
  private:
   friend class Application;
@@ -99,8 +102,11 @@ class UdpSocket {
             const SocketConfig& config);
   Status check_open(const char* what) const;
   // kick_when_full: on EAGAIN, kick and reclaim once and retry.
+  // reply_queue: the queue the datagram answered arrived on, or -1.
   Status queue_one(const Endpoint& to, std::span<const uint8_t> payload, const IpAddress* from,
-                   bool kick_when_full);
+                   bool kick_when_full, int reply_queue);
+  Status send_locked_and_kick(const Endpoint& to, std::span<const uint8_t> payload,
+                              const IpAddress* from, int reply_queue);
 
   std::shared_ptr<Application> app_;
   BindSpec bind_;

@@ -71,11 +71,8 @@ void LrpFlow::remove_member(TrackedSocket* member) {
 
 bool LrpFlow::maybe_pending() const {
   if (cached_.load(std::memory_order_relaxed)) return true;
-  Engine& engine = stack_->engine();
-  const sched::Scheduler& scheduler = stack_->scheduler();
   for (const auto& s : sockets_)
-    if (engine.rx_ring_entries(s->slot()) > 0 || scheduler.queued(s->application_id()) > 0)
-      return true;
+    if (s->maybe_pending()) return true;
   return false;
 }
 

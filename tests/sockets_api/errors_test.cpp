@@ -171,14 +171,14 @@ TEST_P(SocketClose, ClosingWhileHoldingFramesReturnsThem) {
   // Some more wait in the cache, the queue or the ring, untouched.
   uint8_t buffer[64];
   ASSERT_TRUE(s.receive_copy(buffer, 1000).ok());
-  FramePool& pool = b.stack->engine().frames();
+  FramePool& pool = b.stack->in_process()->engine(0).frames();
   const SlotId slot = s.slot();
   EXPECT_GE(pool.held_by(slot), held);
   ASSERT_TRUE(s.close().ok());
   EXPECT_EQ(pool.held_by(slot), 0u);
   s.done(std::span<const Datagram>(d, held));  // ignored after close
   std::string why;
-  EXPECT_TRUE(b.stack->engine().frames_accounted(&why)) << why;
+  EXPECT_TRUE(b.stack->in_process()->engine(0).frames_accounted(&why)) << why;
   EXPECT_EQ(b.stack->socket_count(), 0u);
 }
 
@@ -230,7 +230,7 @@ TEST_P(SocketClose, SharedApplicationReceivesForItsSockets) {
   }
   EXPECT_EQ(to_two, 5u);
   std::string why;
-  EXPECT_TRUE(b.stack->engine().frames_accounted(&why)) << why;
+  EXPECT_TRUE(b.stack->in_process()->engine(0).frames_accounted(&why)) << why;
 }
 
 INSTANTIATE_TEST_SUITE_P(All, SocketClose,
