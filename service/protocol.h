@@ -235,8 +235,9 @@ struct EngineStatus {
   uint8_t frames_accounted;  // every frame in exactly one place (exact when no traffic flows)
   uint8_t pad1[7];
   uint64_t frame_violations;  // moves that did not match a frame's place (stays 0)
+  uint64_t delivered;         // datagrams this queue's engine delivered, all applications
 };
-static_assert(sizeof(EngineStatus) == 128);
+static_assert(sizeof(EngineStatus) == 136);
 
 enum DropIndex : uint32_t {
   kDropRingFull = 0,  // the application's RX ring had no room at delivery

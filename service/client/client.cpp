@@ -518,9 +518,9 @@ Result<std::shared_ptr<ServiceSocket>> ServiceApp::bind(int kernel_fd) {
   sockets_.push_back(k);
   {
     std::lock_guard alock(attachment_mutex_);
-    auto fds = std::make_shared<std::vector<std::pair<int, uint32_t>>>(
-        kernel_fds_ ? *kernel_fds_ : std::vector<std::pair<int, uint32_t>>{});
-    fds->emplace_back(k->kernel_.get(), k->handle_);
+    auto fds = std::make_shared<std::vector<KernelRef>>(kernel_fds_ ? *kernel_fds_
+                                                                    : std::vector<KernelRef>{});
+    fds->push_back(KernelRef{k->kernel_.get(), k->handle_, k->local_});
     kernel_fds_ = fds;
   }
   epoll_event ev{};
@@ -536,15 +536,36 @@ uint32_t ServiceApp::handle_for(const Attachment& a, uint32_t socket_id) const {
   return 0;
 }
 
+// A datagram lrpd delivered before it knew the socket's id (the first ones
+// after a bind): the socket bound to where it was sent.
+uint32_t ServiceApp::handle_by_destination(const Endpoint& dst) const {
+  std::shared_ptr<const std::vector<KernelRef>> refs;
+  {
+    std::lock_guard lock(attachment_mutex_);
+    refs = kernel_fds_;
+  }
+  if (!refs) return 0;
+  uint32_t wildcard = 0;
+  for (const KernelRef& r : *refs) {
+    if (r.local.port != dst.port) continue;
+    if (r.local.addr == dst.addr) return r.handle;
+    if (r.local.addr.is_any() &&
+        (r.local.addr.is_v4() == dst.addr.is_v4() || !r.local.addr.is_v4()))
+      wildcard = r.handle;
+  }
+  return wildcard;
+}
+
 bool ServiceApp::take_from_ring(Attachment& a, const std::shared_ptr<Attachment>& ref,
                                 RxDatagram* out) {
   Ring& rx = a.region->rx();
   RingSlot s;
   if (!rx.claim_consume(&s, a.owner.load(std::memory_order_relaxed))) return false;
   const EntryHeader& e = *s.entry;
-  out->socket = handle_for(a, e.socket_id);
   out->source = Endpoint{address_of(e.src_addr), e.src_port};
   out->destination = Endpoint{address_of(e.dst_addr), e.dst_port};
+  out->socket = handle_for(a, e.socket_id);
+  if (out->socket == 0) out->socket = handle_by_destination(out->destination);
   const uint32_t len = std::min(e.length, rx.slot_payload());
   out->payload = std::span<const uint8_t>(s.payload, len);
   out->datagram_length = e.datagram_length;
@@ -563,7 +584,7 @@ bool ServiceApp::take_from_ring(Attachment& a, const std::shared_ptr<Attachment>
 // One datagram from one of the kernel sockets, without waiting. Into
 // copy_into when given (receive_copy), else into a buffer out owns.
 bool ServiceApp::take_from_kernel(RxDatagram* out, std::span<uint8_t> copy_into, RxInfo* info) {
-  std::shared_ptr<const std::vector<std::pair<int, uint32_t>>> fds;
+  std::shared_ptr<const std::vector<KernelRef>> fds;
   {
     std::lock_guard lock(attachment_mutex_);
     fds = kernel_fds_;
@@ -572,7 +593,8 @@ bool ServiceApp::take_from_kernel(RxDatagram* out, std::span<uint8_t> copy_into,
   const uint32_t start = kernel_rr_.fetch_add(1, std::memory_order_relaxed);
   thread_local uint8_t scratch[65536];
   for (size_t i = 0; i < fds->size(); ++i) {
-    const auto& [fd, handle] = (*fds)[(start + i) % fds->size()];
+    const int fd = (*fds)[(start + i) % fds->size()].fd;
+    const uint32_t handle = (*fds)[(start + i) % fds->size()].handle;
     sockaddr_storage from{};
     iovec iov{};
     if (info != nullptr) {
@@ -645,6 +667,14 @@ void ServiceApp::wait(Attachment* a, int timeout_ms) {
   }
 }
 
+// lrpd stopped delivering for lack of room: ring, then lower its flag.
+static void wake_daemon_for_room(Attachment& a) {
+  Ring& rx = a.region->rx();
+  if (!rx.producer_waiting() || a.dead.load(std::memory_order_relaxed)) return;
+  ring_doorbell(a.doorbell.get());
+  rx.clear_producer_waiting();
+}
+
 Result<size_t> ServiceApp::receive(std::span<RxDatagram> out, int timeout_ms) {
   client_->check_fork();
   if (out.empty()) return size_t{0};
@@ -683,8 +713,7 @@ void ServiceApp::done(RxDatagram& d) {
   if (d.attachment_) {
     Ring& rx = d.attachment_->region->rx();
     rx.release(d.slot_);
-    if (rx.take_producer_waiting() && !d.attachment_->dead.load(std::memory_order_relaxed))
-      ring_doorbell(d.attachment_->doorbell.get());
+    wake_daemon_for_room(*d.attachment_);
     d.attachment_.reset();
   }
   d.copy_.reset();
@@ -700,9 +729,7 @@ void ServiceApp::done(std::span<RxDatagram> batch) {
     }
   }
   // One look at lrpd's flag for the whole batch.
-  if (last != nullptr && last->region->rx().take_producer_waiting() &&
-      !last->dead.load(std::memory_order_relaxed))
-    ring_doorbell(last->doorbell.get());
+  if (last != nullptr) wake_daemon_for_room(*last);
   for (auto& d : batch) {
     d.attachment_.reset();
     d.copy_.reset();
@@ -919,7 +946,11 @@ Status ServiceSocket::send_to(const Endpoint& to, std::span<const uint8_t> paylo
   }
   std::memcpy(s.payload, payload.data(), payload.size());
   tx.publish(s);
-  if (tx.take_consumer_waiting()) ring_doorbell(a->doorbell.get());
+  // lrpd's engines sleep: ring, then lower the flag (see Ring::consumer_waiting).
+  if (tx.consumer_waiting()) {
+    ring_doorbell(a->doorbell.get());
+    tx.clear_consumer_waiting();
+  }
   return {};
 }
 
@@ -999,8 +1030,8 @@ Status ServiceSocket::close() {
   {
     std::lock_guard alock(app_->attachment_mutex_);
     if (app_->kernel_fds_) {
-      auto fds = std::make_shared<std::vector<std::pair<int, uint32_t>>>(*app_->kernel_fds_);
-      std::erase_if(*fds, [&](const auto& p) { return p.second == handle_; });
+      auto fds = std::make_shared<std::vector<ServiceApp::KernelRef>>(*app_->kernel_fds_);
+      std::erase_if(*fds, [&](const ServiceApp::KernelRef& r) { return r.handle == handle_; });
       app_->kernel_fds_ = fds;
     }
   }

@@ -243,6 +243,7 @@ class ServiceApp : public std::enable_shared_from_this<ServiceApp> {
   std::shared_ptr<Attachment> attachment() const;
   // lrpd's socket id -> handle, from the current attachment.
   uint32_t handle_for(const Attachment& a, uint32_t socket_id) const;
+  uint32_t handle_by_destination(const Endpoint& dst) const;
   bool take_from_ring(Attachment& a, const std::shared_ptr<Attachment>& ref, RxDatagram* out);
   bool take_from_kernel(RxDatagram* out, std::span<uint8_t> copy_into, RxInfo* info);
   void wait(Attachment* a, int timeout_ms);
@@ -259,8 +260,13 @@ class ServiceApp : public std::enable_shared_from_this<ServiceApp> {
   std::shared_ptr<Attachment> attachment_;
   int epoll_doorbell_ = -1;                            // the doorbell fd currently in the epoll set
   std::vector<std::weak_ptr<ServiceSocket>> sockets_;  // control_mutex_
-  // (kernel fd, socket handle) of its sockets; replaced whole (copy on write).
-  std::shared_ptr<const std::vector<std::pair<int, uint32_t>>> kernel_fds_;
+  // Its sockets' kernel fds; replaced whole (copy on write).
+  struct KernelRef {
+    int fd;
+    uint32_t handle;
+    Endpoint local;
+  };
+  std::shared_ptr<const std::vector<KernelRef>> kernel_fds_;
   std::atomic<uint32_t> kernel_rr_{0};
 };
 

@@ -90,12 +90,12 @@ std::string format_status(const DaemonStatus& d, const std::vector<EngineStatus>
           ",\"switches_to_interrupt\":%" PRIu64 ",\"idle_poll_ns\":%" PRIu64
           ",\"engine_cpu_ns\":%" PRIu64 ",\"fill_ring\":%" PRIu64
           ",\"frames_total\":%u,\"frames_held\":%u,\"frames_accounted\":%s,"
-          "\"frame_violations\":%" PRIu64 "}",
+          "\"frame_violations\":%" PRIu64 ",\"delivered\":%" PRIu64 "}",
           i ? "," : "", json_string(get_name(e.ifname, sizeof(e.ifname))).c_str(), e.ifindex,
           e.queue, e.cpu, mode_name(e.mode), e.polling ? "true" : "false", e.passes, e.empty_passes,
           e.wakeups, e.sleeps, e.switches_to_poll, e.switches_to_interrupt, e.idle_poll_ns,
           e.engine_cpu_ns, e.fill_ring, e.frames_total, e.frames_held,
-          e.frames_accounted ? "true" : "false", e.frame_violations);
+          e.frames_accounted ? "true" : "false", e.frame_violations, e.delivered);
     }
     return out + "]}\n";
   }

@@ -88,13 +88,42 @@ void AppChannel::mirror_counters() {
                      std::memory_order_relaxed);
 }
 
-size_t AppChannel::room() {
-  const uint32_t bound = queue_bound_.load(std::memory_order_relaxed);
-  const uint32_t used = rx_->occupancy();
+void AppChannel::settle(std::atomic<bool>& armed, bool raised) {
+  if (!raised && armed.load(std::memory_order_acquire) &&
+      armed.exchange(false, std::memory_order_acq_rel))
+    (void)drain_doorbell(doorbell_.daemon.get());
+}
+
+static size_t room_in(const Ring& rx, uint32_t bound) {
+  const uint32_t used = rx.occupancy();
   // An entry still held at the tail (a zero-copy view not handed back)
   // stops the ring there, whatever the count says.
-  if (used >= bound || !rx_->writable()) return 0;
+  if (used >= bound || !rx.writable()) return 0;
   return bound - used;
+}
+
+size_t AppChannel::room() {
+  const uint32_t bound = queue_bound_.load(std::memory_order_relaxed);
+  const size_t r = room_in(*rx_, bound);
+  if (r > 0) return r;
+  // Full: the application rings when it makes room.
+  settle(rx_armed_, rx_->producer_waiting());
+  if (!rx_armed_.exchange(true, std::memory_order_acq_rel)) {
+    rx_->set_producer_waiting();
+    return room_in(*rx_, bound);  // room made while the flag went up
+  }
+  return 0;
+}
+
+bool AppChannel::transmit_pending() {
+  if (tx_->readable()) return true;
+  // Empty: the application rings when it queues something.
+  settle(tx_armed_, tx_->consumer_waiting());
+  if (!tx_armed_.exchange(true, std::memory_order_acq_rel)) {
+    tx_->set_consumer_waiting();
+    return tx_->readable();
+  }
+  return false;
 }
 
 size_t AppChannel::deliver(std::span<const Delivery> batch) {
@@ -131,15 +160,6 @@ size_t AppChannel::deliver(std::span<const Delivery> batch) {
 
 void AppChannel::wake_if_waiting() {
   if (rx_->take_consumer_waiting()) ring_doorbell(doorbell_.daemon.get());
-}
-
-bool AppChannel::arm_wakeup() {
-  tx_->set_consumer_waiting();
-  if (room() == 0) {
-    rx_->set_producer_waiting();
-    if (room() > 0) return false;  // room appeared while arming
-  }
-  return !tx_->readable();
 }
 
 size_t AppChannel::drain_tx(TxOut& out, size_t budget) {

@@ -73,7 +73,7 @@ class AppChannel : public AppPort {
   size_t deliver(std::span<const Delivery> batch) override;
   void wake_if_waiting() override;
   size_t drain_tx(TxOut& out, size_t budget) override;
-  bool arm_wakeup() override;
+  bool transmit_pending() override;
   int wake_fd() const override { return doorbell_.daemon.get(); }
 
  private:
@@ -81,6 +81,8 @@ class AppChannel : public AppPort {
   // Checks one transmit entry (copied out of shared memory) and sends it.
   void transmit(TxOut& out, const TxMeta& meta, const uint8_t* payload);
   void mirror_counters();
+  // The application cleared a flag lrpd raised: it rang, drain the doorbell.
+  void settle(std::atomic<bool>& armed, bool raised);
 
   std::unique_ptr<Region> region_;
   DoorbellPair doorbell_;
@@ -93,6 +95,8 @@ class AppChannel : public AppPort {
   mutable std::shared_mutex bindings_mutex_;  // engines read, the control plane writes
   std::vector<TxBinding> bindings_;
   AppChannelCounters counters_;
+  std::atomic<bool> tx_armed_{false};  // lrpd raised the TX ring's consumer_waiting
+  std::atomic<bool> rx_armed_{false};  // lrpd raised the RX ring's producer_waiting
 };
 
 }  // namespace lrp::service

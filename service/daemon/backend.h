@@ -67,10 +67,13 @@ class AppPort {
   // application's bindings and sends the good ones through `out`. Returns
   // how many entries were taken (sent, refused or dropped).
   virtual size_t drain_tx(TxOut& out, size_t budget) = 0;
-  // Before the engine sleeps: asks the application to ring wake_fd() when
-  // it queues transmit or frees RX room. false: there is work already.
-  virtual bool arm_wakeup() = 0;
-  // lrpd's end of the doorbell; the engine polls it while armed and drains it.
+  // Whether the application queued datagrams for transmit. When it did
+  // not, the application is asked to ring wake_fd() when it does; and
+  // room() == 0 asks it to ring when it makes room. The port drains what
+  // was rung itself, so the engine may keep wake_fd() in its epoll set
+  // (level-triggered) without spinning.
+  virtual bool transmit_pending() = 0;
+  // lrpd's end of the doorbell: readable when the application rang.
   virtual int wake_fd() const = 0;
 };
 
@@ -136,9 +139,9 @@ class ServiceBackend {
   virtual Result<BackendSocket> add_socket(BackendApp app, const BackendSocketSpec& spec) = 0;
   virtual Status remove_socket(BackendApp app, BackendSocket socket) = 0;
   virtual Status set_weight(BackendApp app, uint32_t weight) = 0;
-  // Reference-counted per interface.
-  virtual Status join_group(uint32_t iface, const IpAddress& group) = 0;
-  virtual Status leave_group(uint32_t iface, const IpAddress& group) = 0;
+  // Multicast for the socket (reference-counted per interface).
+  virtual Status join_group(BackendSocket socket, const IpAddress& group) = 0;
+  virtual Status leave_group(BackendSocket socket, const IpAddress& group) = 0;
   virtual std::vector<EngineStatus> engine_status() const = 0;
   virtual BackendAppCounters app_counters(BackendApp app) const = 0;
   virtual BackendSocketCounters socket_counters(BackendSocket socket) const = 0;

@@ -37,8 +37,8 @@ struct ControlPlane::Socket {
   UniqueFd kernel;  // kept: the proof of ownership, and the fallback path
   KernelSocketInfo info;
   std::vector<TxBinding::Handle> handles;
-  std::set<uint32_t> holders;                          // sessions
-  std::vector<std::pair<uint32_t, IpAddress>> groups;  // (interface, group) joined
+  std::set<uint32_t> holders;                               // sessions
+  std::vector<std::pair<BackendSocket, IpAddress>> groups;  // (backend socket, group) joined
 };
 
 void Replier::fail(MsgType request, const Error& error) {
@@ -463,35 +463,37 @@ void ControlPlane::group(Session& s, const Message& m, bool join, Replier& out) 
   const IpAddress g(bytes);
   if (!is_multicast(g))
     return out.fail(m.type, make_error(EINVAL, g.to_string() + " is not a multicast group"));
-  std::set<uint32_t> ifaces;
+  std::vector<const TxBinding::Handle*> handles;
   for (const auto& h : k->handles)
-    if (h.family == family_of(g)) ifaces.insert(h.iface);
-  if (ifaces.empty())
+    if (h.family == family_of(g)) handles.push_back(&h);
+  if (handles.empty())
     return out.fail(m.type, make_error(EAFNOSUPPORT, "group " + g.to_string() +
                                                          " is of another family than the socket"));
+  auto joined = [&](const TxBinding::Handle* h) {
+    return std::find(k->groups.begin(), k->groups.end(), std::pair{h->socket, g}) !=
+           k->groups.end();
+  };
   if (join) {
-    std::vector<uint32_t> done;
-    for (uint32_t i : ifaces) {
-      if (std::find(k->groups.begin(), k->groups.end(), std::pair{i, g}) != k->groups.end())
-        continue;
-      Status st = backend_.join_group(i, g);
+    std::vector<BackendSocket> done;
+    for (const auto* h : handles) {
+      if (joined(h)) continue;
+      Status st = backend_.join_group(h->socket, g);
       if (!st.ok()) {
-        for (uint32_t d : done) {
+        for (BackendSocket d : done) {
           (void)backend_.leave_group(d, g);
           std::erase(k->groups, std::pair{d, g});
         }
         return out.fail(m.type, st.error());
       }
-      k->groups.emplace_back(i, g);
-      done.push_back(i);
+      k->groups.emplace_back(h->socket, g);
+      done.push_back(h->socket);
     }
   } else {
     bool any = false;
-    for (uint32_t i : ifaces) {
-      auto it = std::find(k->groups.begin(), k->groups.end(), std::pair{i, g});
-      if (it == k->groups.end()) continue;
-      (void)backend_.leave_group(i, g);
-      k->groups.erase(it);
+    for (const auto* h : handles) {
+      if (!joined(h)) continue;
+      (void)backend_.leave_group(h->socket, g);
+      std::erase(k->groups, std::pair{h->socket, g});
       any = true;
     }
     if (!any)
@@ -515,8 +517,8 @@ void ControlPlane::destroy_socket(uint32_t socket_id) {
   Socket& k = *it->second;
   App& a = *apps_.at(k.app);
   // Traffic first goes back to the kernel socket, then the socket closes.
+  for (const auto& [socket, g] : k.groups) (void)backend_.leave_group(socket, g);
   remove_flows(a, k.handles);
-  for (const auto& [iface, g] : k.groups) (void)backend_.leave_group(iface, g);
   a.channel->remove_binding(k.id);
   a.sockets.erase(k.id);
   for (uint32_t holder : k.holders)

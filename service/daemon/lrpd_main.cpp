@@ -12,9 +12,9 @@
 #include "exporters/lrp_collector.h"
 #include "exporters/metrics_server.h"
 #include "service/daemon/control_plane.h"
-#include "service/daemon/engine_backend.h"
 #include "service/daemon/lrpd_options.h"
 #include "service/daemon/privileges.h"
+#include "service/daemon/runtime_backend.h"
 #include "service/daemon/server.h"
 #include "service/daemon/service_metrics.h"
 
@@ -59,12 +59,12 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   lrp::install_stop_handlers();
 
-  EngineBackendConfig bc;
+  RuntimeBackendConfig bc;
   bc.interfaces = o.interfaces;
   bc.cpus = o.cpus;
   bc.mode = mode.value();
   bc.xdp_mode = o.generic_xdp ? lrp::XdpMode::Generic : lrp::XdpMode::Native;
-  auto backend = EngineBackend::open(bc);
+  auto backend = RuntimeBackend::open(bc);
   if (!backend) return fail(backend.error());
 
   ControlConfig cc;
@@ -75,8 +75,7 @@ int main(int argc, char** argv) {
 
   std::unique_ptr<lrp::exporters::MetricsServer> metrics;
   if (!o.metrics.empty()) {
-    std::vector<lrp::exporters::MetricsSource> sources;
-    for (const auto& s : backend.value()->served()) sources.push_back({s.engine, s.scheduler});
+    const auto sources = backend.value()->metrics_sources();
     auto combined =
         std::make_shared<CombinedCollector>(std::vector<std::shared_ptr<prometheus::Collectable>>{
             std::make_shared<lrp::exporters::LrpCollector>(sources),

@@ -155,6 +155,13 @@ class Ring {
   void set_producer_waiting() { raise(header_->producer_waiting); }
   bool take_consumer_waiting() { return take(header_->consumer_waiting); }
   bool take_producer_waiting() { return take(header_->producer_waiting); }
+  // For the application waking lrpd: it rings first and clears the flag
+  // after, so lrpd, which drains its doorbell when it sees its flag
+  // cleared, never leaves a byte behind that would keep its epoll awake.
+  bool consumer_waiting() const { return peek(header_->consumer_waiting); }
+  bool producer_waiting() const { return peek(header_->producer_waiting); }
+  void clear_consumer_waiting() { header_->consumer_waiting.store(0, std::memory_order_release); }
+  void clear_producer_waiting() { header_->producer_waiting.store(0, std::memory_order_release); }
 
   // --- recovery, lrpd only ---
   // Releases entries that consumers tagged `owner` claimed and never
@@ -169,6 +176,10 @@ class Ring {
     flag.store(1, std::memory_order_relaxed);
     // Orders the flag before this side's next look at the ring (Dekker).
     std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  static bool peek(const std::atomic<uint32_t>& flag) {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return flag.load(std::memory_order_acquire) != 0;
   }
   static bool take(std::atomic<uint32_t>& flag) {
     // Orders this side's ring work before its look at the flag.

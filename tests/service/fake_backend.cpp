@@ -71,15 +71,19 @@ Status FakeBackend::set_weight(BackendApp app, uint32_t weight) {
   return {};
 }
 
-Status FakeBackend::join_group(uint32_t iface, const IpAddress& group) {
+Status FakeBackend::join_group(BackendSocket socket, const IpAddress& group) {
   std::lock_guard lock(mutex_);
-  ++groups_[{iface, group}];
+  auto s = sockets_.find(socket);
+  if (s == sockets_.end()) return make_error(EBADF, "join on unknown socket");
+  ++groups_[{s->second.spec.iface, group}];
   return {};
 }
 
-Status FakeBackend::leave_group(uint32_t iface, const IpAddress& group) {
+Status FakeBackend::leave_group(BackendSocket socket, const IpAddress& group) {
   std::lock_guard lock(mutex_);
-  auto it = groups_.find({iface, group});
+  auto s = sockets_.find(socket);
+  if (s == sockets_.end()) return make_error(EBADF, "leave on unknown socket");
+  auto it = groups_.find({s->second.spec.iface, group});
   if (it == groups_.end()) return make_error(ENOENT, "not joined");
   if (--it->second == 0) groups_.erase(it);
   return {};

@@ -34,8 +34,8 @@ class FakeBackend : public ServiceBackend, public TxOut {
   Result<BackendSocket> add_socket(BackendApp app, const BackendSocketSpec& spec) override;
   Status remove_socket(BackendApp app, BackendSocket socket) override;
   Status set_weight(BackendApp app, uint32_t weight) override;
-  Status join_group(uint32_t iface, const IpAddress& group) override;
-  Status leave_group(uint32_t iface, const IpAddress& group) override;
+  Status join_group(BackendSocket socket, const IpAddress& group) override;
+  Status leave_group(BackendSocket socket, const IpAddress& group) override;
   std::vector<EngineStatus> engine_status() const override;
   BackendAppCounters app_counters(BackendApp app) const override;
   BackendSocketCounters socket_counters(BackendSocket socket) const override;
