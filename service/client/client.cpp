@@ -38,6 +38,7 @@ struct Attachment {
 
 namespace {
 
+constexpr uint64_t kTokenPosMask = (uint64_t{1} << 48) - 1;
 std::atomic<uint64_t> g_fork_generation{0};
 std::atomic<uint64_t> g_attachment_generation{1};
 std::atomic<uint32_t> g_socket_handles{1};
@@ -264,11 +265,12 @@ Result<std::shared_ptr<ServiceApp>> ServiceClient::create_app(const AppConfig& c
 }
 
 void ServiceClient::mark_down() {
-  up_.store(false, std::memory_order_release);
+  // The attachments first: whoever sees the client down sees them dead.
   for (ServiceApp* a : app_ptrs_) {
     if (auto att = a->attachment()) att->dead.store(true, std::memory_order_release);
     a->detach_doorbell();
   }
+  up_.store(false, std::memory_order_release);
   const uint64_t one = 1;
   (void)!write(wake_monitor_.get(), &one, sizeof(one));
 }
@@ -484,6 +486,10 @@ void ServiceApp::install(std::shared_ptr<Attachment> a) {
   ev.data.fd = a->doorbell.get();
   epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, a->doorbell.get(), &ev);
   epoll_doorbell_ = a->doorbell.get();
+  if (attachment_ != nullptr) {
+    retired_.push_back(std::move(attachment_));
+    if (retired_.size() > 4) retired_.erase(retired_.begin());
+  }
   attachment_ = std::move(a);
 }
 
@@ -578,6 +584,7 @@ bool ServiceApp::take_from_ring(Attachment& a, const std::shared_ptr<Attachment>
   out->attachment_ = ref;
   out->slot_ = s;
   out->copy_.reset();
+  out->token_ = ((a.generation & 0xffff) << 48) | (s.pos & kTokenPosMask);
   return true;
 }
 
@@ -643,6 +650,7 @@ bool ServiceApp::take_from_kernel(RxDatagram* out, std::span<uint8_t> copy_into,
     out->ifindex = 0;
     out->attachment_.reset();
     out->slot_ = {};
+    out->token_ = 0;
     return true;
   }
   return false;
@@ -685,7 +693,11 @@ Result<size_t> ServiceApp::receive(std::span<RxDatagram> out, int timeout_ms) {
     if (a) {
       while (n < out.size() && take_from_ring(*a, a, &out[n])) ++n;
     }
-    while (n < out.size() && take_from_kernel(&out[n], {}, nullptr)) ++n;
+    // The kernel sockets carry little while lrpd serves them (loopback,
+    // the moments around a bind): a look costs a system call, so only when
+    // the ring is empty, and now and then so they are never starved.
+    if (n == 0 || (kernel_looks_.fetch_add(1, std::memory_order_relaxed) & 63) == 0)
+      while (n < out.size() && take_from_kernel(&out[n], {}, nullptr)) ++n;
     if (n > 0) return n;
     if (a && !a->dead.load(std::memory_order_acquire)) {
       // Going to sleep (or returning empty to a caller who will poll the
@@ -735,6 +747,27 @@ void ServiceApp::done(std::span<RxDatagram> batch) {
     d.copy_.reset();
     d.payload = {};
   }
+}
+
+void ServiceApp::done_token(uint64_t token) {
+  if (token == 0) return;
+  const uint64_t generation = token >> 48;
+  std::shared_ptr<Attachment> a;
+  {
+    std::lock_guard lock(attachment_mutex_);
+    if (attachment_ && (attachment_->generation & 0xffff) == generation) a = attachment_;
+    for (const auto& r : retired_)
+      if ((r->generation & 0xffff) == generation) a = r;
+  }
+  if (!a) return;
+  Ring& rx = a->region->rx();
+  // The position's high bits beyond the token are those of the ring's
+  // current lap: an entry is never held across 2^48 positions.
+  const uint64_t head = a->region->header().rx.head.load(std::memory_order_relaxed);
+  uint64_t pos = (head & ~kTokenPosMask) | (token & kTokenPosMask);
+  if (pos > head) pos -= kTokenPosMask + 1;
+  rx.release(rx.slot_at(pos));
+  wake_daemon_for_room(*a);
 }
 
 Result<RxInfo> ServiceApp::receive_copy(std::span<uint8_t> buffer, int timeout_ms) {

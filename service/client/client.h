@@ -113,6 +113,10 @@ struct RxDatagram {
   uint8_t ttl = 0;
   uint32_t ifindex = 0;
 
+  // Names the held ring entry, for callers that keep their own records of
+  // received datagrams (ServiceApp::done_token). 0 for a kernel copy.
+  uint64_t token() const { return token_; }
+
   RxDatagram() = default;
   RxDatagram(RxDatagram&&) noexcept = default;
   RxDatagram& operator=(RxDatagram&&) noexcept = default;
@@ -123,6 +127,7 @@ struct RxDatagram {
   std::shared_ptr<Attachment> attachment_;
   RingSlot slot_{};
   std::unique_ptr<uint8_t[]> copy_;
+  uint64_t token_ = 0;
 };
 
 // What receive_copy() wrote.
@@ -216,6 +221,11 @@ class ServiceApp : public std::enable_shared_from_this<ServiceApp> {
   Result<size_t> receive(std::span<RxDatagram> out, int timeout_ms);
   void done(RxDatagram& datagram);
   void done(std::span<RxDatagram> datagrams);
+  // Hands back the entry a datagram's token() names, after the RxDatagram
+  // itself was dropped (moved-from or destroyed without done(): the entry
+  // stays held until this call). Tokens of an attachment that was replaced
+  // (lrpd restarted) stay valid while it is among the last few.
+  void done_token(uint64_t token);
   // One datagram copied into buffer; EAGAIN on timeout.
   Result<RxInfo> receive_copy(std::span<uint8_t> buffer, int timeout_ms);
   // Readable (level-triggered) while a receive may find something: the
@@ -258,6 +268,7 @@ class ServiceApp : public std::enable_shared_from_this<ServiceApp> {
   UniqueFd epoll_fd_;
   mutable std::mutex attachment_mutex_;  // a leaf lock: nothing is taken while holding it
   std::shared_ptr<Attachment> attachment_;
+  std::vector<std::shared_ptr<Attachment>> retired_;   // replaced ones, for done_token
   int epoll_doorbell_ = -1;                            // the doorbell fd currently in the epoll set
   std::vector<std::weak_ptr<ServiceSocket>> sockets_;  // control_mutex_
   // Its sockets' kernel fds; replaced whole (copy on write).
@@ -268,6 +279,7 @@ class ServiceApp : public std::enable_shared_from_this<ServiceApp> {
   };
   std::shared_ptr<const std::vector<KernelRef>> kernel_fds_;
   std::atomic<uint32_t> kernel_rr_{0};
+  std::atomic<uint32_t> kernel_looks_{0};
 };
 
 class ServiceSocket {

@@ -15,7 +15,7 @@ void Ring::initialise(RingHeader* header, uint8_t* first_entry, uint32_t entries
   header->consumer_waiting.store(0, std::memory_order_relaxed);
   header->producer_waiting.store(0, std::memory_order_relaxed);
   header->entries = entries;
-  std::atomic_thread_fence(std::memory_order_release);
+  // Shared only afterwards, by system calls (SCM_RIGHTS, mmap): no fence needed.
 }
 
 // An entry a consumer claimed and did not release: published for position

@@ -27,6 +27,20 @@
 
 namespace lrp::service {
 
+// A full barrier between this side's last write and its next read: the
+// Dekker step of sleeping and waking (raise the flag, then look at the ring;
+// change the ring, then look at the flag). ThreadSanitizer does not model
+// fences (and GCC refuses them under it); there it is a read-modify-write on
+// one location both sides share, which it does model.
+inline void store_load_barrier() {
+#if defined(__SANITIZE_THREAD__)
+  static std::atomic<uint32_t> shared{0};
+  shared.fetch_add(0, std::memory_order_seq_cst);
+#else
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
+
 // An entry claimed by one side: read or written in place, then handed on
 // with publish() (producer) or release() (consumer).
 struct RingSlot {
@@ -124,6 +138,12 @@ class Ring {
     header_->released.fetch_add(1, std::memory_order_relaxed);
   }
 
+  // The entry of a position a consumer claimed earlier (to release it).
+  RingSlot slot_at(uint64_t pos) const {
+    EntryHeader* e = entry(pos);
+    return RingSlot{e, payload(e), pos};
+  }
+
   // Entries in use: claimed by a producer, published, or held by a consumer
   // (a zero-copy view counts until it is released), clamped to
   // [0, entries()]. A hint; it may be stale when used.
@@ -174,16 +194,16 @@ class Ring {
  private:
   static void raise(std::atomic<uint32_t>& flag) {
     flag.store(1, std::memory_order_relaxed);
-    // Orders the flag before this side's next look at the ring (Dekker).
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // Orders the flag before this side's next look at the ring.
+    store_load_barrier();
   }
   static bool peek(const std::atomic<uint32_t>& flag) {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    store_load_barrier();
     return flag.load(std::memory_order_acquire) != 0;
   }
   static bool take(std::atomic<uint32_t>& flag) {
     // Orders this side's ring work before its look at the flag.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    store_load_barrier();
     if (flag.load(std::memory_order_relaxed) == 0) return false;
     return flag.exchange(0, std::memory_order_acq_rel) != 0;
   }

@@ -289,6 +289,20 @@ TEST(ControlPlane, DeliveredDatagramsReachTheRing) {
   app->done(std::span(batch, 1));
   EXPECT_EQ(app->rx_depth(), 0u);
 
+  // Handed back by token, after the RxDatagram itself is gone.
+  ASSERT_TRUE(d.backend.deliver(tag, from, to,
+                                {reinterpret_cast<const uint8_t*>(text.data()), text.size()}));
+  uint64_t token = 0;
+  {
+    RxDatagram one[1];
+    ASSERT_EQ(app->receive(one, 1000).value(), 1u);
+    token = one[0].token();
+  }
+  EXPECT_NE(token, 0u);
+  EXPECT_EQ(app->rx_depth(), 1u);
+  app->done_token(token);
+  EXPECT_EQ(app->rx_depth(), 0u);
+
   // The copying receive, with truncation.
   ASSERT_TRUE(d.backend.deliver(tag, from, to,
                                 {reinterpret_cast<const uint8_t*>(text.data()), text.size()}));
