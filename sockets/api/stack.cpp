@@ -91,12 +91,18 @@ Result<std::unique_ptr<UdpSocket>> Stack::open_udp(const BindSpec& bind,
     ac.name = std::string(bind.local.is_v4() ? "udp:" : "udp6:") + std::to_string(bind.port);
   auto resolved = resolve_bind(bind);
   if (!resolved) return resolved.error();
+  // The kernel's rules first (ports in use, privileged ports); port 0 gets
+  // the kernel's choice.
+  auto kernel = config.kernel_fd >= 0 ? Result<KernelSocket>(KernelSocket::borrow(config.kernel_fd))
+                                      : KernelSocket::open(resolved.value(), config.reuse_address);
+  if (!kernel) return kernel.error();
+  if (resolved->port == 0) resolved->port = kernel->port();
   auto app = Application::create(shared_from_this(), ac, /*exclusive=*/true);
   if (!app) return app.error();
-  auto slot = app.value()->add_slot(resolved.value(), -1);
+  auto slot = app.value()->add_slot(resolved.value(), kernel->fd());
   if (!slot) return slot.error();
-  return std::unique_ptr<UdpSocket>(
-      new UdpSocket(app.value(), resolved.value(), slot.value(), config));
+  return std::unique_ptr<UdpSocket>(new UdpSocket(app.value(), resolved.value(), slot.value(),
+                                                  config, std::move(kernel.value())));
 }
 
 Result<std::shared_ptr<Application>> Stack::create_application(const ApplicationConfig& config) {

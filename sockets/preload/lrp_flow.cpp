@@ -19,7 +19,7 @@ std::map<std::string, std::weak_ptr<LrpFlow>>& registry() {
 
 Result<std::shared_ptr<LrpFlow>> LrpFlow::join(const std::string& key,
                                                const std::vector<BindSpec>& binds,
-                                               const std::string& name) {
+                                               const std::string& name, int kernel_fd) {
   std::lock_guard lock(registry_mutex);
   if (auto existing = registry()[key].lock()) return existing;
   auto stack = Runtime::get().stack();
@@ -32,6 +32,7 @@ Result<std::shared_ptr<LrpFlow>> LrpFlow::join(const std::string& key,
     sockets::SocketConfig config;
     config.application.name = name;
     config.receive_local_address = true;
+    config.kernel_fd = kernel_fd;
     auto socket = stack.value()->open_udp(bind, config);
     if (!socket) return socket.error();
     flow->sockets_.push_back(std::move(socket.value()));
