@@ -349,6 +349,8 @@ TEST(Lrpd, ServesEveryQueue) {
     delivered += e.delivered;
   }
   EXPECT_EQ(delivered, uint64_t{2 * kPeers * kRounds});
+  server->signal(SIGTERM);
+  EXPECT_TRUE(server->wait_exit(10s).has_value());
 }
 
 // A client writes a transmit entry for a port it did not bind: lrpd refuses

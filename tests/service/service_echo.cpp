@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -169,6 +170,9 @@ int main(int argc, char** argv) {
   for (int w = 0; w < o.workers; ++w) {
     const pid_t pid = fork();
     if (pid == 0) {
+      // Workers go with their parent, however it ends.
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (getppid() == 1) _exit(1);
       auto [ring, kernel] = serve(*app.value(), socks, o.hold);
       std::fprintf(stderr, "served %d %llu (ring %llu, kernel %llu)\n", getpid(),
                    (unsigned long long)(ring + kernel), (unsigned long long)ring,
