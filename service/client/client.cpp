@@ -524,15 +524,11 @@ Result<std::shared_ptr<ServiceSocket>> ServiceApp::bind(int kernel_fd) {
   sockets_.push_back(k);
   {
     std::lock_guard alock(attachment_mutex_);
-    auto fds = std::make_shared<std::vector<KernelRef>>(kernel_fds_ ? *kernel_fds_
-                                                                    : std::vector<KernelRef>{});
-    fds->push_back(KernelRef{k->kernel_.get(), k->handle_, k->local_});
-    kernel_fds_ = fds;
+    auto refs =
+        std::make_shared<std::vector<LocalRef>>(locals_ ? *locals_ : std::vector<LocalRef>{});
+    refs->push_back(LocalRef{k->handle_, k->local_});
+    locals_ = refs;
   }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = k->kernel_.get();
-  epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, k->kernel_.get(), &ev);
   return k;
 }
 
@@ -545,14 +541,14 @@ uint32_t ServiceApp::handle_for(const Attachment& a, uint32_t socket_id) const {
 // A datagram lrpd delivered before it knew the socket's id (the first ones
 // after a bind): the socket bound to where it was sent.
 uint32_t ServiceApp::handle_by_destination(const Endpoint& dst) const {
-  std::shared_ptr<const std::vector<KernelRef>> refs;
+  std::shared_ptr<const std::vector<LocalRef>> refs;
   {
     std::lock_guard lock(attachment_mutex_);
-    refs = kernel_fds_;
+    refs = locals_;
   }
   if (!refs) return 0;
   uint32_t wildcard = 0;
-  for (const KernelRef& r : *refs) {
+  for (const LocalRef& r : *refs) {
     if (r.local.port != dst.port) continue;
     if (r.local.addr == dst.addr) return r.handle;
     if (r.local.addr.is_any() &&
@@ -576,87 +572,17 @@ bool ServiceApp::take_from_ring(Attachment& a, const std::shared_ptr<Attachment>
   out->payload = std::span<const uint8_t>(s.payload, len);
   out->datagram_length = e.datagram_length;
   out->truncated = (e.flags & kEntryTruncated) != 0;
-  out->via_kernel = false;
   out->time_ns = e.time_ns;
   out->tos = e.tos;
   out->ttl = e.ttl;
   out->ifindex = e.ifindex;
   out->attachment_ = ref;
   out->slot_ = s;
-  out->copy_.reset();
   out->token_ = ((a.generation & 0xffff) << 48) | (s.pos & kTokenPosMask);
   return true;
 }
 
-// One datagram from one of the kernel sockets, without waiting. Into
-// copy_into when given (receive_copy), else into a buffer out owns.
-bool ServiceApp::take_from_kernel(RxDatagram* out, std::span<uint8_t> copy_into, RxInfo* info) {
-  std::shared_ptr<const std::vector<KernelRef>> fds;
-  {
-    std::lock_guard lock(attachment_mutex_);
-    fds = kernel_fds_;
-  }
-  if (!fds || fds->empty()) return false;
-  const uint32_t start = kernel_rr_.fetch_add(1, std::memory_order_relaxed);
-  thread_local uint8_t scratch[65536];
-  for (size_t i = 0; i < fds->size(); ++i) {
-    const int fd = (*fds)[(start + i) % fds->size()].fd;
-    const uint32_t handle = (*fds)[(start + i) % fds->size()].handle;
-    sockaddr_storage from{};
-    iovec iov{};
-    if (info != nullptr) {
-      iov = {copy_into.data(), copy_into.size()};
-    } else {
-      iov = {scratch, sizeof(scratch)};
-    }
-    msghdr msg{};
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof(from);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    const ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
-    if (n < 0) continue;
-    auto source = Endpoint::from_sockaddr(from);
-    // The local endpoint the socket is bound to (the exact destination
-    // would need IP_PKTINFO on the caller's socket).
-    Endpoint local{};
-    sockaddr_storage ls{};
-    socklen_t ll = sizeof(ls);
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&ls), &ll) == 0)
-      if (auto l = Endpoint::from_sockaddr(ls)) local = l.value();
-    const size_t size = static_cast<size_t>(n);
-    if (info != nullptr) {
-      info->datagram_size = size;
-      info->size = std::min(size, copy_into.size());
-      info->truncated = size > copy_into.size();
-      info->via_kernel = true;
-      info->socket = handle;
-      info->source = source ? source.value() : Endpoint{};
-      info->destination = local;
-      return true;
-    }
-    const size_t kept = std::min(size, sizeof(scratch));
-    out->copy_.reset(new uint8_t[kept]);
-    std::memcpy(out->copy_.get(), scratch, kept);
-    out->socket = handle;
-    out->source = source ? source.value() : Endpoint{};
-    out->destination = local;
-    out->payload = std::span<const uint8_t>(out->copy_.get(), kept);
-    out->datagram_length = static_cast<uint32_t>(size);
-    out->truncated = kept < size;
-    out->via_kernel = true;
-    out->time_ns = 0;
-    out->tos = out->ttl = 0;
-    out->ifindex = 0;
-    out->attachment_.reset();
-    out->slot_ = {};
-    out->token_ = 0;
-    return true;
-  }
-  return false;
-}
-
-// Sleeps until the doorbell rings or a kernel socket is readable. The
+// Sleeps until the doorbell rings. The
 // doorbell is drained before the waiting flag goes up and the ring is looked
 // at again, so a datagram published in between is never slept through.
 void ServiceApp::wait(Attachment* a, int timeout_ms) {
@@ -693,11 +619,6 @@ Result<size_t> ServiceApp::receive(std::span<RxDatagram> out, int timeout_ms) {
     if (a) {
       while (n < out.size() && take_from_ring(*a, a, &out[n])) ++n;
     }
-    // The kernel sockets carry little while lrpd serves them (loopback,
-    // the moments around a bind): a look costs a system call, so only when
-    // the ring is empty, and now and then so they are never starved.
-    if (n == 0 || (kernel_looks_.fetch_add(1, std::memory_order_relaxed) & 63) == 0)
-      while (n < out.size() && take_from_kernel(&out[n], {}, nullptr)) ++n;
     if (n > 0) return n;
     if (a && !a->dead.load(std::memory_order_acquire)) {
       // Going to sleep (or returning empty to a caller who will poll the
@@ -728,7 +649,6 @@ void ServiceApp::done(RxDatagram& d) {
     wake_daemon_for_room(*d.attachment_);
     d.attachment_.reset();
   }
-  d.copy_.reset();
   d.payload = {};
 }
 
@@ -744,7 +664,6 @@ void ServiceApp::done(std::span<RxDatagram> batch) {
   if (last != nullptr) wake_daemon_for_room(*last);
   for (auto& d : batch) {
     d.attachment_.reset();
-    d.copy_.reset();
     d.payload = {};
   }
 }
@@ -779,21 +698,17 @@ Result<RxInfo> ServiceApp::receive_copy(std::span<uint8_t> buffer, int timeout_m
     RxDatagram d;
     bool got = a && take_from_ring(*a, a, &d);
     if (!got && a && !a->dead.load(std::memory_order_acquire)) {
-      if (take_from_kernel(nullptr, buffer, &info)) return info;
       if (drain_doorbell(a->doorbell.get()) == DoorbellState::Closed) {
         a->dead.store(true, std::memory_order_release);
         detach_doorbell();
       }
       a->region->rx().set_consumer_waiting();
       got = take_from_ring(*a, a, &d);
-    } else if (!got) {
-      if (take_from_kernel(nullptr, buffer, &info)) return info;
     }
     if (got) {
       info.datagram_size = d.datagram_length;
       info.size = std::min(d.payload.size(), buffer.size());
       info.truncated = d.truncated || d.payload.size() > buffer.size();
-      info.via_kernel = false;
       info.socket = d.socket;
       info.source = d.source;
       info.destination = d.destination;
@@ -899,52 +814,6 @@ Status ServiceSocket::bind_remote() {
   return {};
 }
 
-Status ServiceSocket::send_kernel(const Endpoint& to, std::span<const uint8_t> payload,
-                                  const IpAddress* from) {
-  sockaddr_storage ss{};
-  socklen_t len = to.to_sockaddr(&ss);
-  if (local_.addr.family() == AF_INET6 && to.addr.is_v4() && !local_.addr.is_v4()) {
-    // An IPv6 socket sends to IPv4 peers by their v4-mapped address.
-    sockaddr_in6 s6{};
-    s6.sin6_family = AF_INET6;
-    s6.sin6_port = htons(to.port);
-    s6.sin6_addr = to.addr.to_v6();
-    std::memcpy(&ss, &s6, sizeof(s6));
-    len = sizeof(s6);
-  }
-  iovec iov{const_cast<uint8_t*>(payload.data()), payload.size()};
-  msghdr msg{};
-  msg.msg_name = &ss;
-  msg.msg_namelen = len;
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))]{};
-  if (from != nullptr && !from->is_any()) {
-    msg.msg_control = control;
-    cmsghdr* c = reinterpret_cast<cmsghdr*>(control);
-    if (from->is_v4() && local_.addr.is_v4()) {
-      in_pktinfo pi{};
-      pi.ipi_spec_dst = from->to_v4();
-      c->cmsg_level = IPPROTO_IP;
-      c->cmsg_type = IP_PKTINFO;
-      c->cmsg_len = CMSG_LEN(sizeof(pi));
-      std::memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-      msg.msg_controllen = CMSG_SPACE(sizeof(pi));
-    } else {
-      in6_pktinfo pi{};
-      pi.ipi6_addr = from->to_v6();
-      c->cmsg_level = IPPROTO_IPV6;
-      c->cmsg_type = IPV6_PKTINFO;
-      c->cmsg_len = CMSG_LEN(sizeof(pi));
-      std::memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-      msg.msg_controllen = CMSG_SPACE(sizeof(pi));
-    }
-  }
-  if (sendmsg(kernel_.get(), &msg, MSG_NOSIGNAL) < 0)
-    return errno_error("send to " + to.to_string() + " on the kernel socket");
-  return {};
-}
-
 Status ServiceSocket::send_to(const Endpoint& to, std::span<const uint8_t> payload,
                               const IpAddress* from) {
   app_->client_->check_fork();
@@ -952,7 +821,9 @@ Status ServiceSocket::send_to(const Endpoint& to, std::span<const uint8_t> paylo
   auto a = app_->attachment();
   const uint64_t binding = remote_id_.load(std::memory_order_acquire);
   if (!a || a->dead.load(std::memory_order_acquire) || (binding >> 32) != a->generation)
-    return send_kernel(to, payload, from);
+    return make_error(ENOTCONN,
+                      "send to " + to.to_string() +
+                          ": lrpd does not serve the socket now (send on the kernel socket)");
   Ring& tx = a->region->tx();
   if (payload.size() > tx.slot_payload())
     return make_error(EMSGSIZE, "datagram of " + std::to_string(payload.size()) +
@@ -1059,13 +930,12 @@ Status ServiceSocket::close() {
       result = error_from(reply.value(), "close on lrpd");
     }
   }
-  epoll_ctl(app_->epoll_fd_.get(), EPOLL_CTL_DEL, kernel_.get(), nullptr);
   {
     std::lock_guard alock(app_->attachment_mutex_);
-    if (app_->kernel_fds_) {
-      auto fds = std::make_shared<std::vector<ServiceApp::KernelRef>>(*app_->kernel_fds_);
-      std::erase_if(*fds, [&](const ServiceApp::KernelRef& r) { return r.handle == handle_; });
-      app_->kernel_fds_ = fds;
+    if (app_->locals_) {
+      auto refs = std::make_shared<std::vector<ServiceApp::LocalRef>>(*app_->locals_);
+      std::erase_if(*refs, [&](const ServiceApp::LocalRef& r) { return r.handle == handle_; });
+      app_->locals_ = refs;
     }
   }
   std::erase_if(app_->sockets_, [&](const std::weak_ptr<ServiceSocket>& w) {

@@ -19,17 +19,16 @@
 //   for (...) sock->send_to(batch[i].source, batch[i].payload);  // through the TX ring
 //   app.value()->done(std::span(batch, n));                      // hand the ring entries back
 //
-// Fallback and recovery. The kernel socket stays the caller's and stays
-// valid. While lrpd serves it, traffic arrives in the RX ring; traffic that
-// reaches the kernel socket anyway (loopback, or before the flow was in
-// place) is read from it too: receive() and receive_copy() look at the ring
-// first and then at the kernel sockets, and ready_fd() covers both. When
-// lrpd goes away (its control socket hangs up, or the doorbell does), the
-// client is marked down: sends go to the kernel socket (sendmsg), receives
-// finish what the ring still holds and then read the kernel sockets. A
-// background thread retries every reconnect_interval_ms and, once lrpd is
-// back, re-creates the applications and re-binds the same kernel sockets;
-// nothing changes for the caller except up().
+// Fallback and recovery. The kernel socket stays the caller's, stays valid
+// and is the caller's to read: traffic that reaches it anyway (loopback,
+// other interfaces, the moments around a bind, everything while lrpd is
+// away) is not in the ring. When lrpd goes away (its control socket hangs
+// up, or the doorbell does), the client is marked down: receives finish
+// what the ring still holds, sends answer ENOTCONN (the caller sends on its
+// kernel socket). A background thread retries every reconnect_interval_ms
+// and, once lrpd is back, re-creates the applications and re-binds the same
+// kernel sockets; nothing changes for the caller except up(). The native
+// API (sockets/api) does all of the caller's part.
 //
 // fork. A child keeps the mapping and the kernel sockets. On its first call
 // into the client it notices the fork (pthread_atfork), opens its own
@@ -97,9 +96,8 @@ class ServiceApp;
 class ServiceSocket;
 struct Attachment;
 
-// A received datagram. From the ring it is a view into the ring entry, valid
-// until ServiceApp::done(); from the kernel socket (via_kernel) it owns a
-// copy. Move-only.
+// A received datagram: a view into its ring entry, valid until
+// ServiceApp::done(). Move-only.
 struct RxDatagram {
   uint32_t socket = 0;  // ServiceSocket::handle() of the socket it came to
   Endpoint source;
@@ -107,14 +105,13 @@ struct RxDatagram {
   std::span<const uint8_t> payload;
   uint32_t datagram_length = 0;  // > payload.size(): truncated to the slot
   bool truncated = false;
-  bool via_kernel = false;
   uint64_t time_ns = 0;  // receive time, CLOCK_REALTIME (0 when unknown)
   uint8_t tos = 0;
   uint8_t ttl = 0;
   uint32_t ifindex = 0;
 
   // Names the held ring entry, for callers that keep their own records of
-  // received datagrams (ServiceApp::done_token). 0 for a kernel copy.
+  // received datagrams (ServiceApp::done_token).
   uint64_t token() const { return token_; }
 
   RxDatagram() = default;
@@ -126,7 +123,6 @@ struct RxDatagram {
   friend class ServiceApp;
   std::shared_ptr<Attachment> attachment_;
   RingSlot slot_{};
-  std::unique_ptr<uint8_t[]> copy_;
   uint64_t token_ = 0;
 };
 
@@ -135,7 +131,6 @@ struct RxInfo {
   size_t size = 0;  // bytes written
   size_t datagram_size = 0;
   bool truncated = false;
-  bool via_kernel = false;
   uint32_t socket = 0;
   Endpoint source;
   Endpoint destination;
@@ -228,8 +223,8 @@ class ServiceApp : public std::enable_shared_from_this<ServiceApp> {
   void done_token(uint64_t token);
   // One datagram copied into buffer; EAGAIN on timeout.
   Result<RxInfo> receive_copy(std::span<uint8_t> buffer, int timeout_ms);
-  // Readable (level-triggered) while a receive may find something: the
-  // doorbell and every kernel socket of the application. Owned by the app.
+  // Readable (level-triggered) while a receive may find something in the
+  // ring. Owned by the app.
   int ready_fd() const { return epoll_fd_.get(); }
 
   Status set_weight(uint32_t weight);
@@ -255,7 +250,6 @@ class ServiceApp : public std::enable_shared_from_this<ServiceApp> {
   uint32_t handle_for(const Attachment& a, uint32_t socket_id) const;
   uint32_t handle_by_destination(const Endpoint& dst) const;
   bool take_from_ring(Attachment& a, const std::shared_ptr<Attachment>& ref, RxDatagram* out);
-  bool take_from_kernel(RxDatagram* out, std::span<uint8_t> copy_into, RxInfo* info);
   void wait(Attachment* a, int timeout_ms);
   // Attachment changes (control_mutex_ held).
   Status create_remote();  // CreateApp on the current connection
@@ -271,15 +265,13 @@ class ServiceApp : public std::enable_shared_from_this<ServiceApp> {
   std::vector<std::shared_ptr<Attachment>> retired_;   // replaced ones, for done_token
   int epoll_doorbell_ = -1;                            // the doorbell fd currently in the epoll set
   std::vector<std::weak_ptr<ServiceSocket>> sockets_;  // control_mutex_
-  // Its sockets' kernel fds; replaced whole (copy on write).
-  struct KernelRef {
-    int fd;
+  // Its sockets' local addresses, for datagrams delivered before lrpd's
+  // socket id was known; replaced whole (copy on write).
+  struct LocalRef {
     uint32_t handle;
     Endpoint local;
   };
-  std::shared_ptr<const std::vector<KernelRef>> kernel_fds_;
-  std::atomic<uint32_t> kernel_rr_{0};
-  std::atomic<uint32_t> kernel_looks_{0};
+  std::shared_ptr<const std::vector<LocalRef>> locals_;
 };
 
 class ServiceSocket {
@@ -288,9 +280,10 @@ class ServiceSocket {
   ServiceSocket(const ServiceSocket&) = delete;
   ServiceSocket& operator=(const ServiceSocket&) = delete;
 
-  // Through the TX ring while lrpd is up, else the kernel socket. `from`
-  // picks the source address of a wildcard-bound socket (like IP_PKTINFO).
-  // EAGAIN: the TX ring is full. EMSGSIZE: larger than a ring slot.
+  // Through the TX ring. `from` picks the source address of a
+  // wildcard-bound socket (like IP_PKTINFO). ENOTCONN: lrpd does not serve
+  // the socket right now (send on the kernel socket). EAGAIN: the TX ring
+  // is full. EMSGSIZE: larger than a ring slot.
   Status send_to(const Endpoint& to, std::span<const uint8_t> payload,
                  const IpAddress* from = nullptr);
   // After the caller connect()ed the kernel socket: lrpd re-reads its
@@ -314,7 +307,6 @@ class ServiceSocket {
   friend class ServiceClient;
   ServiceSocket(std::shared_ptr<ServiceApp> app, UniqueFd kernel, uint32_t handle);
   Status bind_remote();  // Bind on the current connection (control_mutex_ held)
-  Status send_kernel(const Endpoint& to, std::span<const uint8_t> payload, const IpAddress* from);
 
   std::shared_ptr<ServiceApp> app_;
   UniqueFd kernel_;

@@ -33,7 +33,8 @@ struct ReceiveInfo {
   // The address and port the datagram was sent to, when the socket asked
   // for it (Option::ReceiveLocalAddress, like IP_PKTINFO).
   std::optional<Endpoint> local;
-  SlotId slot = 0;  // the socket it arrived on
+  SlotId slot = 0;              // the socket it arrived on
+  bool through_kernel = false;  // it came through the kernel socket (kKernelQueue)
 };
 
 struct OutDatagram {

@@ -83,7 +83,10 @@ Status UdpSocket::queue_one(const Endpoint& to, std::span<const uint8_t> payload
   if (to.port == 0 || to.addr.is_any())
     return make_error(EINVAL, "send from udp port " + std::to_string(local_.port) + " to " +
                                   to.to_string() + ": no such destination");
-  return app_->stack().backend().send(slot_, to, payload, from, reply_queue, kick_when_full);
+  Status st = app_->stack().backend().send(slot_, to, payload, from, reply_queue, kick_when_full);
+  // lrpd is away (or not yet serving this socket): the kernel socket sends.
+  if (!st.ok() && st.error().code == ENOTCONN) return kernel_.send(to, payload, from);
+  return st;
 }
 
 Status UdpSocket::send_to(const Endpoint& to, std::span<const uint8_t> payload,

@@ -1,11 +1,12 @@
-// A UDP echo server attached to lrpd through the client library, for the
-// service tests: binds kernel sockets (optionally after dropping to another
-// user), hands them to lrpd, optionally forks workers that serve the
-// inherited sockets, and echoes until SIGTERM. Prints "ready" to stderr once
-// attached and "served PID N (ring R, kernel K)" per process at the end.
+// A UDP echo server on the native API served by lrpd, for the service
+// tests: binds its sockets (optionally after dropping to another user),
+// optionally forks workers that serve the inherited sockets, and echoes
+// until SIGTERM. Prints "ready" to stderr once attached and "served PID N
+// (ring R, kernel K)" per process at the end: R through lrpd, K through the
+// kernel sockets (from this host, or while lrpd was away).
 //
 //   lrp-service-echo --socket PATH --port P[,P] [--addr A] [--fork N]
-//                    [--setuid USER] [--hold] [--name NAME] [--weight W]
+//                    [--setuid USER] [--hold 1] [--name NAME] [--weight W]
 //
 // --hold receives zero-copy views and never hands them back (a stuck
 // client), so lrpd's queues for it fill.
@@ -25,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "service/client/client.h"
+#include "sockets/api/lrp_sockets.h"
 
 namespace {
 
@@ -76,43 +77,28 @@ bool parse(int argc, char** argv, Options* o) {
   return !o->ports.empty();
 }
 
-int bind_udp(const std::string& addr, uint16_t port) {
-  auto ip = lrp::IpAddress::parse(addr);
-  if (!ip) return -1;
-  const int fd = socket(ip->is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_storage ss{};
-  const socklen_t len = ip->to_sockaddr(port, &ss);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    std::fprintf(stderr, "bind(): %s\n", std::strerror(errno));
-    return -1;
-  }
-  return fd;
-}
-
 // Echoes until told to stop; returns (ring, kernel) counts.
 std::pair<uint64_t, uint64_t> serve(
-    lrp::service::ServiceApp& app,
-    const std::vector<std::shared_ptr<lrp::service::ServiceSocket>>& socks, bool hold) {
+    lrp::sockets::Application& app,
+    const std::vector<std::unique_ptr<lrp::sockets::UdpSocket>>& socks, bool hold) {
   uint64_t ring = 0, kernel = 0;
-  std::vector<lrp::service::RxDatagram> held;
   uint8_t buf[2048];
   while (!g_stop) {
     if (hold) {
-      lrp::service::RxDatagram d[16];
+      lrp::Datagram d[16];
       auto n = app.receive(d, 100);
       if (!n.ok()) continue;
-      for (size_t i = 0; i < n.value(); ++i) {
-        (d[i].via_kernel ? kernel : ring)++;
-        held.push_back(std::move(d[i]));  // never handed back
-      }
+      for (size_t i = 0; i < n.value(); ++i)
+        (d[i].queue == lrp::sockets::kKernelQueue ? kernel : ring)++;  // never handed back
       continue;
     }
-    auto info = app.receive_copy(buf, 100);
+    auto info = app.receive_copy(buf, 100, /*want_local=*/true);
     if (!info.ok()) continue;
-    (info->via_kernel ? kernel : ring)++;
+    (info->through_kernel ? kernel : ring)++;
     for (const auto& k : socks) {
-      if (k->handle() != info->socket) continue;
-      (void)k->send_to(info->source, std::span<const uint8_t>(buf, info->size));
+      if (k->slot() != info->slot) continue;
+      const lrp::IpAddress* from = info->local ? &info->local->addr : nullptr;
+      (void)k->send_to(info->source, std::span<const uint8_t>(buf, info->size), from);
     }
   }
   return {ring, kernel};
@@ -140,31 +126,29 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  lrp::service::ClientConfig cc;
-  cc.socket_path = o.socket_path;
-  cc.name = o.name;
-  cc.weight = o.weight;
-  auto client = lrp::service::ServiceClient::connect(cc);
-  if (!client) {
-    std::fprintf(stderr, "lrpd: %s\n", client.error().message().c_str());
+  lrp::sockets::StackConfig config;
+  config.lrpd_socket = o.socket_path;
+  config.name = o.name;
+  auto stack = lrp::sockets::Stack::open(config);
+  if (!stack) {
+    std::fprintf(stderr, "lrpd: %s\n", stack.error().message().c_str());
     return 1;
   }
-  auto app = client.value()->create_app({.name = o.name, .weight = o.weight});
+  auto app = stack.value()->create_application({.name = o.name, .weight = o.weight});
   if (!app) {
     std::fprintf(stderr, "application: %s\n", app.error().message().c_str());
     return 1;
   }
-  std::vector<std::shared_ptr<lrp::service::ServiceSocket>> socks;
+  auto address = lrp::IpAddress::parse(o.addr);
+  if (!address) return 1;
+  std::vector<std::unique_ptr<lrp::sockets::UdpSocket>> socks;
   for (uint16_t port : o.ports) {
-    const int fd = bind_udp(o.addr, port);
-    if (fd < 0) return 1;
-    auto k = app.value()->bind(fd);
+    auto k = app.value()->open_udp(lrp::BindSpec{address.value(), port, std::nullopt});
     if (!k) {
-      std::fprintf(stderr, "attach port %u: %s\n", port, k.error().message().c_str());
+      std::fprintf(stderr, "bind(): port %u: %s\n", port, k.error().message().c_str());
       return 1;
     }
-    socks.push_back(k.value());
-    close(fd);  // the client keeps its own reference
+    socks.push_back(std::move(k.value()));
   }
   std::vector<pid_t> children;
   for (int w = 0; w < o.workers; ++w) {
