@@ -108,6 +108,7 @@ Result<ReceiveInfo> Application::receive_copy(std::span<uint8_t> buffer, int tim
   info.source = d.view.source;
   if (want_local) info.local = d.view.destination;
   info.slot = d.slot;
+  info.through_kernel = d.queue == kKernelQueue;
   info.tos = d.view.tos;
   info.ttl = d.view.ttl;
   done(d);

@@ -33,9 +33,10 @@ struct ReceiveInfo {
   // The address and port the datagram was sent to, when the socket asked
   // for it (Option::ReceiveLocalAddress, like IP_PKTINFO).
   std::optional<Endpoint> local;
-  SlotId slot = 0;  // the socket it arrived on
-  uint8_t tos = 0;  // IPv4 TOS or IPv6 traffic class (IP_RECVTOS, IPV6_RECVTCLASS)
-  uint8_t ttl = 0;  // IPv4 TTL or IPv6 hop limit (IP_RECVTTL, IPV6_RECVHOPLIMIT)
+  SlotId slot = 0;              // the socket it arrived on
+  bool through_kernel = false;  // it came through the kernel socket (kKernelQueue)
+  uint8_t tos = 0;              // IPv4 TOS or IPv6 traffic class (IP_RECVTOS, IPV6_RECVTCLASS)
+  uint8_t ttl = 0;              // IPv4 TTL or IPv6 hop limit (IP_RECVTTL, IPV6_RECVHOPLIMIT)
 };
 
 struct OutDatagram {

@@ -1,6 +1,5 @@
 #include "sockets/api/udp_socket.h"
 
-#include "runtime/interface_runtime.h"
 #include "sockets/api/application.h"
 #include "sockets/api/kernel_inbox.h"
 #include "sockets/api/receive_path.h"
@@ -47,14 +46,7 @@ bool UdpSocket::maybe_pending() const {
 }
 
 size_t UdpSocket::pending() const {
-  if (app_ == nullptr) return 0;
-  Stack& stack = app_->stack();
-  size_t n = stack.backend().queued(app_->id());
-  if (runtime::InterfaceRuntime* in_process = stack.in_process()) {
-    for (size_t q = 0; q < in_process->queue_count(); ++q)
-      n += in_process->engine(q).rx_ring_entries(slot_);
-  }
-  return n;
+  return app_ == nullptr ? 0 : app_->stack().backend().queued(app_->id());
 }
 
 Result<size_t> UdpSocket::receive(std::span<Datagram> out, int timeout_ms) {
@@ -95,7 +87,10 @@ Status UdpSocket::queue_one(const Endpoint& to, std::span<const uint8_t> payload
   if (to.port == 0 || to.addr.is_any())
     return make_error(EINVAL, "send from udp port " + std::to_string(local_.port) + " to " +
                                   to.to_string() + ": no such destination");
-  return app_->stack().backend().send(slot_, to, payload, from, reply_queue, kick_when_full);
+  Status st = app_->stack().backend().send(slot_, to, payload, from, reply_queue, kick_when_full);
+  // lrpd is away (or not yet serving this socket): the kernel socket sends.
+  if (!st.ok() && st.error().code == ENOTCONN) return kernel_.send(to, payload, from);
+  return st;
 }
 
 Status UdpSocket::send_to(const Endpoint& to, std::span<const uint8_t> payload,

@@ -221,6 +221,7 @@ Result<std::shared_ptr<sockets::Stack>> Runtime::stack() {
   reserve_fds();
   InsideLrp inside;
   sockets::StackConfig config;
+  config.in_process = true;
   config.ifname = s->iface;
   auto mode = sched::parse_mode(s->mode);
   auto threading = sched::parse_threading(s->threading);

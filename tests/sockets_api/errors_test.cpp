@@ -70,6 +70,7 @@ TEST(SocketErrors, OneStackPerInterfaceAndProcess) {
   StackBench b;
   ASSERT_EQ(open_stack(b, Threading::RunToCompletion, "sk-two"), "");
   StackConfig config;
+  config.in_process = true;
   config.ifname = b.veth->server_if;
   auto second = Stack::open(config);
   ASSERT_FALSE(second.ok());
@@ -91,6 +92,7 @@ TEST(SocketErrors, WithoutPrivilegesTheErrorSaysSo) {
     if (!guard.ok() || setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)
       _exit(100);
     StackConfig config;
+    config.in_process = true;
     config.ifname = bench.server_if;
     auto stack = Stack::open(config);
     const std::string message = stack.ok() ? "opened" : stack.error().message();
@@ -186,14 +188,14 @@ TEST_P(SocketClose, ClosingWhileHoldingFramesReturnsThem) {
   // Some more wait in the cache, the queue or the ring, untouched.
   uint8_t buffer[64];
   ASSERT_TRUE(s.receive_copy(buffer, 1000).ok());
-  FramePool& pool = b.stack->in_process()->engine(0).frames();
+  FramePool& pool = b.runtime().engine(0).frames();
   const SlotId slot = s.slot();
   EXPECT_GE(pool.held_by(slot), held);
   ASSERT_TRUE(s.close().ok());
   EXPECT_EQ(pool.held_by(slot), 0u);
   s.done(std::span<const Datagram>(d, held));  // ignored after close
   std::string why;
-  EXPECT_TRUE(b.stack->in_process()->engine(0).frames_accounted(&why)) << why;
+  EXPECT_TRUE(b.runtime().engine(0).frames_accounted(&why)) << why;
   EXPECT_EQ(b.stack->socket_count(), 0u);
 }
 
@@ -245,7 +247,7 @@ TEST_P(SocketClose, SharedApplicationReceivesForItsSockets) {
   }
   EXPECT_EQ(to_two, 5u);
   std::string why;
-  EXPECT_TRUE(b.stack->in_process()->engine(0).frames_accounted(&why)) << why;
+  EXPECT_TRUE(b.runtime().engine(0).frames_accounted(&why)) << why;
 }
 
 INSTANTIATE_TEST_SUITE_P(All, SocketClose,

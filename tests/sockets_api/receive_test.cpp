@@ -69,7 +69,7 @@ TEST_P(SocketRoundTrip, ReceivesFromThePeerAndReplies) {
   EXPECT_EQ(address(from.c_str()), address(server_text(v6)));
   EXPECT_EQ(from_port, 7200);
   std::string why;
-  EXPECT_TRUE(b.stack->in_process()->engine(0).frames_accounted(&why)) << why;
+  EXPECT_TRUE(b.runtime().engine(0).frames_accounted(&why)) << why;
 }
 
 INSTANTIATE_TEST_SUITE_P(All, SocketRoundTrip,
@@ -157,13 +157,13 @@ TEST_P(SocketReceive, BatchIsHeldUntilDone) {
     held.insert(held.end(), d, d + n.value());
   }
   ASSERT_EQ(held.size(), kCount);
-  FramePool& pool = b.stack->in_process()->engine(0).frames();
+  FramePool& pool = b.runtime().engine(0).frames();
   EXPECT_EQ(pool.held_by(s.slot()), kCount);
   for (const Datagram& x : held) EXPECT_EQ(x.view.payload.size(), 100u);
   s.done(held);
   EXPECT_EQ(pool.held_by(s.slot()), 0u);
   std::string why;
-  EXPECT_TRUE(b.stack->in_process()->engine(0).frames_accounted(&why)) << why;
+  EXPECT_TRUE(b.runtime().engine(0).frames_accounted(&why)) << why;
 }
 
 // A client on the server's own host reaches the socket through the loopback
@@ -234,7 +234,7 @@ TEST_P(SocketReceive, CopyTruncatesAndReportsLocalAddress) {
   EXPECT_EQ(text({small, second->size}), "abc");
   EXPECT_FALSE(second->truncated);
   EXPECT_FALSE(second->local.has_value());
-  EXPECT_EQ(b.stack->in_process()->engine(0).frames().held_by(s.slot()), 0u);
+  EXPECT_EQ(b.runtime().engine(0).frames().held_by(s.slot()), 0u);
 }
 
 TEST_P(SocketReceive, NonBlockingAndTimedReceiveReturnEmpty) {
