@@ -60,6 +60,10 @@ class Backend {
   virtual void done(std::span<const Datagram> datagrams) = 0;
   virtual int ready_fd(BackendApp app) const = 0;
   virtual size_t queued(BackendApp app) const = 0;
+  // Datagrams waiting for a receive on one socket of the application: what
+  // queued() counts, and what a backend still holds for it before protocol
+  // work (in process: its receive rings).
+  virtual size_t pending(BackendApp app, SlotId /*slot*/) const { return queued(app); }
   // A look without system calls or locks: may a receive find something?
   virtual bool maybe_pending(BackendApp app) = 0;
 

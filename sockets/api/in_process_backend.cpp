@@ -96,6 +96,13 @@ size_t InProcessBackend::queued(BackendApp app) const {
   return runtime_->queued(app);
 }
 
+size_t InProcessBackend::pending(BackendApp app, SlotId slot) const {
+  size_t n = runtime_->queued(app);
+  for (size_t q = 0; q < runtime_->queue_count(); ++q)
+    n += runtime_->engine(q).rx_ring_entries(slot);
+  return n;
+}
+
 bool InProcessBackend::maybe_pending(BackendApp app) {
   return runtime_->maybe_pending(app);
 }

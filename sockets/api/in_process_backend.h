@@ -30,6 +30,7 @@ class InProcessBackend : public Backend {
   void done(std::span<const Datagram> datagrams) override;
   int ready_fd(BackendApp app) const override;
   size_t queued(BackendApp app) const override;
+  size_t pending(BackendApp app, SlotId slot) const override;
   bool maybe_pending(BackendApp app) override;
   Status send(SlotId slot, const Endpoint& to, std::span<const uint8_t> payload,
               const IpAddress* from, int reply_queue, bool kick_when_full) override;

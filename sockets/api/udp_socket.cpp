@@ -46,7 +46,7 @@ bool UdpSocket::maybe_pending() const {
 }
 
 size_t UdpSocket::pending() const {
-  return app_ == nullptr ? 0 : app_->stack().backend().queued(app_->id());
+  return app_ == nullptr ? 0 : app_->stack().backend().pending(app_->id(), slot_);
 }
 
 Result<size_t> UdpSocket::receive(std::span<Datagram> out, int timeout_ms) {
