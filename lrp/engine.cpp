@@ -99,7 +99,7 @@ Engine::~Engine() {
   for (auto& s : sockets_) {
     if (s == nullptr) continue;
     for (const auto& key : s->flows) (void)program_->remove_flow(key);
-    (void)program_->clear_socket(s->slot);
+    (void)program_->clear_socket(config_.queue, s->slot);
   }
   // Sockets before the anchor, the anchor before the UMEM, the program last.
   for (auto& s : sockets_) s.reset();
@@ -163,11 +163,11 @@ Result<SlotId> Engine::open_socket(const BindSpec& bind, const SocketOptions& op
   // The socket is in the XSKMAP before its flow exists, so no packet of the
   // flow ever meets an empty slot.
   LRP_TRY(program_->set_shed(slot, false));
-  LRP_TRY(program_->set_socket(slot, xsk_socket__fd(s->xsk)));
+  LRP_TRY(program_->set_socket(config_.queue, slot, xsk_socket__fd(s->xsk)));
   for (const auto& key : s->flows) {
     Status st = program_->add_flow(key, slot);
     if (!st.ok()) {
-      (void)program_->clear_socket(slot);
+      (void)program_->clear_socket(config_.queue, slot);
       return Error{st.error().code, "bind " + what + ": " + st.error().context};
     }
   }
@@ -180,7 +180,7 @@ Status Engine::close_socket(SlotId slot) {
   Socket* s = socket(slot);
   if (s == nullptr) return make_error(EBADF, "close slot " + std::to_string(slot) + ": not open");
   for (const auto& key : s->flows) LRP_TRY(program_->remove_flow(key));
-  LRP_TRY(program_->clear_socket(slot));
+  LRP_TRY(program_->clear_socket(config_.queue, slot));
   // A redirect already under way may still put a frame on the ring. XDP runs
   // in softirq, an RCU read-side section: one grace period (membarrier's
   // global command waits for one) and every such frame has landed.

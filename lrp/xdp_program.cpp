@@ -61,7 +61,8 @@ Status XdpProgram::detach_stale() {
 }
 
 Result<std::unique_ptr<XdpProgram>> XdpProgram::attach(int ifindex, const std::string& ifname,
-                                                       XdpMode mode) {
+                                                       XdpMode mode, const AttachLimits& limits) {
+  (void)limits;
   std::unique_ptr<XdpProgram> p(new XdpProgram());
   p->ifindex_ = ifindex;
   p->ifname_ = ifname;
@@ -89,22 +90,39 @@ Result<std::unique_ptr<XdpProgram>> XdpProgram::attach(int ifindex, const std::s
   return p;
 }
 
-Status XdpProgram::set_socket(uint32_t slot, int xsk_fd) {
-  int fd = bpf_map__fd(skel_->maps.xsks);
-  if (bpf_map_update_elem(fd, &slot, &xsk_fd, BPF_ANY) != 0)
-    return errno_error("put socket into XSKMAP slot " + std::to_string(slot) + " " + where());
+static std::string queue_slot(uint32_t queue, SlotId slot) {
+  return "queue " + std::to_string(queue) + " slot " + std::to_string(slot);
+}
+
+static Result<uint32_t> xsk_key(uint32_t queue, SlotId slot, const std::string& what) {
+  if (queue >= LRP_MAX_QUEUES)
+    return make_error(
+        EINVAL, what + ": lrp serves queues 0.." + std::to_string(LRP_MAX_QUEUES - 1) + " only");
+  if (slot >= LRP_MAX_SLOTS)
+    return make_error(EINVAL, what + ": slots are 0.." + std::to_string(LRP_MAX_SLOTS - 1));
+  return queue * LRP_MAX_SLOTS + slot;
+}
+
+Status XdpProgram::set_socket(uint32_t queue, SlotId slot, int xsk_fd) {
+  const std::string what = "put the AF_XDP socket of " + queue_slot(queue, slot) + " " + where();
+  auto key = xsk_key(queue, slot, what);
+  if (!key) return key.error();
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.xsks), &key.value(), &xsk_fd, BPF_ANY) != 0)
+    return errno_error(what);
   return {};
 }
 
-Status XdpProgram::clear_socket(uint32_t slot) {
-  int fd = bpf_map__fd(skel_->maps.xsks);
-  if (bpf_map_delete_elem(fd, &slot) != 0 && errno != ENOENT)
-    return errno_error("clear XSKMAP slot " + std::to_string(slot) + " " + where());
+Status XdpProgram::clear_socket(uint32_t queue, SlotId slot) {
+  const std::string what = "clear the AF_XDP socket of " + queue_slot(queue, slot) + " " + where();
+  auto key = xsk_key(queue, slot, what);
+  if (!key) return key.error();
+  if (bpf_map_delete_elem(bpf_map__fd(skel_->maps.xsks), &key.value()) != 0 && errno != ENOENT)
+    return errno_error(what);
   return {};
 }
 
-Status XdpProgram::add_flow(const lrp_flow_key& key, uint32_t slot) {
-  lrp_flow_value value{.slot = slot, .pad = 0};
+Status XdpProgram::add_flow(const lrp_flow_key& key, SlotId slot) {
+  lrp_flow_value value{.target = slot, .kind = LRP_TARGET_SLOT};
   if (bpf_map_update_elem(bpf_map__fd(skel_->maps.flows), &key, &value, BPF_NOEXIST) != 0) {
     if (errno == EEXIST)
       return make_error(EADDRINUSE, "port " + std::to_string(ntohs(key.local_port)) +
@@ -122,9 +140,10 @@ Status XdpProgram::remove_flow(const lrp_flow_key& key) {
   return {};
 }
 
-Status XdpProgram::set_shed(uint32_t slot, bool shed) {
+Status XdpProgram::set_shed(SlotId slot, bool shed) {
+  const uint32_t key = slot;
   lrp_slot_control control{.shed = shed ? 1u : 0u, .pad = 0};
-  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.slot_control), &slot, &control, BPF_ANY) != 0)
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.slot_control), &key, &control, BPF_ANY) != 0)
     return errno_error("set shed flag of slot " + std::to_string(slot) + " " + where());
   return {};
 }
@@ -142,7 +161,7 @@ static Status sum_percpu(int map_fd, uint32_t key, size_t values_per_cpu, Out* o
   return {};
 }
 
-Result<SlotCounters> XdpProgram::slot_counters(uint32_t slot) const {
+Result<SlotCounters> XdpProgram::slot_counters(SlotId slot) const {
   SlotCounters c;
   LRP_TRY((sum_percpu<SlotCounters, LRP_SLOT_COUNTER_MAX>(bpf_map__fd(skel_->maps.slot_counters),
                                                           slot, LRP_SLOT_COUNTER_MAX, &c)));

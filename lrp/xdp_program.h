@@ -17,6 +17,17 @@ namespace lrp {
 enum class XdpMode { Native, Generic };
 const char* to_string(XdpMode mode);
 
+// Interface-wide index of one lrp socket (0..LRP_MAX_SLOTS-1): the same slot
+// on every served queue.
+using SlotId = uint16_t;
+
+// What the receive side built on the program can take, checked at attach so
+// that a misfit is refused with a sentence instead of silent drops.
+struct AttachLimits {
+  // The interface MTU (0: read it from the interface).
+  uint32_t mtu = 0;
+};
+
 struct SlotCounters {
   std::array<uint64_t, LRP_SLOT_COUNTER_MAX> value{};
   uint64_t at(lrp_slot_counter c) const { return value[c]; }
@@ -35,18 +46,21 @@ class XdpProgram {
   // Loads the program and attaches it to ifindex through a BPF link, so the
   // kernel detaches it when this process dies, however it dies.
   static Result<std::unique_ptr<XdpProgram>> attach(int ifindex, const std::string& ifname,
-                                                    XdpMode mode);
+                                                    XdpMode mode, const AttachLimits& limits = {});
 
   int ifindex() const { return ifindex_; }
   XdpMode mode() const { return mode_; }
   uint32_t program_id() const { return prog_id_; }
 
-  Status set_socket(uint32_t slot, int xsk_fd);
-  Status clear_socket(uint32_t slot);
-  Status add_flow(const lrp_flow_key& key, uint32_t slot);
+  // The AF_XDP socket bound on `queue` for `slot`: XSKMAP key
+  // queue * LRP_MAX_SLOTS + slot. EINVAL for a queue or slot outside the map.
+  Status set_socket(uint32_t queue, SlotId slot, int xsk_fd);
+  Status clear_socket(uint32_t queue, SlotId slot);
+  // EADDRINUSE when the key is present.
+  Status add_flow(const lrp_flow_key& key, SlotId slot);
   Status remove_flow(const lrp_flow_key& key);
-  Status set_shed(uint32_t slot, bool shed);
-  Result<SlotCounters> slot_counters(uint32_t slot) const;
+  Status set_shed(SlotId slot, bool shed);
+  Result<SlotCounters> slot_counters(SlotId slot) const;
   Result<GlobalCounters> global_counters() const;
 
   // Name of the program's function, used to recognise a stale copy.

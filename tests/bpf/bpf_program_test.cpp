@@ -17,6 +17,7 @@
 
 #include "bpf/lrp_shared.h"
 #include "tests/bpf/frame_builder.h"
+#include "tests/bpf/private_netns.h"
 #include "tests/bpf/skeleton.h"
 #include "tests/bpf/test_xsk.h"
 #include "tests/bpf/xdp_names.h"
@@ -44,6 +45,10 @@ constexpr uint32_t kSlotV4Only = 7;
 constexpr uint32_t kSlotShed = 8;
 constexpr uint32_t kSlotRedirect = 9;
 
+// The test device's receive queues: a few past the XSKMAP's rows, so that
+// frames can arrive on a queue the program does not serve.
+constexpr uint32_t kQueues = LRP_MAX_QUEUES + 2;
+
 // Addresses served by the wildcard flows only.
 constexpr const char* kElse4 = "198.18.0.7";
 constexpr const char* kElse6 = "2001:2::7";
@@ -60,6 +65,7 @@ struct Case {
   int verdict;
   std::vector<lrp_global_counter> global;  // each +1; LRP_G_SEEN is always expected
   std::vector<SlotCount> slots;            // each +1
+  uint32_t queue = 0;                      // rx_queue_index the frame arrives on
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
@@ -113,6 +119,11 @@ class XdpProgramTest : public ::testing::Test {
  protected:
   void SetUp() override {
     LRP_REQUIRE_PRIVILEGES();
+    std::string error;
+    netns_ = PrivateNetns::enter(&error);
+    ASSERT_NE(netns_, nullptr) << error;
+    ifindex_ = netns_->add_queue_device("lrpq", kQueues, &error);
+    ASSERT_GT(ifindex_, 0) << error;
     skel_ = xdp_skel_open_and_load();
     ASSERT_NE(skel_, nullptr) << "load the XDP program: " << std::strerror(errno);
     ASSERT_GT(libbpf_num_possible_cpus(), 0);
@@ -135,10 +146,11 @@ class XdpProgramTest : public ::testing::Test {
 
   void TearDown() override {
     if (skel_ != nullptr) xdp_skel_destroy(skel_);
+    netns_.reset();
   }
 
   void add_flow(const lrp_flow_key& key, uint32_t slot) {
-    const lrp_flow_value value{.slot = slot, .pad = 0};
+    const lrp_flow_value value{.target = slot, .kind = LRP_TARGET_SLOT};
     ASSERT_EQ(bpf_map__update_elem(skel_->maps.flows, &key, sizeof(key), &value, sizeof(value),
                                    BPF_NOEXIST),
               0)
@@ -179,11 +191,30 @@ class XdpProgramTest : public ::testing::Test {
     }
   }
 
-  // Runs the program over frame repeat times; returns the verdict.
-  int run(const Bytes& frame, uint32_t repeat = 1) {
+  // The socket for (queue, slot) in the XSKMAP, or none when fd < 0.
+  void set_socket(uint32_t queue, uint32_t slot, int fd) {
+    const uint32_t key = queue * LRP_MAX_SLOTS + slot;
+    if (fd < 0) {
+      ASSERT_EQ(bpf_map__delete_elem(skel_->maps.xsks, &key, sizeof(key), 0), 0);
+      return;
+    }
+    ASSERT_EQ(bpf_map__update_elem(skel_->maps.xsks, &key, sizeof(key), &fd, sizeof(fd), BPF_ANY),
+              0)
+        << "put the socket into the XSKMAP: " << std::strerror(errno);
+  }
+
+  // Runs the program over frame repeat times as if it arrived on the test
+  // device's receive queue `queue`; returns the verdict.
+  int run(const Bytes& frame, uint32_t repeat = 1, uint32_t queue = 0) {
+    // The kernel wants data_end to be the frame size, no metadata, and a
+    // device (in this thread's namespace) that has the queue.
+    xdp_md ctx{};
+    ctx.data_end = static_cast<uint32_t>(frame.size());
+    ctx.ingress_ifindex = static_cast<uint32_t>(ifindex_);
+    ctx.rx_queue_index = queue;
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
-                .data_size_in = static_cast<uint32_t>(frame.size()),
-                .repeat = static_cast<int>(repeat));
+                .data_size_in = static_cast<uint32_t>(frame.size()), .ctx_in = &ctx,
+                .ctx_size_in = sizeof(ctx), .repeat = static_cast<int>(repeat));
     const int err = bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.lrp_xdp), &opts);
     EXPECT_EQ(err, 0) << "BPF_PROG_TEST_RUN: " << std::strerror(-err);
     return err == 0 ? static_cast<int>(opts.retval) : -1;
@@ -191,10 +222,10 @@ class XdpProgramTest : public ::testing::Test {
 
   // Runs frame and checks the verdict and that exactly the expected counters moved.
   void expect(const Bytes& frame, int verdict, const std::vector<lrp_global_counter>& global,
-              const std::vector<SlotCount>& slots, uint32_t repeat = 1) {
+              const std::vector<SlotCount>& slots, uint32_t repeat = 1, uint32_t queue = 0) {
     Counters before, after, want;
     ASSERT_NO_FATAL_FAILURE(read_counters(&before));
-    const int got = run(frame, repeat);
+    const int got = run(frame, repeat, queue);
     ASSERT_NO_FATAL_FAILURE(read_counters(&after));
 
     EXPECT_EQ(got, verdict) << "got " << verdict_name(got) << ", want " << verdict_name(verdict);
@@ -210,6 +241,8 @@ class XdpProgramTest : public ::testing::Test {
             << "slot " << slot << " counter " << slot_name(c);
   }
 
+  std::unique_ptr<PrivateNetns> netns_;
+  int ifindex_ = 0;
   XdpSkel* skel_ = nullptr;
 };
 
@@ -773,6 +806,57 @@ std::vector<Case> cases() {
        {NI},
        {}},
 
+      // Receive queues: the lookup is the same on every queue; only the XSKMAP row differs.
+      {"v4_connected_queue_1",
+       "queue 1 has no socket in the slot: to the stack, charged to the slot",
+       conn4().build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotConn4)},
+       1},
+      {"v6_local_last_queue",
+       "the last queue the XSKMAP has a row for",
+       udp6(kOther6, kClientPort, kServer6, kPort).build(),
+       XDP_PASS,
+       {E},
+       {empty(kSlotLocal6)},
+       LRP_MAX_QUEUES - 1},
+      {"v4_queue_beyond_map",
+       "a queue past the XSKMAP's rows goes to the stack under its own reason",
+       conn4().build(),
+       XDP_PASS,
+       {LRP_G_PASS_QUEUE},
+       {},
+       LRP_MAX_QUEUES},
+      {"v6_queue_beyond_map",
+       "same for IPv6",
+       conn6().build(),
+       XDP_PASS,
+       {LRP_G_PASS_QUEUE},
+       {},
+       LRP_MAX_QUEUES + 1},
+      {"v4_unbound_port_queue_beyond_map",
+       "no flow: the queue does not matter",
+       udp4(kClient4, kClientPort, kServer4, kPortUnbound).build(),
+       XDP_PASS,
+       {NF},
+       {},
+       LRP_MAX_QUEUES},
+      {"v4_shed_queue_beyond_map",
+       "the shed flag is per slot and is honoured on any queue",
+       udp4(kClient4, kClientPort, kServer4, kPortShed).build(),
+       XDP_DROP,
+       {LRP_G_SHED},
+       {shed(kSlotShed)},
+       LRP_MAX_QUEUES},
+      {"v4_malformed_queue_1",
+       "a malformed datagram is charged to its slot on any queue",
+       conn4().udp_length(7).build(),
+       XDP_PASS,
+       {M},
+       {malformed(kSlotConn4)},
+       1},
+
       // Ports nobody bound.
       {"v4_unbound_port",
        "IPv4 to an unbound port",
@@ -842,7 +926,7 @@ using bpf_frames = XdpCaseTest;
 TEST_P(bpf_frames, VerdictAndCounters) {
   const Case& c = GetParam();
   SCOPED_TRACE(c.description);
-  expect(c.frame, c.verdict, c.global, c.slots);
+  expect(c.frame, c.verdict, c.global, c.slots, 1, c.queue);
 }
 
 INSTANTIATE_TEST_SUITE_P(xdp, bpf_frames, ::testing::ValuesIn(cases()),
@@ -910,11 +994,7 @@ TEST_F(bpf_program, RedirectsToABoundSocketAndFallsBackWhenItCloses) {
   std::string error;
   auto xsk = TestXsk::open(&error);
   ASSERT_NE(xsk, nullptr) << error;
-  const uint32_t slot = kSlotRedirect;
-  const int fd = xsk->fd();
-  ASSERT_EQ(bpf_map__update_elem(skel_->maps.xsks, &slot, sizeof(slot), &fd, sizeof(fd), BPF_ANY),
-            0)
-      << "put the socket into the XSKMAP: " << std::strerror(errno);
+  set_socket(0, kSlotRedirect, xsk->fd());
 
   const Bytes v4 = udp4(kClient4, kClientPort, kServer4, kPortRedirect).build();
   const Bytes v6 = udp6(kClient6, kClientPort, kServer6, kPortRedirect).build();
@@ -930,6 +1010,53 @@ TEST_F(bpf_program, RedirectsToABoundSocketAndFallsBackWhenItCloses) {
   // The socket closes (its process died): the kernel empties the slot.
   xsk.reset();
   expect(v4, XDP_PASS, {LRP_G_PASS_SLOT_EMPTY}, {empty(kSlotRedirect)});
+}
+
+TEST_F(bpf_program, RedirectStaysOnTheFramesOwnQueue) {
+  // One socket per (queue, slot), as the engines of a multi-queue device
+  // bind them: a frame goes only to the socket of the queue it arrived on.
+  std::string error;
+  auto on_queue_0 = TestXsk::open(&error);
+  ASSERT_NE(on_queue_0, nullptr) << error;
+  auto on_queue_3 = TestXsk::open(&error);
+  ASSERT_NE(on_queue_3, nullptr) << error;
+  const Bytes frame = udp4(kClient4, kClientPort, kServer4, kPortRedirect).build();
+  const SlotCount redirected{kSlotRedirect, LRP_SLOT_REDIRECTED};
+
+  set_socket(0, kSlotRedirect, on_queue_0->fd());
+  expect(frame, XDP_REDIRECT, {LRP_G_REDIRECTED}, {redirected}, 1, 0);
+  for (uint32_t queue : {1u, 3u, uint32_t{LRP_MAX_QUEUES - 1}})
+    expect(frame, XDP_PASS, {LRP_G_PASS_SLOT_EMPTY}, {empty(kSlotRedirect)}, 1, queue);
+
+  set_socket(3, kSlotRedirect, on_queue_3->fd());
+  expect(frame, XDP_REDIRECT, {LRP_G_REDIRECTED}, {redirected}, 1, 3);
+  expect(frame, XDP_REDIRECT, {LRP_G_REDIRECTED}, {redirected}, 1, 0);
+  expect(frame, XDP_PASS, {LRP_G_PASS_SLOT_EMPTY}, {empty(kSlotRedirect)}, 1, 2);
+
+  // Clearing one queue's entry leaves the other queues' entries alone.
+  set_socket(0, kSlotRedirect, -1);
+  expect(frame, XDP_PASS, {LRP_G_PASS_SLOT_EMPTY}, {empty(kSlotRedirect)}, 1, 0);
+  expect(frame, XDP_REDIRECT, {LRP_G_REDIRECTED}, {redirected}, 1, 3);
+  // Past the rows there is nothing to find, socket or not.
+  expect(frame, XDP_PASS, {LRP_G_PASS_QUEUE}, {}, 1, LRP_MAX_QUEUES);
+}
+
+TEST_F(bpf_program, TestRunNeedsADeviceThatHasTheQueue) {
+  // What BPF_PROG_TEST_RUN requires of the context, so that a change in the
+  // kernel shows up here rather than as puzzling results above.
+  const Bytes frame = conn4().build();
+  xdp_md ctx{};
+  ctx.data_end = static_cast<uint32_t>(frame.size());
+  ctx.rx_queue_index = 1;  // without an ifindex
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+              .data_size_in = static_cast<uint32_t>(frame.size()), .ctx_in = &ctx,
+              .ctx_size_in = sizeof(ctx), .repeat = 1);
+  EXPECT_EQ(bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.lrp_xdp), &opts), -EINVAL);
+  ctx.ingress_ifindex = static_cast<uint32_t>(ifindex_);
+  ctx.rx_queue_index = kQueues;  // one past the device's queues
+  EXPECT_EQ(bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.lrp_xdp), &opts), -EINVAL);
+  ctx.rx_queue_index = kQueues - 1;
+  EXPECT_EQ(bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.lrp_xdp), &opts), 0);
 }
 
 TEST(bpf_frame_builder, FillsLengthsAndChecksum) {

@@ -60,7 +60,7 @@ TEST(fuzz_corpus, ChecksumPropertiesHold) {
 TEST(fuzz_corpus, CatalogueMatchesReferenceAndParser) {
   test::CatalogueTarget target;
   ReferenceMaps maps;
-  maps.sockets.insert(kSocketSlot);
+  maps.sockets.insert({0, kSocketSlot});
   for (int family : {4, 6}) {
     lrp_flow_key key{};
     key.kind = LRP_FLOW_WILDCARD;

@@ -1,11 +1,12 @@
 // Writes the fuzz seed corpus from the malformed-frame catalogue: one input
 // per kind for each fuzz target, and for the XDP differential also variants
-// with a shed slot and with a slot outside the maps.
+// with a shed slot and a slot outside the maps, and on other receive queues.
 #include <arpa/inet.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -40,13 +41,18 @@ int main(int argc, char** argv) {
                                         {0x04, lrp::fuzz::kSocketSlot, port}};
   // The frame's own 4-tuple as a connected flow on a shed slot, plus a
   // wildcard flow pointing outside the slot maps.
-  const std::vector<FlowSpec> shed = {{0x08 | 0x02 | 0x10, 5, port}, {0x00, 200, port}};
+  const std::vector<FlowSpec> shed = {{0x08 | 0x02 | 0x10, 5, port}, {0x20, 200, port}};
+  // Queues in turn: one with the socket, one without, one past the XSKMAP.
+  const uint8_t queue_codes[] = {2, 1, lrp::fuzz::kQueueBeyondMap};
   size_t written = 0;
   for (const auto& kind : lrp::test::malformed_catalogue(target)) {
     if (kind.frame.size() > lrp::fuzz::kMaxFrame) continue;
+    const uint8_t queue_code = queue_codes[written % std::size(queue_codes)];
     bool ok = write(root / "xdp_diff" / kind.name, lrp::fuzz::encode_input(served, kind.frame)) &&
               write(root / "xdp_diff" / (kind.name + "_shed"),
                     lrp::fuzz::encode_input(shed, kind.frame)) &&
+              write(root / "xdp_diff" / (kind.name + "_queue"),
+                    lrp::fuzz::encode_input(served, kind.frame, queue_code)) &&
               write(root / "udp_parse" / kind.name, kind.frame);
     std::vector<uint8_t> checksum_seed = {static_cast<uint8_t>(written * 37)};
     checksum_seed.insert(checksum_seed.end(), kind.frame.begin(), kind.frame.end());

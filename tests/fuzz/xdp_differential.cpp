@@ -17,6 +17,9 @@ constexpr uint8_t kKindMask = 0x03;
 constexpr uint8_t kV6 = 0x04;
 constexpr uint8_t kFromFrame = 0x08;
 constexpr uint8_t kShed = 0x10;
+constexpr uint8_t kSlotBeyondMaps = 0x20;
+// Receive queues of the test device: every queue code has one.
+constexpr uint32_t kDeviceQueues = LRP_MAX_QUEUES + 1;
 
 lrp_flow_kind kind_of(uint8_t control) {
   switch (control & kKindMask) {
@@ -71,6 +74,8 @@ DecodedInput decode_input(std::span<const uint8_t> input) {
   DecodedInput d;
   if (input.empty()) return d;
   const size_t n = input[0] & 0x03;
+  const uint8_t queue_code = input[0] >> 2;
+  d.queue = queue_code == kQueueBeyondMap ? LRP_MAX_QUEUES : queue_code;
   size_t at = 1;
   for (size_t i = 0; i < n && at + kFlowBytes <= input.size(); ++i, at += kFlowBytes) {
     FlowSpec f;
@@ -84,9 +89,9 @@ DecodedInput decode_input(std::span<const uint8_t> input) {
 }
 
 std::vector<uint8_t> encode_input(const std::vector<FlowSpec>& flows,
-                                  std::span<const uint8_t> frame) {
+                                  std::span<const uint8_t> frame, uint8_t queue_code) {
   std::vector<uint8_t> out;
-  out.push_back(static_cast<uint8_t>(flows.size() & 0x03));
+  out.push_back(static_cast<uint8_t>((flows.size() & 0x03) | (queue_code << 2)));
   for (size_t i = 0; i < flows.size() && i < 3; ++i) {
     out.push_back(flows[i].control);
     out.push_back(flows[i].slot);
@@ -99,6 +104,12 @@ std::vector<uint8_t> encode_input(const std::vector<FlowSpec>& flows,
 
 std::unique_ptr<XdpDifferential> XdpDifferential::open(std::string* error) {
   std::unique_ptr<XdpDifferential> d(new XdpDifferential());
+  // The process stays in a namespace of its own, with a device that has
+  // every queue an input can name.
+  d->netns_ = test::PrivateNetns::enter(error);
+  if (d->netns_ == nullptr) return nullptr;
+  d->ifindex_ = d->netns_->add_queue_device("lrpfq", kDeviceQueues, error);
+  if (d->ifindex_ == 0) return nullptr;
   d->skel_ = test::xdp_skel_open_and_load();
   if (d->skel_ == nullptr) {
     *error = std::string("load the XDP program: ") + std::strerror(errno);
@@ -111,12 +122,14 @@ std::unique_ptr<XdpDifferential> XdpDifferential::open(std::string* error) {
   }
   d->xsk_ = test::TestXsk::open(error);
   if (d->xsk_ == nullptr) return nullptr;
-  const uint32_t slot = kSocketSlot;
   const int fd = d->xsk_->fd();
-  if (bpf_map__update_elem(d->skel_->maps.xsks, &slot, sizeof(slot), &fd, sizeof(fd), BPF_ANY) !=
-      0) {
-    *error = std::string("put the socket into the XSKMAP: ") + std::strerror(errno);
-    return nullptr;
+  for (uint32_t queue : kSocketQueues) {
+    const uint32_t key = queue * LRP_MAX_SLOTS + kSocketSlot;
+    if (bpf_map__update_elem(d->skel_->maps.xsks, &key, sizeof(key), &fd, sizeof(fd), BPF_ANY) !=
+        0) {
+      *error = std::string("put the socket into the XSKMAP: ") + std::strerror(errno);
+      return nullptr;
+    }
   }
   return d;
 }
@@ -124,6 +137,7 @@ std::unique_ptr<XdpDifferential> XdpDifferential::open(std::string* error) {
 XdpDifferential::~XdpDifferential() {
   xsk_.reset();
   if (skel_ != nullptr) test::xdp_skel_destroy(skel_);
+  netns_.reset();
 }
 
 bool XdpDifferential::read_counters(std::vector<uint64_t>* global, std::vector<uint64_t>* slots,
@@ -161,20 +175,20 @@ std::string XdpDifferential::check(std::span<const uint8_t> input) {
   // The same maps on both sides. Later flows with an equal key replace
   // earlier ones, as BPF_ANY does.
   ReferenceMaps maps;
-  maps.sockets.insert(kSocketSlot);
+  for (uint32_t queue : kSocketQueues) maps.sockets.insert({queue, kSocketSlot});
   std::vector<lrp_flow_key> keys;
   std::vector<uint32_t> slot_ids;
   std::string error;
   for (const FlowSpec& f : in.flows) {
     const lrp_flow_key key = make_key(f, in.frame);
-    const lrp_flow_value value{.slot = f.slot, .pad = 0};
+    const uint32_t slot = f.slot + ((f.control & kSlotBeyondMaps) != 0 ? LRP_MAX_SLOTS : 0);
+    const lrp_flow_value value{.target = slot, .kind = LRP_TARGET_SLOT};
     if (bpf_map__update_elem(skel_->maps.flows, &key, sizeof(key), &value, sizeof(value),
                              BPF_ANY) != 0)
       return std::string("add a flow: ") + std::strerror(errno);
     keys.push_back(key);
-    maps.add_flow(key, f.slot);
-    if (f.slot < LRP_MAX_SLOTS) {
-      const uint32_t slot = f.slot;
+    maps.add_flow(key, slot);
+    if (slot < LRP_MAX_SLOTS) {
       const lrp_slot_control control{.shed = (f.control & kShed) != 0 ? 1u : 0u, .pad = 0};
       if (bpf_map__update_elem(skel_->maps.slot_control, &slot, sizeof(slot), &control,
                                sizeof(control), BPF_ANY) != 0)
@@ -188,8 +202,13 @@ std::string XdpDifferential::check(std::span<const uint8_t> input) {
   std::vector<uint64_t> global_before, global_after, slots_before, slots_after;
   std::string result;
   if (!read_counters(&global_before, &slots_before, slot_ids, &error)) return error;
+  xdp_md ctx{};
+  ctx.data_end = static_cast<uint32_t>(in.frame.size());
+  ctx.ingress_ifindex = static_cast<uint32_t>(ifindex_);
+  ctx.rx_queue_index = in.queue;
   LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.frame.data(),
-              .data_size_in = static_cast<uint32_t>(in.frame.size()), .repeat = 1);
+              .data_size_in = static_cast<uint32_t>(in.frame.size()), .ctx_in = &ctx,
+              .ctx_size_in = sizeof(ctx), .repeat = 1);
   const int err = bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.lrp_xdp), &opts);
   ++runs_;
   if (!read_counters(&global_after, &slots_after, slot_ids, &error)) return error;
@@ -204,7 +223,7 @@ std::string XdpDifferential::check(std::span<const uint8_t> input) {
   }
 
   if (err != 0) return std::string("BPF_PROG_TEST_RUN failed: ") + std::strerror(-err);
-  const Decision want = classify(in.frame, maps);
+  const Decision want = classify(in.frame, maps, in.queue);
   const std::string expected = "expected " + describe(want);
   if (static_cast<int>(opts.retval) != want.verdict)
     result += expected + ", program said " + verdict_name(static_cast<int>(opts.retval)) + "; ";

@@ -2,15 +2,18 @@
 // device) and through the reference classifier, and reports any difference
 // in verdict or counters.
 //
-// Input layout: byte 0 holds the number of flows (low two bits); then 4
-// bytes per flow; the rest is the frame.
+// Input layout: byte 0 holds the number of flows (bits 0-1) and the receive
+// queue the frame arrives on (bits 2-7: queues 0..62, and 63 stands for
+// queue LRP_MAX_QUEUES, one past the XSKMAP's rows); then 4 bytes per flow;
+// the rest is the frame.
 //   flow byte 0: bits 0-1 kind (0 and 3: wildcard, 1: local, 2: connected),
 //                bit 2 IPv6, bit 3 take addresses and ports from the frame,
-//                bit 4 raise the slot's shed flag
-//   flow byte 1: slot (values of LRP_MAX_SLOTS and above are allowed: the
-//                program must survive a bad slot from user space)
+//                bit 4 raise the slot's shed flag, bit 5 add LRP_MAX_SLOTS to
+//                the slot (the program must survive a bad slot from user space)
+//   flow byte 1: slot
 //   flow bytes 2-3: local port, network order (when not taken from the frame)
-// Slot kSocketSlot holds a real AF_XDP socket, so redirects succeed there.
+// Slot kSocketSlot holds a real AF_XDP socket on the queues in kSocketQueues,
+// so redirects succeed there.
 #pragma once
 
 #include <bpf/libbpf.h>
@@ -23,12 +26,16 @@
 #include <vector>
 
 #include "bpf/lrp_shared.h"
+#include "tests/bpf/private_netns.h"
 #include "tests/bpf/skeleton.h"
 #include "tests/bpf/test_xsk.h"
 
 namespace lrp::fuzz {
 
 inline constexpr uint32_t kSocketSlot = 1;
+inline constexpr uint32_t kSocketQueues[] = {0, 2};
+// The queue code in byte 0 that stands for a queue past the XSKMAP.
+inline constexpr uint8_t kQueueBeyondMap = 63;
 inline constexpr size_t kFlowBytes = 4;
 // BPF_PROG_TEST_RUN takes at least an Ethernet header; frames above a page
 // would need multi-buffer XDP, which the program does not declare.
@@ -42,14 +49,15 @@ struct FlowSpec {
 };
 
 struct DecodedInput {
+  uint32_t queue = 0;
   std::vector<FlowSpec> flows;
   std::span<const uint8_t> frame;
 };
 
 DecodedInput decode_input(std::span<const uint8_t> input);
-// The inverse, for writing seeds.
+// The inverse, for writing seeds. queue_code: bits 2-7 of byte 0.
 std::vector<uint8_t> encode_input(const std::vector<FlowSpec>& flows,
-                                  std::span<const uint8_t> frame);
+                                  std::span<const uint8_t> frame, uint8_t queue_code = 0);
 
 class XdpDifferential {
  public:
@@ -68,6 +76,8 @@ class XdpDifferential {
   bool read_counters(std::vector<uint64_t>* global, std::vector<uint64_t>* slots,
                      const std::vector<uint32_t>& slot_ids, std::string* error);
 
+  std::unique_ptr<test::PrivateNetns> netns_;  // holds the device with the queues
+  int ifindex_ = 0;
   test::XdpSkel* skel_ = nullptr;
   std::unique_ptr<test::TestXsk> xsk_;
   int cpus_ = 0;

@@ -160,7 +160,7 @@ std::optional<Tuple> udp_tuple(std::span<const uint8_t> frame) {
   return ip.tuple;
 }
 
-Decision classify(std::span<const uint8_t> frame, const ReferenceMaps& maps) {
+Decision classify(std::span<const uint8_t> frame, const ReferenceMaps& maps, uint32_t queue) {
   Ip ip;
   if (auto why = network_layer(frame, &ip)) return pass(*why);
   if (frame.size() < ip.l4 + kUdp) return pass(LRP_G_PASS_MALFORMED);
@@ -183,12 +183,17 @@ Decision classify(std::span<const uint8_t> frame, const ReferenceMaps& maps) {
   }
   if (!slot) return pass(LRP_G_PASS_NO_FLOW);
 
+  // A slot outside the maps has no shed flag, no counters and no socket.
+  if (*slot >= LRP_MAX_SLOTS) return pass(LRP_G_PASS_SLOT_EMPTY);
+  // Shedding is per slot, whatever the queue.
   auto shed = maps.shed.find(*slot);
-  if (*slot < LRP_MAX_SLOTS && shed != maps.shed.end() && shed->second)
-    return Decision{XDP_DROP, LRP_G_SHED, counted(*slot), LRP_SLOT_SHED};
-  if (*slot < LRP_MAX_SLOTS && maps.sockets.count(*slot) != 0)
-    return Decision{XDP_REDIRECT, LRP_G_REDIRECTED, counted(*slot), LRP_SLOT_REDIRECTED};
-  return Decision{XDP_PASS, LRP_G_PASS_SLOT_EMPTY, counted(*slot), LRP_SLOT_EMPTY};
+  if (shed != maps.shed.end() && shed->second)
+    return Decision{XDP_DROP, LRP_G_SHED, *slot, LRP_SLOT_SHED};
+  // A frame is only ever handed to a socket bound on its own queue.
+  if (queue >= LRP_MAX_QUEUES) return pass(LRP_G_PASS_QUEUE);
+  if (maps.sockets.count({queue, *slot}) != 0)
+    return Decision{XDP_REDIRECT, LRP_G_REDIRECTED, *slot, LRP_SLOT_REDIRECTED};
+  return Decision{XDP_PASS, LRP_G_PASS_SLOT_EMPTY, *slot, LRP_SLOT_EMPTY};
 }
 
 const char* slot_counter_name(int counter) {

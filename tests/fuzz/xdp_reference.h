@@ -14,6 +14,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "bpf/lrp_shared.h"
 #include "tests/bpf/xdp_names.h"
@@ -22,9 +23,9 @@ namespace lrp::fuzz {
 
 // The maps as the reference sees them.
 struct ReferenceMaps {
-  std::map<std::string, uint32_t> flows;  // raw lrp_flow_key bytes -> slot
-  std::map<uint32_t, bool> shed;          // slot_control (absent: 0)
-  std::set<uint32_t> sockets;             // XSKMAP slots holding a socket
+  std::map<std::string, uint32_t> flows;            // raw lrp_flow_key bytes -> slot
+  std::map<uint32_t, bool> shed;                    // slot_control (absent: 0)
+  std::set<std::pair<uint32_t, uint32_t>> sockets;  // (queue, slot) holding a socket
 
   void add_flow(const lrp_flow_key& key, uint32_t slot);
   std::optional<uint32_t> find(const lrp_flow_key& key) const;
@@ -38,8 +39,8 @@ struct Decision {
 };
 
 // The decision for a frame of at least 14 bytes (the kernel refuses shorter
-// ones before any XDP program runs).
-Decision classify(std::span<const uint8_t> frame, const ReferenceMaps& maps);
+// ones before any XDP program runs) that arrived on receive queue `queue`.
+Decision classify(std::span<const uint8_t> frame, const ReferenceMaps& maps, uint32_t queue = 0);
 
 // The UDP 4-tuple of a frame that parses as far as the UDP ports (any
 // lengths), in flow-key form; used to build flows that the frame hits.
