@@ -154,6 +154,10 @@ enum lrp_global_counter {
 	LRP_G_REDIRECTED,      /* handed to an AF_XDP socket */
 	LRP_G_SHED,	       /* dropped by a shed flag */
 	LRP_G_PASS_QUEUE,      /* arrived on a queue >= LRP_MAX_QUEUES */
+	LRP_G_PASS_OTHER_VLAN, /* VLAN ID (in the frame) not the served one */
+	LRP_G_PASS_OTHER_MAC,  /* unicast to another MAC (promiscuous, macvlan) */
+	LRP_G_PASS_NOT_LOCAL,  /* IP destination neither local nor broadcast */
+	LRP_G_PASS_NOT_JOINED, /* multicast to a group no socket joined */
 	LRP_G_COUNTER_MAX,
 };
 

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "lrp/address_watcher.h"
 #include "lrp/flow_key.h"
 #include "lrp/netdev.h"
 
@@ -65,6 +66,12 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineConfig& config) {
   auto program = XdpProgram::attach(e->ifindex_, config.ifname, config.xdp_mode);
   if (!program) return program.error();
   e->program_ = std::move(program.value());
+  // XDP takes only what is addressed to this host: its MAC, untagged, and
+  // the addresses the watcher keeps in step.
+  LRP_TRY(e->program_->set_interface(info->mac, 0));
+  auto watcher = AddressWatcher::start(e->ifindex_, *e->program_);
+  if (!watcher) return watcher.error();
+  e->address_watcher_ = std::move(watcher.value());
   auto umem = Umem::create(config.umem);
   if (!umem) return umem.error();
   e->umem_ = std::move(umem.value());
@@ -96,6 +103,7 @@ Status Engine::open_anchor() {
 }
 
 Engine::~Engine() {
+  address_watcher_.reset();  // it writes into the program
   for (auto& s : sockets_) {
     if (s == nullptr) continue;
     for (const auto& key : s->flows) (void)program_->remove_flow(key);

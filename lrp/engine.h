@@ -26,6 +26,7 @@ struct xdp_statistics;
 
 namespace lrp {
 
+class AddressWatcher;
 using SlotId = uint16_t;
 
 struct EngineConfig {
@@ -170,6 +171,7 @@ class Engine {
   std::array<uint8_t, 6> mac_{};
   std::vector<IpAddress> addresses_;
   std::unique_ptr<XdpProgram> program_;
+  std::unique_ptr<AddressWatcher> address_watcher_;
   std::unique_ptr<Umem> umem_;
   std::unique_ptr<FramePool> pool_;
   std::unique_ptr<Socket> anchor_;

@@ -7,6 +7,7 @@
 
 #include <linux/bpf.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -21,14 +22,23 @@
 
 namespace lrp::fuzz {
 
+using Address16 = std::array<uint8_t, 16>;  // the flow-key form of an address
+
 // The maps as the reference sees them.
 struct ReferenceMaps {
-  std::map<std::string, uint32_t> flows;            // raw lrp_flow_key bytes -> slot
+  std::map<std::string, lrp_flow_value> flows;      // raw lrp_flow_key bytes -> target
+  std::map<uint32_t, lrp_reuseport_group> groups;   // reuseport_groups (absent: zeros)
   std::map<uint32_t, bool> shed;                    // slot_control (absent: 0)
   std::set<std::pair<uint32_t, uint32_t>> sockets;  // (queue, slot) holding a socket
+  // iface_config, local_addrs and mcast_groups.
+  std::array<uint8_t, 6> mac{};
+  uint16_t vlan = 0;
+  std::map<Address16, uint32_t> addresses;  // LRP_ADDR_* flags
+  std::set<Address16> joined;
 
   void add_flow(const lrp_flow_key& key, uint32_t slot);
-  std::optional<uint32_t> find(const lrp_flow_key& key) const;
+  void add_group_flow(const lrp_flow_key& key, uint32_t group);
+  std::optional<lrp_flow_value> find(const lrp_flow_key& key) const;
 };
 
 struct Decision {
