@@ -59,6 +59,11 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineConfig& config) {
   e->ifindex_ = info->ifindex;
   e->mac_ = info->mac;
   e->addresses_ = info->addresses;
+  if (!config.accept_partial_checksum.has_value()) {
+    auto partial = driver_may_pass_partial_checksums(config.ifname);
+    if (!partial) return partial.error();
+    e->config_.accept_partial_checksum = partial.value();
+  }
   if (config.queue >= info->rx_queues)
     return make_error(EINVAL, "queue " + std::to_string(config.queue) + " does not exist on " +
                                   config.ifname + " (it has " + std::to_string(info->rx_queues) +
@@ -240,7 +245,9 @@ ProcessResult Engine::process(SlotId slot, std::span<Datagram> out) {
   if (want == 0) return r;
   uint32_t idx = 0;
   const uint32_t n = xsk_ring_cons__peek(&s->rx, static_cast<uint32_t>(want), &idx);
-  const ParseOptions parse_options{.verify_checksums = config_.verify_checksums};
+  const ParseOptions parse_options{
+      .verify_checksums = config_.verify_checksums,
+      .accept_partial_checksum = config_.accept_partial_checksum.value_or(false)};
   // One pool lock for the batch taken off the ring, one for the rejects.
   constexpr uint32_t kChunk = 256;
   uint64_t addrs[kChunk];
@@ -265,6 +272,7 @@ ProcessResult Engine::process(SlotId slot, std::span<Datagram> out) {
       }
       out[r.delivered++] = Datagram{parsed.view(), base, slot};
       bump(s->counters.delivered);
+      if (parsed.partial_checksum()) bump(s->counters.partial_checksum);
       bump(s->counters.delivered_bytes, parsed.view().payload.size());
     }
     if (n_rejected > 0) pool_->release_batch({rejected, n_rejected}, slot);

@@ -37,6 +37,9 @@ struct EngineConfig {
   uint32_t rx_size = 1024;
   uint32_t tx_size = 1024;
   bool verify_checksums = true;
+  // ParseOptions::accept_partial_checksum; unset: from the driver
+  // (driver_may_pass_partial_checksums), resolved by open().
+  std::optional<bool> accept_partial_checksum;
 };
 
 // What a socket receives: a local address (or any) and port, optionally only
@@ -64,6 +67,7 @@ struct Datagram {
 struct SocketCounters {
   std::atomic<uint64_t> delivered{0};
   std::atomic<uint64_t> delivered_bytes{0};
+  std::atomic<uint64_t> partial_checksum{0};  // delivered on a partial checksum
   std::array<std::atomic<uint64_t>, static_cast<size_t>(DropReason::Count)> invalid{};
   std::atomic<uint64_t> held_cap_reached{0};  // visits cut short by the held-frames cap
   std::atomic<uint64_t> sent{0};
