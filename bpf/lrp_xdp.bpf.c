@@ -328,7 +328,7 @@ static __always_inline int handle_udp(struct xdp_md *ctx, const struct lrp_link 
 }
 
 static __always_inline int handle_ipv4(struct xdp_md *ctx, const struct lrp_link *link, void *l3,
-				       void *data_end)
+				       void *data_end, __u32 l3_room)
 {
 	struct iphdr *ip = l3;
 	struct lrp_flow_key key;
@@ -345,7 +345,7 @@ static __always_inline int handle_ipv4(struct xdp_md *ctx, const struct lrp_link
 
 	/* Ethernet padding may follow the datagram, so only an upper bound. */
 	tot_len = bpf_ntohs(ip->tot_len);
-	ip_ok = tot_len >= hdr_len && l3 + tot_len <= data_end;
+	ip_ok = tot_len >= hdr_len && tot_len <= l3_room;
 
 	if (ip->frag_off & bpf_htons(LRP_IP_MF | LRP_IP_OFFSET))
 		return pass(ip_ok ? LRP_G_PASS_FRAGMENT : LRP_G_PASS_MALFORMED);
@@ -372,7 +372,7 @@ static __always_inline int ipv6_walkable(__u8 nexthdr)
 }
 
 static __always_inline int handle_ipv6(struct xdp_md *ctx, const struct lrp_link *link, void *l3,
-				       void *data_end)
+				       void *data_end, __u32 l3_room)
 {
 	struct ipv6hdr *ip6 = l3;
 	struct ipv6_opt_hdr *opt;
@@ -388,7 +388,7 @@ static __always_inline int handle_ipv6(struct xdp_md *ctx, const struct lrp_link
 	if (ip6->version != 6)
 		return pass(LRP_G_PASS_MALFORMED);
 	payload_len = bpf_ntohs(ip6->payload_len);
-	ip_ok = (void *)(ip6 + 1) + payload_len <= data_end;
+	ip_ok = sizeof(*ip6) + payload_len <= l3_room;
 
 	/* A fixed bound keeps the verifier's work and our per-frame cost small. */
 	nexthdr = ip6->nexthdr;
@@ -446,7 +446,11 @@ static __always_inline __u32 mac_class(const struct ethhdr *eth)
 	return diff ? LRP_MAC_OTHER : LRP_MAC_OURS;
 }
 
-SEC("xdp")
+/*
+ * xdp.frags: the program handles frames larger than one buffer, so drivers
+ * attach it at MTUs above a page (veth refuses others above about 3.5 kB).
+ */
+SEC("xdp.frags")
 int lrp_xdp(struct xdp_md *ctx)
 {
 	void *data_end = (void *)(long)ctx->data_end;
@@ -454,6 +458,7 @@ int lrp_xdp(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	struct lrp_vlan_hdr *vlan;
 	struct lrp_link link;
+	__u32 l3_room;
 	__be16 proto;
 	void *l3;
 
@@ -483,10 +488,18 @@ int lrp_xdp(struct xdp_md *ctx)
 	}
 	link.mac_class = mac_class(eth);
 
+	/*
+	 * Bytes from the network header to the end of the frame. A frame
+	 * larger than one buffer (multi-buffer XDP, MTUs above a page) has
+	 * only its first part between data and data_end: the headers are
+	 * read there, the lengths are checked against the whole frame.
+	 */
+	l3_room = bpf_xdp_get_buff_len(ctx) - (__u32)(l3 - data);
+
 	if (proto == bpf_htons(ETH_P_IP))
-		return handle_ipv4(ctx, &link, l3, data_end);
+		return handle_ipv4(ctx, &link, l3, data_end, l3_room);
 	if (proto == bpf_htons(ETH_P_IPV6))
-		return handle_ipv6(ctx, &link, l3, data_end);
+		return handle_ipv6(ctx, &link, l3, data_end, l3_room);
 	return pass(LRP_G_PASS_NOT_IP);
 }
 

@@ -22,6 +22,8 @@ struct lrp_xdp_bpf;
 
 namespace lrp {
 
+struct AttachAttempt;
+
 enum class XdpMode { Native, Generic };
 const char* to_string(XdpMode mode);
 
@@ -34,6 +36,13 @@ using SlotId = uint16_t;
 struct AttachLimits {
   // The interface MTU (0: read it from the interface).
   uint32_t mtu = 0;
+  // The largest frame the receive side takes in one UMEM frame: the frame
+  // size less its headroom (XDP_PACKET_HEADROOM, 256, in copy mode). 0: no
+  // limit is checked.
+  uint32_t max_frame = 0;
+  // The receive side takes larger frames over several UMEM frames (its
+  // AF_XDP sockets bind with XDP_USE_SG); max_frame then limits nothing.
+  bool multi_buffer = false;
 };
 
 // Values of local_addrs (bpf/lrp_shared.h).
@@ -61,7 +70,11 @@ class XdpProgram {
   // Loads the program and attaches it to ifindex through a BPF link, so the
   // kernel detaches it when this process dies, however it dies. The program
   // takes nothing until set_interface() and add_address() say what is
-  // addressed to this host.
+  // addressed to this host. It declares multi-buffer support (xdp.frags), so
+  // drivers attach it at MTUs above a page. Refused with EMSGSIZE when the
+  // MTU's frames exceed limits.max_frame without limits.multi_buffer; every
+  // failure says what was tried and what the user can do
+  // (lrp/xdp_attach_error.h).
   static Result<std::unique_ptr<XdpProgram>> attach(int ifindex, const std::string& ifname,
                                                     XdpMode mode, const AttachLimits& limits = {});
 
@@ -118,7 +131,7 @@ class XdpProgram {
 
  private:
   XdpProgram() = default;
-  Status detach_stale();
+  Status detach_stale(AttachAttempt* attempt);
   std::string where() const { return "on " + ifname_; }
   Status write_group(uint32_t index, const lrp_reuseport_group& group, const std::string& what);
   Result<lrp_reuseport_group> read_group(uint32_t index, const std::string& what) const;

@@ -1338,6 +1338,29 @@ TEST_F(bpf_program, TestRunNeedsADeviceThatHasTheQueue) {
   EXPECT_EQ(bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.lrp_xdp), &opts), 0);
 }
 
+TEST_F(bpf_program, FramesLargerThanAPageAreJudgedByTheirWholeLength) {
+  // Multi-buffer XDP (MTU 9000): only the first buffer lies between data and
+  // data_end; the lengths are checked against the whole frame.
+  constexpr size_t kBig = 8000;
+  expect(conn4(kBig).build(), XDP_PASS, {LRP_G_PASS_SLOT_EMPTY}, {empty(kSlotConn4)});
+  expect(conn6(kBig).build(), XDP_PASS, {LRP_G_PASS_SLOT_EMPTY}, {empty(kSlotConn6)});
+  expect(conn4(kBig).pad(30).build(), XDP_PASS, {LRP_G_PASS_SLOT_EMPTY}, {empty(kSlotConn4)});
+  // Lengths that claim more than the whole frame are still caught.
+  expect(conn4(kBig).ipv4_total_length(kIp4 + kUdp + kBig + 1).build(), XDP_PASS,
+         {LRP_G_PASS_MALFORMED}, {malformed(kSlotConn4)});
+  expect(conn6(kBig).ipv6_payload_length(kUdp + kBig + 1).build(), XDP_PASS, {LRP_G_PASS_MALFORMED},
+         {malformed(kSlotConn6)});
+  expect(conn4(kBig).udp_length(kUdp + kBig + 1).build(), XDP_PASS, {LRP_G_PASS_MALFORMED},
+         {malformed(kSlotConn4)});
+
+  std::string error;
+  auto xsk = TestXsk::open(&error);
+  ASSERT_NE(xsk, nullptr) << error;
+  set_socket(0, kSlotRedirect, xsk->fd());
+  expect(udp4(kClient4, kClientPort, kServer4, kPortRedirect, kBig).build(), XDP_REDIRECT,
+         {LRP_G_REDIRECTED}, {{kSlotRedirect, LRP_SLOT_REDIRECTED}});
+}
+
 TEST_F(bpf_program, ServedVlanTakesOnlyItsOwnTag) {
   // A VLAN served through its parent device: tagged frames of that VLAN
   // only; untagged and priority-tagged frames belong to the parent.

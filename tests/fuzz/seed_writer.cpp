@@ -9,8 +9,10 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "tests/bpf/frame_builder.h"
 #include "tests/fuzz/xdp_differential.h"
 #include "tests/reliability/malformed_frames.h"
 
@@ -78,6 +80,34 @@ int main(int argc, char** argv) {
       return 1;
     }
     ++written;
+  }
+  // Frames larger than a page, as at MTU 9000: multi-buffer XDP.
+  using lrp::test::FrameBuilder;
+  const std::vector<std::pair<std::string, lrp::test::Bytes>> jumbo = {
+      {"jumbo_ipv4", FrameBuilder()
+                         .eth()
+                         .ipv4(lrp::test::kClient4, lrp::test::kServer4)
+                         .udp(target.client_port, target.port)
+                         .payload(8000)
+                         .build()},
+      {"jumbo_ipv6", FrameBuilder()
+                         .eth()
+                         .ipv6(lrp::test::kClient6, lrp::test::kServer6)
+                         .udp(target.client_port, target.port)
+                         .payload(8000)
+                         .build()},
+      {"jumbo_ipv4_length_past_frame", FrameBuilder()
+                                           .eth()
+                                           .ipv4(lrp::test::kClient4, lrp::test::kServer4)
+                                           .udp(target.client_port, target.port)
+                                           .payload(8000)
+                                           .ipv4_total_length(8100)
+                                           .build()}};
+  for (const auto& [name, frame] : jumbo) {
+    if (!write(root / "xdp_diff" / name, lrp::fuzz::encode_input(served, frame))) {
+      std::fprintf(stderr, "fuzz_seed_writer: cannot write under %s\n", root.c_str());
+      return 1;
+    }
   }
   std::printf("fuzz_seed_writer: %zu kinds written under %s\n", written, root.c_str());
   return 0;
