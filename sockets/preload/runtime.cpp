@@ -119,6 +119,7 @@ Result<std::shared_ptr<sockets::Stack>> Runtime::stack() {
                                  " with lrp; only the parent's engine serves it");
   InsideLrp inside;
   sockets::StackConfig config;
+  config.in_process = true;
   config.ifname = s->iface;
   auto mode = sched::parse_mode(s->mode);
   auto threading = sched::parse_threading(s->threading);

@@ -51,6 +51,9 @@ void remove_stale_benches() {
   closedir(dir);
 }
 
+VethBench::VethBench(const std::string& tag, unsigned queues)
+    : VethBench(tag, VethOptions{.queues = queues}) {}
+
 VethBench::VethBench(const std::string& tag, const VethOptions& options) {
   static std::atomic<int> counter{0};
   remove_stale_benches();

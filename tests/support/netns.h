@@ -35,8 +35,13 @@ struct VethOptions {
 };
 
 struct VethBench {
-  // tag: a short word naming the test; the bench's names add the pid and a counter.
-  explicit VethBench(const std::string& tag, const VethOptions& options = {});
+  // tag: a short word naming the test; the bench's names add the pid and a
+  // counter. queues: receive and transmit queues of each end (a multi-queue
+  // device: a frame lands on the peer's receive queue of its sender's
+  // transmit queue, chosen per flow and sending CPU).
+  explicit VethBench(const std::string& tag, unsigned queues = 1);
+  // The same with options (offloads, MTU, queues).
+  VethBench(const std::string& tag, const VethOptions& options);
   ~VethBench();
   VethBench(const VethBench&) = delete;
   VethBench& operator=(const VethBench&) = delete;
