@@ -15,8 +15,6 @@ bench_setup() {
     netns "$cli" numtxqueues 1 numrxqueues 1
   ip -n "$srv" addr add 198.18.0.1/24 dev "$sif"
   ip -n "$cli" addr add 198.18.0.2/24 dev "$cif"
-  ip netns exec "$cli" ethtool -K "$cif" tx off >/dev/null
-  ip netns exec "$srv" ethtool -K "$sif" tx off >/dev/null
   for ns in "$srv" "$cli"; do ip -n "$ns" link set lo up; done
   ip -n "$srv" link set "$sif" up
   ip -n "$cli" link set "$cif" up

@@ -187,4 +187,18 @@ bool udp_checksum_ok_ipv6(std::span<const uint8_t, 16> src, std::span<const uint
   return acc.folded() == 0xffff;
 }
 
+uint16_t udp_partial_checksum_ipv4(std::span<const uint8_t, 4> src, std::span<const uint8_t, 4> dst,
+                                   uint16_t udp_length) {
+  ChecksumAccumulator acc;
+  add_ipv4_pseudo_header(acc, src, dst, IPPROTO_UDP, udp_length);
+  return acc.folded();
+}
+
+uint16_t udp_partial_checksum_ipv6(std::span<const uint8_t, 16> src,
+                                   std::span<const uint8_t, 16> dst, uint32_t udp_length) {
+  ChecksumAccumulator acc;
+  add_ipv6_pseudo_header(acc, src, dst, IPPROTO_UDP, udp_length);
+  return acc.folded();
+}
+
 }  // namespace lrp

@@ -63,4 +63,13 @@ bool udp_checksum_ok_ipv4(std::span<const uint8_t, 4> src, std::span<const uint8
 bool udp_checksum_ok_ipv6(std::span<const uint8_t, 16> src, std::span<const uint8_t, 16> dst,
                           std::span<const uint8_t> datagram);
 
+// A partial UDP checksum: what a sender that leaves the checksum to the
+// device (Linux CHECKSUM_PARTIAL, as a local sender on veth does) stores in
+// the field: the folded pseudo-header sum, not complemented, for a datagram
+// of udp_length bytes. Never 0.
+uint16_t udp_partial_checksum_ipv4(std::span<const uint8_t, 4> src, std::span<const uint8_t, 4> dst,
+                                   uint16_t udp_length);
+uint16_t udp_partial_checksum_ipv6(std::span<const uint8_t, 16> src,
+                                   std::span<const uint8_t, 16> dst, uint32_t udp_length);
+
 }  // namespace lrp

@@ -239,6 +239,7 @@ ProcessResult Engine::process(SlotId slot, std::span<Datagram> out) {
       out[r.delivered++] =
           Datagram{parsed.view(), base, slot, static_cast<uint16_t>(config_.queue)};
       bump(s->counters.delivered);
+      if (parsed.partial_checksum()) bump(s->counters.partial_checksum);
       bump(s->counters.delivered_bytes, parsed.view().payload.size());
     }
     if (n_rejected > 0) pool_->release_batch({rejected, n_rejected}, slot);

@@ -61,6 +61,7 @@ struct Datagram {
 struct SocketCounters {
   std::atomic<uint64_t> delivered{0};
   std::atomic<uint64_t> delivered_bytes{0};
+  std::atomic<uint64_t> partial_checksum{0};  // delivered on a partial checksum
   std::array<std::atomic<uint64_t>, static_cast<size_t>(DropReason::Count)> invalid{};
   std::atomic<uint64_t> held_cap_reached{0};  // visits cut short by the held-frames cap
   std::atomic<uint64_t> sent{0};

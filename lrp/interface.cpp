@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "lrp/address_watcher.h"
 #include "lrp/flow_key.h"
 
 namespace lrp {
@@ -25,19 +26,30 @@ Result<std::unique_ptr<Interface>> Interface::open(const InterfaceConfig& config
   if (!program) return program.error();
   i->program_ = std::move(program.value());
   i->shed_ = std::make_unique<ShedVotes>(*i->program_);
+  // Local senders on veth leave partial UDP checksums (netdev.h).
+  auto partial = driver_may_pass_partial_checksums(config.ifname);
+  if (!partial) return partial.error();
   for (uint32_t q : queues) {
     EngineConfig ec = config.engine;
     ec.ifname = config.ifname;
     ec.queue = q;
+    ec.parse.accept_partial_checksum = partial.value();
     auto engine = Engine::open(ec, *i->program_, *i->shed_, i->info_);
     if (!engine) return engine.error();
     i->engines_.push_back(std::move(engine.value()));
   }
   i->note_addresses(i->info_.addresses);
+  // XDP takes only what is addressed to this host: the MAC (untagged) here,
+  // the addresses kept in step by the watcher.
+  LRP_TRY(i->program_->set_interface(i->info_.mac, 0));
+  auto watcher = AddressWatcher::start(i->info_.ifindex, *i->program_);
+  if (!watcher) return watcher.error();
+  i->address_watcher_ = std::move(watcher.value());
   return i;
 }
 
 Interface::~Interface() {
+  address_watcher_.reset();  // it writes into the program
   for (SlotId slot = 0; slot < slots_.size(); ++slot)
     if (slots_[slot].open) (void)close_socket(slot);
   // Engines before the program: their sockets leave its socket map.

@@ -20,6 +20,8 @@
 
 namespace lrp {
 
+class AddressWatcher;
+
 struct InterfaceConfig {
   std::string ifname;
   XdpMode xdp_mode = XdpMode::Native;
@@ -87,6 +89,7 @@ class Interface {
   InterfaceInfo info_;
   InterfaceConfig config_;
   std::unique_ptr<XdpProgram> program_;
+  std::unique_ptr<AddressWatcher> address_watcher_;
   std::unique_ptr<ShedVotes> shed_;
   std::vector<std::unique_ptr<Engine>> engines_;
   mutable std::mutex mutex_;  // slots_, addresses_

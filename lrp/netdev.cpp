@@ -367,6 +367,38 @@ Result<InterfaceInfo> query_interface(const std::string& name) {
   return info;
 }
 
+Result<std::string> interface_driver(const std::string& ifname) {
+  const std::string what = "read the driver of " + ifname;
+  if (ifname.empty() || ifname.size() >= IFNAMSIZ)
+    return make_error(ENODEV, "interface " + ifname + " not found");
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno_error(what);
+  ethtool_drvinfo info{};
+  info.cmd = ETHTOOL_GDRVINFO;
+  ifreq request{};
+  std::memcpy(request.ifr_name, ifname.c_str(), ifname.size() + 1);
+  request.ifr_data = reinterpret_cast<char*>(&info);
+  const int rc = ioctl(fd, SIOCETHTOOL, &request);
+  const int err = errno;
+  close(fd);
+  if (rc != 0) {
+    if (err == EOPNOTSUPP) return std::string();
+    if (err == ENODEV) return make_error(ENODEV, "interface " + ifname + " not found");
+    return make_error(err, what);
+  }
+  return std::string(info.driver, strnlen(info.driver, sizeof(info.driver)));
+}
+
+bool driver_passes_partial_checksums(std::string_view driver) {
+  return driver == "veth";
+}
+
+Result<bool> driver_may_pass_partial_checksums(const std::string& ifname) {
+  auto driver = interface_driver(ifname);
+  if (!driver) return driver.error();
+  return driver_passes_partial_checksums(driver.value());
+}
+
 Result<bool> interface_is_up(int ifindex) {
   auto socket = RtnlSocket::open();
   if (!socket) return socket.error();

@@ -13,6 +13,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -39,6 +40,18 @@ struct InterfaceInfo {
 // Everything below asks the network namespace of the calling thread.
 Result<InterfaceInfo> query_interface(const std::string& name);
 Result<bool> interface_is_up(int ifindex);
+
+// The driver behind an interface as ethtool names it ("veth", "virtio_net",
+// "mlx5_core"...); empty for devices without driver information.
+Result<std::string> interface_driver(const std::string& ifname);
+// Whether frames this driver receives can carry a partial UDP checksum from
+// a local sender (Linux CHECKSUM_PARTIAL, the field holding only the
+// pseudo-header sum), which the kernel trusts and XDP and AF_XDP see as is.
+// veth does: a sender on the same host leaves the sum to the "device". A
+// NIC receives what the wire carried: full checksums only.
+bool driver_passes_partial_checksums(std::string_view driver);
+// Both, for an interface: what ParseOptions::accept_partial_checksum should be.
+Result<bool> driver_may_pass_partial_checksums(const std::string& ifname);
 
 // One rtnetlink request: a netlink header, the family header, attributes.
 class NetlinkRequest {

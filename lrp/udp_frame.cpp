@@ -174,8 +174,19 @@ bool udp_checksum_ok(const IpLayer& ip, std::span<const uint8_t> datagram) {
                               std::span<const uint8_t, 16>(ip.dst, 16), datagram);
 }
 
+bool udp_checksum_partial(const IpLayer& ip, uint16_t transmitted, size_t udp_len) {
+  if (ip.v4) {
+    return transmitted == udp_partial_checksum_ipv4(std::span<const uint8_t, 4>(ip.src, 4),
+                                                    std::span<const uint8_t, 4>(ip.dst, 4),
+                                                    static_cast<uint16_t>(udp_len));
+  }
+  return transmitted == udp_partial_checksum_ipv6(std::span<const uint8_t, 16>(ip.src, 16),
+                                                  std::span<const uint8_t, 16>(ip.dst, 16),
+                                                  static_cast<uint32_t>(udp_len));
+}
+
 std::optional<DropReason> check_udp(std::span<const uint8_t> f, const IpLayer& ip,
-                                    const ParseOptions& options, size_t* udp_len) {
+                                    const ParseOptions& options, size_t* udp_len, bool* partial) {
   const uint8_t* u = f.data() + ip.udp_offset;
   *udp_len = load_be16(u + 4);
   // Bytes between the UDP length and the IP length are ignored, as Linux does.
@@ -185,9 +196,16 @@ std::optional<DropReason> check_udp(std::span<const uint8_t> f, const IpLayer& i
     // IPv4 allows a sender to compute no checksum; IPv6 does not.
     return ip.v4 ? std::nullopt : std::optional(DropReason::ZeroUdpChecksumV6);
   }
-  if (options.verify_checksums && !udp_checksum_ok(ip, {u, *udp_len})) {
-    return DropReason::BadUdpChecksum;
+  if (!options.verify_checksums) return std::nullopt;
+  // The partial form first: it costs the pseudo header only, and it is what
+  // every datagram from a local sender on veth carries. (A full checksum
+  // that happens to equal the pseudo-header sum is counted as partial; it is
+  // accepted either way.)
+  if (options.accept_partial_checksum && udp_checksum_partial(ip, transmitted, *udp_len)) {
+    *partial = true;
+    return std::nullopt;
   }
+  if (!udp_checksum_ok(ip, {u, *udp_len})) return DropReason::BadUdpChecksum;
   return std::nullopt;
 }
 
@@ -313,7 +331,8 @@ ParseResult parse_udp_frame(std::span<const uint8_t> frame, const ParseOptions& 
                                         : parse_ipv6(frame, link.l3_offset, &ip);
   if (why) return *why;
   size_t udp_len = 0;
-  if (auto bad = check_udp(frame, ip, options, &udp_len)) return *bad;
+  bool partial = false;
+  if (auto bad = check_udp(frame, ip, options, &udp_len, &partial)) return *bad;
   const uint8_t* u = frame.data() + ip.udp_offset;
   DatagramView view;
   view.source = Endpoint{address_at(ip.src, ip.v4), load_be16(u)};
@@ -322,7 +341,7 @@ ParseResult parse_udp_frame(std::span<const uint8_t> frame, const ParseOptions& 
   view.vlan = link.vlan;
   view.tos = ip.tos;
   view.ttl = ip.ttl;
-  return view;
+  return ParseResult(view, partial);
 }
 
 size_t udp_header_size(const FrameHeaderSpec& spec) {

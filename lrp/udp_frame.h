@@ -44,22 +44,35 @@ struct ParseOptions {
   // Off: neither the IPv4 header nor the UDP checksum is checked (a zero
   // IPv6 UDP checksum is still rejected: that is a protocol rule).
   bool verify_checksums = true;
+  // Also accept a UDP checksum field that holds exactly the datagram's
+  // pseudo-header sum: the partial checksum a local sender leaves when the
+  // device is to finish it (CHECKSUM_PARTIAL), which is what arrives over a
+  // veth at its default offloads. The kernel trusts such datagrams without
+  // a check; turn this on only for devices whose frames can come from a
+  // local sender that way (driver_may_pass_partial_checksums in netdev.h).
+  // Any other wrong checksum is still BadUdpChecksum.
+  bool accept_partial_checksum = false;
 };
 
 // A datagram view or the reason the frame was dropped.
 class ParseResult {
  public:
-  ParseResult(const DatagramView& view) : view_(view), ok_(true) {}
+  ParseResult(const DatagramView& view, bool partial_checksum = false)
+      : view_(view), ok_(true), partial_checksum_(partial_checksum) {}
   ParseResult(DropReason reason) : reason_(reason) {}
 
   bool ok() const { return ok_; }
   const DatagramView& view() const { return view_; }  // only when ok()
   DropReason reason() const { return reason_; }       // only when !ok()
+  // Accepted on a partial checksum (ParseOptions::accept_partial_checksum):
+  // valid, but its payload was never checksummed; counted apart.
+  bool partial_checksum() const { return partial_checksum_; }
 
  private:
   DatagramView view_{};
   DropReason reason_ = DropReason::Count;
   bool ok_ = false;
+  bool partial_checksum_ = false;
 };
 
 // Ethernet with at most one 802.1Q or 802.1ad tag, then IPv4 (options

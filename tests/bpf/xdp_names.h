@@ -26,9 +26,12 @@ inline const char* verdict_name(int verdict) {
 }
 
 inline const char* global_counter_name(int counter) {
-  static constexpr const char* kNames[LRP_G_COUNTER_MAX] = {
-      "SEEN",          "PASS_NOT_IP",  "PASS_NOT_UDP",    "PASS_FRAGMENT", "PASS_MALFORMED",
-      "PASS_IPV6_EXT", "PASS_NO_FLOW", "PASS_SLOT_EMPTY", "REDIRECTED",    "SHED"};
+  static constexpr const char* kNames[] = {
+      "SEEN",          "PASS_NOT_IP",     "PASS_NOT_UDP",    "PASS_FRAGMENT",  "PASS_MALFORMED",
+      "PASS_IPV6_EXT", "PASS_NO_FLOW",    "PASS_SLOT_EMPTY", "REDIRECTED",     "SHED",
+      "PASS_QUEUE",    "PASS_OTHER_VLAN", "PASS_OTHER_MAC",  "PASS_NOT_LOCAL", "PASS_NOT_JOINED"};
+  static_assert(sizeof(kNames) / sizeof(kNames[0]) == LRP_G_COUNTER_MAX,
+                "a name for every counter");
   return counter >= 0 && counter < LRP_G_COUNTER_MAX ? kNames[counter] : "unknown counter";
 }
 

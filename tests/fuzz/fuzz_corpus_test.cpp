@@ -60,7 +60,13 @@ TEST(fuzz_corpus, ChecksumPropertiesHold) {
 TEST(fuzz_corpus, CatalogueMatchesReferenceAndParser) {
   test::CatalogueTarget target;
   ReferenceMaps maps;
-  maps.sockets.insert(kSocketSlot);
+  maps.sockets.insert({0, kSocketSlot});
+  // The bench server as the live test's engine sets it up.
+  maps.mac = target.server_mac;
+  for (const char* a : {test::kServer4, test::kServer6})
+    maps.addresses[test::addr16(a)] = LRP_ADDR_LOCAL;
+  for (const char* a : {"198.18.0.255", "255.255.255.255"})
+    maps.addresses[test::addr16(a)] = LRP_ADDR_BROADCAST;
   for (int family : {4, 6}) {
     lrp_flow_key key{};
     key.kind = LRP_FLOW_WILDCARD;

@@ -52,6 +52,34 @@ std::string check_udp_parse(std::span<const uint8_t> input) {
            to_string(unchecked.reason());
   if (checked.ok() && !same_view(checked.view(), unchecked.view()))
     return "checking checksums changed the datagram";
+
+  // Accepting partial checksums only adds datagrams whose checksum field is
+  // exactly the pseudo-header sum, and changes nothing else.
+  const ParseResult partial =
+      parse_udp_frame(frame, {.verify_checksums = true, .accept_partial_checksum = true});
+  if (checked.partial_checksum()) return "partial without accept_partial_checksum";
+  if (partial.ok() != (checked.ok() || partial.partial_checksum()))
+    return "accept_partial_checksum changed more than partial checksums";
+  if (!partial.ok() && (checked.ok() || partial.reason() != checked.reason()))
+    return "accept_partial_checksum changed a drop reason";
+  if (partial.ok() && !same_view(partial.view(), unchecked.view()))
+    return "accept_partial_checksum changed the datagram";
+  if (partial.ok() && partial.partial_checksum()) {
+    const auto& d = partial.view();
+    // The UDP header is 8 bytes before the payload; its checksum field is the last two.
+    const uint8_t* u = d.payload.data() - 8;
+    const uint16_t field = static_cast<uint16_t>(u[6] << 8 | u[7]);
+    const uint16_t length = static_cast<uint16_t>(u[4] << 8 | u[5]);
+    uint16_t want = 0;
+    if (d.source.addr.is_v4()) {
+      want = udp_partial_checksum_ipv4(
+          std::span<const uint8_t, 4>(d.source.addr.v4_bytes(), 4),
+          std::span<const uint8_t, 4>(d.destination.addr.v4_bytes(), 4), length);
+    } else {
+      want = udp_partial_checksum_ipv6(d.source.addr.bytes(), d.destination.addr.bytes(), length);
+    }
+    if (field != want) return "accepted as partial a field that is not the pseudo-header sum";
+  }
   if (!unchecked.ok()) return {};
 
   // Rebuild what was accepted: it must parse back to the same datagram.

@@ -1,5 +1,6 @@
 #include "tests/fuzz/xdp_reference.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace lrp::fuzz {
@@ -32,6 +33,7 @@ bool walkable(uint8_t next) {
 struct Link {
   uint16_t ethertype = 0;
   size_t l3 = kEth;
+  uint16_t vlan = 0;  // VLAN ID of the tag in the frame; 0 when untagged
 };
 
 std::optional<lrp_global_counter> link_layer(std::span<const uint8_t> f, Link* link) {
@@ -39,6 +41,7 @@ std::optional<lrp_global_counter> link_layer(std::span<const uint8_t> f, Link* l
   link->ethertype = be16(f, 12);
   if (is_tag(link->ethertype)) {
     if (f.size() < kEth + kTag) return LRP_G_PASS_MALFORMED;
+    link->vlan = be16(f, kEth) & 0x0fff;
     link->ethertype = be16(f, kEth + 2);
     link->l3 = kEth + kTag;
     // A second tag is the stack's business, and lrp never binds inside one.
@@ -50,6 +53,7 @@ std::optional<lrp_global_counter> link_layer(std::span<const uint8_t> f, Link* l
 
 // What the IP layer hands to the UDP step.
 struct Ip {
+  Link link;
   Tuple tuple;
   size_t l4 = 0;           // offset of the UDP header (may be past the frame)
   int64_t l4_len = 0;      // IP payload bytes the IP header declares from l4 on
@@ -107,9 +111,60 @@ std::optional<lrp_global_counter> ipv6_layer(std::span<const uint8_t> f, size_t 
 
 // Network layer up to the UDP header, or the reason to pass.
 std::optional<lrp_global_counter> network_layer(std::span<const uint8_t> f, Ip* ip) {
-  Link link;
-  if (auto why = link_layer(f, &link)) return why;
-  return link.ethertype == 0x0800 ? ipv4_layer(f, link.l3, ip) : ipv6_layer(f, link.l3, ip);
+  if (auto why = link_layer(f, &ip->link)) return why;
+  const size_t l3 = ip->link.l3;
+  return ip->link.ethertype == 0x0800 ? ipv4_layer(f, l3, ip) : ipv6_layer(f, l3, ip);
+}
+
+// Is a UDP datagram addressed to this host? The rules, in order: the VLAN ID
+// in the frame (0 when untagged) is the served one; a unicast destination
+// MAC is the interface's; a multicast destination address is a joined group
+// and not behind the broadcast MAC; any other destination address is, with
+// the interface's MAC, local or a broadcast address, with the broadcast MAC
+// a broadcast address, and never behind a multicast MAC. IPv4-mapped IPv6
+// destinations are never local (the IPv4 entry is not theirs).
+std::optional<lrp_global_counter> host_check(std::span<const uint8_t> f, const Ip& ip,
+                                             const ReferenceMaps& maps) {
+  if (ip.link.vlan != maps.vlan) return LRP_G_PASS_OTHER_VLAN;
+  const bool group_mac = (f[0] & 1) != 0;
+  const bool broadcast_mac =
+      std::all_of(f.begin(), f.begin() + 6, [](uint8_t b) { return b == 0xff; });
+  if (!group_mac && !std::equal(maps.mac.begin(), maps.mac.end(), f.begin()))
+    return LRP_G_PASS_OTHER_MAC;
+  Address16 dst;
+  std::memcpy(dst.data(), ip.tuple.local, 16);
+  const bool multicast_ip = ip.tuple.family == 4 ? (dst[12] & 0xf0) == 0xe0 : dst[0] == 0xff;
+  if (multicast_ip) {
+    if (maps.joined.count(dst) == 0) return LRP_G_PASS_NOT_JOINED;
+    if (broadcast_mac) return LRP_G_PASS_NOT_LOCAL;
+    return std::nullopt;
+  }
+  if (group_mac && !broadcast_mac) return LRP_G_PASS_NOT_LOCAL;
+  const Address16 mapped_prefix = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (ip.tuple.family == 6 && std::equal(dst.begin(), dst.begin() + 12, mapped_prefix.begin()))
+    return LRP_G_PASS_NOT_LOCAL;
+  auto it = maps.addresses.find(dst);
+  const uint32_t flags = it == maps.addresses.end() ? 0 : it->second;
+  const uint32_t wanted =
+      broadcast_mac ? LRP_ADDR_BROADCAST : (LRP_ADDR_LOCAL | LRP_ADDR_BROADCAST);
+  if ((flags & wanted) == 0) return LRP_G_PASS_NOT_LOCAL;
+  return std::nullopt;
+}
+
+// A flow's slot: its own, or the reuseport member the remote endpoint
+// hashes to. kNoSlot when it leads nowhere (a bad kind or group).
+constexpr uint32_t kNoSlot = 0xffffffffu;
+
+uint32_t target_slot(const lrp_flow_value& value, const Tuple& t, const ReferenceMaps& maps) {
+  if (value.kind == LRP_TARGET_SLOT) return value.target;
+  if (value.kind != LRP_TARGET_GROUP || value.target >= LRP_MAX_REUSEPORT_GROUPS) return kNoSlot;
+  auto it = maps.groups.find(value.target);
+  if (it == maps.groups.end()) return kNoSlot;
+  const lrp_reuseport_group& g = it->second;
+  if (g.count == 0 || g.count > LRP_REUSEPORT_MAX) return kNoSlot;
+  uint32_t words[4];
+  std::memcpy(words, t.remote, sizeof(words));
+  return g.member[lrp_reuseport_hash(words, t.remote_port) % g.count];
 }
 
 lrp_flow_key key_of(const Tuple& t, lrp_flow_kind kind) {
@@ -142,10 +197,14 @@ std::optional<uint32_t> counted(uint32_t slot) {
 }  // namespace
 
 void ReferenceMaps::add_flow(const lrp_flow_key& key, uint32_t slot) {
-  flows[key_bytes(key)] = slot;
+  flows[key_bytes(key)] = lrp_flow_value{.target = slot, .kind = LRP_TARGET_SLOT};
 }
 
-std::optional<uint32_t> ReferenceMaps::find(const lrp_flow_key& key) const {
+void ReferenceMaps::add_group_flow(const lrp_flow_key& key, uint32_t group) {
+  flows[key_bytes(key)] = lrp_flow_value{.target = group, .kind = LRP_TARGET_GROUP};
+}
+
+std::optional<lrp_flow_value> ReferenceMaps::find(const lrp_flow_key& key) const {
   auto it = flows.find(key_bytes(key));
   if (it == flows.end()) return std::nullopt;
   return it->second;
@@ -160,9 +219,11 @@ std::optional<Tuple> udp_tuple(std::span<const uint8_t> frame) {
   return ip.tuple;
 }
 
-Decision classify(std::span<const uint8_t> frame, const ReferenceMaps& maps) {
+Decision classify(std::span<const uint8_t> frame, const ReferenceMaps& maps, uint32_t queue) {
   Ip ip;
   if (auto why = network_layer(frame, &ip)) return pass(*why);
+  // Datagrams for other hosts are the kernel's, whatever their port.
+  if (auto why = host_check(frame, ip, maps)) return pass(*why);
   if (frame.size() < ip.l4 + kUdp) return pass(LRP_G_PASS_MALFORMED);
   const Tuple t = *udp_tuple(frame);
 
@@ -170,8 +231,10 @@ Decision classify(std::span<const uint8_t> frame, const ReferenceMaps& maps) {
   // datagram aimed at a bound socket is charged to that socket.
   std::optional<uint32_t> slot;
   for (lrp_flow_kind kind : {LRP_FLOW_CONNECTED, LRP_FLOW_LOCAL, LRP_FLOW_WILDCARD}) {
-    slot = maps.find(key_of(t, kind));
-    if (slot) break;
+    if (auto value = maps.find(key_of(t, kind))) {
+      slot = target_slot(*value, t, maps);
+      break;
+    }
   }
   const size_t udp_len = be16(frame, ip.l4 + 4);
   const bool udp_ok = udp_len >= kUdp && static_cast<int64_t>(udp_len) <= ip.l4_len;
@@ -183,12 +246,17 @@ Decision classify(std::span<const uint8_t> frame, const ReferenceMaps& maps) {
   }
   if (!slot) return pass(LRP_G_PASS_NO_FLOW);
 
+  // A slot outside the maps has no shed flag, no counters and no socket.
+  if (*slot >= LRP_MAX_SLOTS) return pass(LRP_G_PASS_SLOT_EMPTY);
+  // Shedding is per slot, whatever the queue.
   auto shed = maps.shed.find(*slot);
-  if (*slot < LRP_MAX_SLOTS && shed != maps.shed.end() && shed->second)
-    return Decision{XDP_DROP, LRP_G_SHED, counted(*slot), LRP_SLOT_SHED};
-  if (*slot < LRP_MAX_SLOTS && maps.sockets.count(*slot) != 0)
-    return Decision{XDP_REDIRECT, LRP_G_REDIRECTED, counted(*slot), LRP_SLOT_REDIRECTED};
-  return Decision{XDP_PASS, LRP_G_PASS_SLOT_EMPTY, counted(*slot), LRP_SLOT_EMPTY};
+  if (shed != maps.shed.end() && shed->second)
+    return Decision{XDP_DROP, LRP_G_SHED, *slot, LRP_SLOT_SHED};
+  // A frame is only ever handed to a socket bound on its own queue.
+  if (queue >= LRP_MAX_QUEUES) return pass(LRP_G_PASS_QUEUE);
+  if (maps.sockets.count({queue, *slot}) != 0)
+    return Decision{XDP_REDIRECT, LRP_G_REDIRECTED, *slot, LRP_SLOT_REDIRECTED};
+  return Decision{XDP_PASS, LRP_G_PASS_SLOT_EMPTY, *slot, LRP_SLOT_EMPTY};
 }
 
 const char* slot_counter_name(int counter) {

@@ -7,6 +7,7 @@
 
 #include <linux/bpf.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -14,20 +15,30 @@
 #include <set>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "bpf/lrp_shared.h"
 #include "tests/bpf/xdp_names.h"
 
 namespace lrp::fuzz {
 
+using Address16 = std::array<uint8_t, 16>;  // the flow-key form of an address
+
 // The maps as the reference sees them.
 struct ReferenceMaps {
-  std::map<std::string, uint32_t> flows;  // raw lrp_flow_key bytes -> slot
-  std::map<uint32_t, bool> shed;          // slot_control (absent: 0)
-  std::set<uint32_t> sockets;             // XSKMAP slots holding a socket
+  std::map<std::string, lrp_flow_value> flows;      // raw lrp_flow_key bytes -> target
+  std::map<uint32_t, lrp_reuseport_group> groups;   // reuseport_groups (absent: zeros)
+  std::map<uint32_t, bool> shed;                    // slot_control (absent: 0)
+  std::set<std::pair<uint32_t, uint32_t>> sockets;  // (queue, slot) holding a socket
+  // iface_config, local_addrs and mcast_groups.
+  std::array<uint8_t, 6> mac{};
+  uint16_t vlan = 0;
+  std::map<Address16, uint32_t> addresses;  // LRP_ADDR_* flags
+  std::set<Address16> joined;
 
   void add_flow(const lrp_flow_key& key, uint32_t slot);
-  std::optional<uint32_t> find(const lrp_flow_key& key) const;
+  void add_group_flow(const lrp_flow_key& key, uint32_t group);
+  std::optional<lrp_flow_value> find(const lrp_flow_key& key) const;
 };
 
 struct Decision {
@@ -38,8 +49,8 @@ struct Decision {
 };
 
 // The decision for a frame of at least 14 bytes (the kernel refuses shorter
-// ones before any XDP program runs).
-Decision classify(std::span<const uint8_t> frame, const ReferenceMaps& maps);
+// ones before any XDP program runs) that arrived on receive queue `queue`.
+Decision classify(std::span<const uint8_t> frame, const ReferenceMaps& maps, uint32_t queue = 0);
 
 // The UDP 4-tuple of a frame that parses as far as the UDP ports (any
 // lengths), in flow-key form; used to build flows that the frame hits.

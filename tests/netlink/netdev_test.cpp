@@ -110,6 +110,31 @@ TEST(netlink_query_interface, CountsOnlyActiveReceiveQueues) {
   EXPECT_EQ(untouched->rx_queues, 4u);
 }
 
+TEST(netlink_interface_driver, NamesVethAndWhoPassesPartialChecksums) {
+  LRP_REQUIRE_PRIVILEGES();
+  VethBench bench("drv");
+  ASSERT_TRUE(bench.ok);
+  NetnsGuard in_server(bench.server_ns);
+  ASSERT_TRUE(in_server.ok());
+  auto driver = interface_driver(bench.server_if);
+  ASSERT_TRUE(driver.ok()) << driver.error().message();
+  EXPECT_EQ(driver.value(), "veth");
+  auto partial = driver_may_pass_partial_checksums(bench.server_if);
+  ASSERT_TRUE(partial.ok());
+  EXPECT_TRUE(partial.value());
+  // Loopback has no driver information of this kind, and no partial sums reach XDP from it.
+  auto lo = driver_may_pass_partial_checksums("lo");
+  ASSERT_TRUE(lo.ok()) << lo.error().message();
+  EXPECT_FALSE(lo.value());
+  auto missing = interface_driver("lrp-nonesuch");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ENODEV);
+  EXPECT_NE(missing.error().message().find("lrp-nonesuch"), std::string::npos);
+  // NICs hand over what the wire carried.
+  for (const char* nic : {"virtio_net", "mlx5_core", "ixgbe", "i40e", "ena", ""})
+    EXPECT_FALSE(driver_passes_partial_checksums(nic)) << nic;
+}
+
 TEST(netlink_interface_is_up, FollowsAdministrativeStateAndCarrier) {
   LRP_REQUIRE_PRIVILEGES();
   VethBench bench("ndup");

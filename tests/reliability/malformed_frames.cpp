@@ -247,13 +247,13 @@ std::vector<MalformedKind> malformed_catalogue(const CatalogueTarget& t) {
       v6("ipv6_payload_length_beyond_frame").ipv6_payload_length(1200).build(), M);
 
   // VLAN tags.
-  delivered("vlan_ipv4", FrameBuilder()
-                             .eth(0, mac)
-                             .vlan(100)
-                             .ipv4(kClient4, kServer4)
-                             .udp(t.client_port, t.port)
-                             .bytes(text(marker("vlan_ipv4")))
-                             .build());
+  delivered("vlan_priority_tag_ipv4", FrameBuilder()
+                                          .eth(0, mac)
+                                          .vlan(0x6000)  // VLAN ID 0: the untagged VLAN
+                                          .ipv4(kClient4, kServer4)
+                                          .udp(t.client_port, t.port)
+                                          .bytes(text(marker("vlan_priority_tag_ipv4")))
+                                          .build());
   xdp("vlan_bad_inner_type",
       FrameBuilder().eth(0, mac).vlan(100, kEthVlan, 0x1234).payload(40).build(), LRP_G_PASS_NOT_IP,
       true);
@@ -275,19 +275,50 @@ std::vector<MalformedKind> malformed_catalogue(const CatalogueTarget& t) {
                                            .udp(t.client_port, t.port)
                                            .bytes(text(marker("broadcast_to_bound_port")))
                                            .build());
-  delivered("multicast_mac_to_bound_port", FrameBuilder()
-                                               .eth(0, {0x01, 0x00, 0x5e, 0x12, 0x00, 0x01})
-                                               .ipv4(kClient4, kServer4)
-                                               .udp(t.client_port, t.port)
-                                               .bytes(text(marker("multicast_mac_to_bound_port")))
-                                               .build());
-  delivered("ipv6_multicast_mac_to_bound_port",
-            FrameBuilder()
-                .eth(0, {0x33, 0x33, 0x00, 0x00, 0x00, 0x01})
-                .ipv6(kClient6, kServer6)
-                .udp(t.client_port, t.port)
-                .bytes(text(marker("ipv6_multicast_mac_to_bound_port")))
-                .build());
+  xdp("multicast_mac_unicast_ip",
+      checksummed(FrameBuilder()
+                      .eth(0, {0x01, 0x00, 0x5e, 0x12, 0x00, 0x01})
+                      .ipv4(kClient4, kServer4)
+                      .udp(t.client_port, t.port)
+                      .bytes(text(marker("multicast_mac_unicast_ip")))
+                      .build()),
+      LRP_G_PASS_NOT_LOCAL);
+  xdp("ipv6_multicast_mac_unicast_ip",
+      checksummed(FrameBuilder()
+                      .eth(0, {0x33, 0x33, 0x00, 0x00, 0x00, 0x01})
+                      .ipv6(kClient6, kServer6)
+                      .udp(t.client_port, t.port)
+                      .bytes(text(marker("ipv6_multicast_mac_unicast_ip")))
+                      .build()),
+      LRP_G_PASS_NOT_LOCAL);
+
+  // Valid datagrams for other hosts, on the bound port: the kernel's.
+  auto for_others = [&](const std::string& name, const std::array<uint8_t, 6>& dst_mac,
+                        const std::string& dst_ip, uint16_t vlan = 0) {
+    FrameBuilder b;
+    b.eth(0, dst_mac);
+    if (vlan != 0) b.vlan(vlan);
+    if (dst_ip.find(':') != std::string::npos)
+      b.ipv6(kClient6, dst_ip);
+    else
+      b.ipv4(kClient4, dst_ip);
+    return checksummed(b.udp(t.client_port, t.port).bytes(text(marker(name))).build());
+  };
+  const std::array<uint8_t, 6> other_mac = {0x02, 0x00, 0x00, 0x00, 0x00, 0x99};
+  xdp("other_host_ipv4", for_others("other_host_ipv4", mac, kOther4), LRP_G_PASS_NOT_LOCAL);
+  xdp("other_host_ipv6", for_others("other_host_ipv6", mac, kOther6), LRP_G_PASS_NOT_LOCAL);
+  xdp("other_mac_ipv4", for_others("other_mac_ipv4", other_mac, kServer4), LRP_G_PASS_OTHER_MAC);
+  xdp("other_mac_ipv6", for_others("other_mac_ipv6", other_mac, kServer6), LRP_G_PASS_OTHER_MAC);
+  xdp("vlan_not_served_ipv4", for_others("vlan_not_served_ipv4", mac, kServer4, 100),
+      LRP_G_PASS_OTHER_VLAN);
+  xdp("vlan_not_served_ipv6", for_others("vlan_not_served_ipv6", mac, kServer6, 100),
+      LRP_G_PASS_OTHER_VLAN);
+  xdp("multicast_not_joined_ipv4",
+      for_others("multicast_not_joined_ipv4", {0x01, 0x00, 0x5e, 0x01, 0x01, 0x01}, "239.1.1.1"),
+      LRP_G_PASS_NOT_JOINED);
+  xdp("multicast_not_joined_ipv6",
+      for_others("multicast_not_joined_ipv6", {0x33, 0x33, 0x00, 0x01, 0x00, 0x03}, "ff05::1:3"),
+      LRP_G_PASS_NOT_JOINED);
 
   // Not for lrp at all.
   xdp("ipv4_tcp",

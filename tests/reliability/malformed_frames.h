@@ -1,5 +1,6 @@
 // A catalogue of bad (and borderline valid) frames aimed at one bound UDP
-// port, each with the place it must be accounted: an XDP reason counter, a
+// port, and of valid ones addressed to other hosts, each with the place it
+// must be accounted: an XDP reason counter, a
 // user-space drop reason, delivery, or a kernel drop before or after XDP.
 // The live veth test sends them into a running server; the fuzz seed corpus
 // is written from them.

@@ -51,7 +51,10 @@ void remove_stale_benches() {
   closedir(dir);
 }
 
-VethBench::VethBench(const std::string& tag, unsigned queues) {
+VethBench::VethBench(const std::string& tag, unsigned queues)
+    : VethBench(tag, VethOptions{.queues = queues}) {}
+
+VethBench::VethBench(const std::string& tag, const VethOptions& options) {
   static std::atomic<int> counter{0};
   remove_stale_benches();
   const int n = counter++;
@@ -62,21 +65,22 @@ VethBench::VethBench(const std::string& tag, unsigned queues) {
   const std::string short_id = std::to_string(getpid() % 100000) + "x" + std::to_string(n);
   server_if = "ls" + short_id;
   client_if = "lc" + short_id;
-  const std::string q = std::to_string(queues);
   const std::string s = "ip -n " + server_ns + " ";
   const std::string c = "ip -n " + client_ns + " ";
+  const std::string queues = " numtxqueues " + std::to_string(options.queues) + " numrxqueues " +
+                             std::to_string(options.queues);
+  const std::string mtu = options.mtu != 0 ? " mtu " + std::to_string(options.mtu) : "";
   ok = run("ip netns add " + server_ns) == 0 && run("ip netns add " + client_ns) == 0 &&
-       run(s + "link add " + server_if + " numtxqueues " + q + " numrxqueues " + q +
-           " type veth peer name " + client_if + " netns " + client_ns + " numtxqueues " + q +
-           " numrxqueues " + q) == 0 &&
+       run(s + "link add " + server_if + queues + mtu + " type veth peer name " + client_if +
+           " netns " + client_ns + queues + mtu) == 0 &&
        run(s + "link set lo up") == 0 && run(c + "link set lo up") == 0 &&
        run(s + "addr add " + kServer4 + "/24 dev " + server_if) == 0 &&
        run(c + "addr add " + kClient4 + "/24 dev " + client_if) == 0 &&
        run(s + "addr add " + kServer6 + "/64 dev " + server_if + " nodad") == 0 &&
        run(c + "addr add " + kClient6 + "/64 dev " + client_if + " nodad") == 0 &&
-       // A real NIC hands over complete checksums; veth would pass partial ones.
-       run("ip netns exec " + client_ns + " ethtool -K " + client_if + " tx off") == 0 &&
-       run("ip netns exec " + server_ns + " ethtool -K " + server_if + " tx off") == 0 &&
+       (options.tx_checksum_offload ||
+        (run("ip netns exec " + client_ns + " ethtool -K " + client_if + " tx off") == 0 &&
+         run("ip netns exec " + server_ns + " ethtool -K " + server_if + " tx off") == 0)) &&
        // Link-local addresses usable at once too: neighbour discovery from
        // lrp needs one, and duplicate detection would hold it for seconds.
        run("ip netns exec " + server_ns + " sysctl -qw net.ipv6.conf." + server_if +

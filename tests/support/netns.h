@@ -1,5 +1,7 @@
-// A private test bench: two network namespaces joined by a veth pair,
-// addressed from the benchmarking ranges only, removed on destruction.
+// A private test bench: two network namespaces joined by a veth pair as
+// `ip link add ... type veth` makes it (default offloads, one queue, MTU
+// 1500 unless asked otherwise), addressed from the benchmarking ranges only,
+// removed on destruction.
 #pragma once
 
 #include <string>
@@ -23,12 +25,23 @@ class NetnsGuard {
   bool ok_ = false;
 };
 
+struct VethOptions {
+  // Off: both ends checksum in software (ethtool -K tx off), so a kernel
+  // sender's datagrams arrive with full checksums. Only for a test of that
+  // fully verified path: at the default, kernel senders leave partial ones.
+  bool tx_checksum_offload = true;
+  uint32_t mtu = 0;     // both ends; 0: the default (1500)
+  uint32_t queues = 1;  // receive and transmit queues of each end
+};
+
 struct VethBench {
   // tag: a short word naming the test; the bench's names add the pid and a
   // counter. queues: receive and transmit queues of each end (a multi-queue
   // device: a frame lands on the peer's receive queue of its sender's
   // transmit queue, chosen per flow and sending CPU).
   explicit VethBench(const std::string& tag, unsigned queues = 1);
+  // The same with options (offloads, MTU, queues).
+  VethBench(const std::string& tag, const VethOptions& options);
   ~VethBench();
   VethBench(const VethBench&) = delete;
   VethBench& operator=(const VethBench&) = delete;
