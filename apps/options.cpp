@@ -42,9 +42,10 @@ cli::CommandLine echo_command_line(bool lrp, EchoOptions* o) {
   cl.option("--work-ns", "N", "spin this long per request (application work)",
             cli::integer(&o->work_ns, 0, INT64_MAX));
   if (lrp) {
-    cl.option("--mode", "MODE", "adaptive (default), interrupt, poll or eager",
+    cl.option("--mode", "adaptive|interrupt|poll|eager", "the engine mode (default adaptive)",
               cli::one_of(&o->mode, {"adaptive", "interrupt", "poll", "eager"}));
-    cl.option("--threading", "T", "rtc (run to completion, default) or dedicated",
+    cl.option("--threading", "rtc|dedicated",
+              "run to completion (default) or a dedicated engine thread",
               cli::one_of(&o->threading, {"rtc", "dedicated"}));
     cl.option("--metrics", "HOST:PORT", "serve Prometheus metrics there",
               [o](const std::string& text) -> Status {
@@ -63,7 +64,8 @@ cli::CommandLine echo_command_line(bool lrp, EchoOptions* o) {
             cli::real(&o->duration_s, 0, 1e7));
   cl.flag("--sink", "receive and discard, reply to nothing", &o->sink);
   cl.flag("--quiet", "no start-up messages", &o->quiet);
-  cl.option("--reply", "RULE", "echo (default) or sockperf (reply only to sockperf's requests)",
+  cl.option("--reply", "echo|sockperf",
+            "echo everything (default), or answer sockperf clients as sockperf's server does",
             [o](const std::string& text) -> Status {
               if (text == "echo")
                 o->reply = ReplyRule::Echo;

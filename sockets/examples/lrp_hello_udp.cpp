@@ -50,7 +50,8 @@ lrp::cli::CommandLine command_line(Options* o) {
                            "\"hello, \" and its payload.");
   cl.option("--iface", "IF", "the interface lrp attaches to", lrp::cli::text(&o->iface)).required();
   cl.option("--port", "P", "UDP port (default 7777)", lrp::cli::integer(&o->port, 1, 65535));
-  cl.option("--threading", "T", "rtc (default) or dedicated",
+  cl.option("--threading", "rtc|dedicated",
+            "run to completion (default) or a dedicated engine thread",
             lrp::cli::one_of(&o->threading, {"rtc", "dedicated"}));
   cl.flag("--copy", "copying receive, one datagram at a time", &o->copy);
   cl.option("--metrics", "HOST:PORT", "serve Prometheus metrics there",

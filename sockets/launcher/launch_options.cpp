@@ -44,9 +44,10 @@ cli::CommandLine launch_command_line(LaunchOptions* o) {
                       "Runs CMD with its UDP sockets on IF served by lrp (AF_XDP); every other "
                       "socket\nstays on the kernel.");
   cl.option("--iface", "IF", "the interface (default: $LRP_IFACE)", cli::text(&o->iface));
-  cl.option("--mode", "MODE", "adaptive (default), interrupt or poll",
+  cl.option("--mode", "adaptive|interrupt|poll", "the engine mode (default adaptive)",
             cli::one_of(&o->mode, {"adaptive", "interrupt", "poll"}));
-  cl.option("--threading", "T", "rtc (default) or dedicated",
+  cl.option("--threading", "rtc|dedicated",
+            "run to completion (default) or a dedicated engine thread",
             cli::one_of(&o->threading, {"rtc", "dedicated"}));
   cl.option("--metrics", "HOST:PORT", "serve Prometheus metrics there",
             [o](const std::string& text) -> Status {

@@ -139,7 +139,9 @@ TEST(CommandLine, LongSynopsisWraps) {
   while (start < synopsis.size()) {
     const size_t end = synopsis.find('\n', start);
     EXPECT_LE(end - start, 100u) << synopsis;
-    if (lines > 0) EXPECT_EQ(synopsis.substr(start, 13), std::string(13, ' ')) << synopsis;
+    if (lines > 0) {
+      EXPECT_EQ(synopsis.substr(start, 13), std::string(13, ' ')) << synopsis;
+    }
     start = end + 1;
     ++lines;
   }

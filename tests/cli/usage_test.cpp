@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,15 +16,15 @@
 
 namespace {
 
-struct Run {
+struct Outcome {
   int status = -1;  // exit status, or -1 when killed
   std::string out, err;
 };
 
 // Runs bin/PROGRAM ARGS with stdin closed, collecting its output; killed
 // after 10 s (a program that starts serving instead of answering).
-Run run(const std::string& program, const std::vector<std::string>& args) {
-  Run r;
+Outcome run(const std::string& program, const std::vector<std::string>& args) {
+  Outcome r;
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return r;
   posix_spawn_file_actions_t actions;
@@ -68,10 +69,13 @@ Run run(const std::string& program, const std::vector<std::string>& args) {
   for (auto& f : fds)
     if (f.fd >= 0) close(f.fd);
   int status = 0;
-  if (waitpid(pid, &status, WNOHANG) == 0) {
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return r;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return r;
+    }
+    usleep(10'000);
   }
   if (WIFEXITED(status)) r.status = WEXITSTATUS(status);
   return r;
@@ -89,7 +93,7 @@ class Usage : public testing::TestWithParam<std::string> {};
 
 TEST_P(Usage, HelpPrintsTheUsageAndExitsZero) {
   for (const char* help : {"--help", "-h"}) {
-    const Run r = run(GetParam(), {help});
+    const Outcome r = run(GetParam(), {help});
     EXPECT_EQ(r.status, 0) << help << "\n" << r.out << r.err;
     EXPECT_EQ(r.out.rfind("usage: " + GetParam() + " ", 0), 0u) << help << ": " << r.out;
     EXPECT_NE(r.out.find("--help"), std::string::npos) << r.out;
@@ -99,13 +103,13 @@ TEST_P(Usage, HelpPrintsTheUsageAndExitsZero) {
 
 TEST_P(Usage, HelpWinsOverMissingArguments) {
   // Required options are missing and a later option is bad: --help comes first.
-  const Run r = run(GetParam(), {"--help", "--no-such-option"});
+  const Outcome r = run(GetParam(), {"--help", "--no-such-option"});
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_EQ(r.out.rfind("usage: " + GetParam() + " ", 0), 0u) << r.out;
 }
 
 TEST_P(Usage, ABadOptionPrintsTheReasonAndTheUsageAndExitsTwo) {
-  const Run r = run(GetParam(), {"--no-such-option"});
+  const Outcome r = run(GetParam(), {"--no-such-option"});
   EXPECT_EQ(r.status, 2) << r.out << r.err;
   EXPECT_NE(r.err.find(GetParam() + ": unknown option '--no-such-option'"), std::string::npos)
       << r.err;
@@ -116,7 +120,7 @@ TEST_P(Usage, ABadOptionPrintsTheReasonAndTheUsageAndExitsTwo) {
 TEST_P(Usage, AMissingValueIsABadCommandLine) {
   // Every program has --cpu, --port, --iface or --out taking a value; the
   // first one it knows, given last without its value.
-  const Run help = run(GetParam(), {"--help"});
+  const Outcome help = run(GetParam(), {"--help"});
   std::string option;
   for (const char* o : {"--port", "--iface", "--cpu", "--out", "--threads"}) {
     if (help.out.find(std::string(o) + " ") != std::string::npos) {
@@ -125,7 +129,7 @@ TEST_P(Usage, AMissingValueIsABadCommandLine) {
     }
   }
   ASSERT_FALSE(option.empty()) << help.out;
-  const Run r = run(GetParam(), {option});
+  const Outcome r = run(GetParam(), {option});
   EXPECT_EQ(r.status, 2) << r.out << r.err;
   EXPECT_NE(r.err.find(option + " needs a value"), std::string::npos) << r.err;
 }
