@@ -100,7 +100,7 @@ Status check_echo_options(const EchoOptions& o) {
 std::optional<int> parse_echo_options(int argc, char** argv, bool lrp, EchoOptions* out) {
   const cli::CommandLine cl = echo_command_line(lrp, out);
   if (auto exit = cl.parse_or_exit(argc, argv)) return exit;
-  if (Status st = check_echo_options(*out); !st) return cl.fail(st.error().message());
+  if (Status st = check_echo_options(*out); !st) return cl.fail(st.error().context);
   return std::nullopt;
 }
 

@@ -113,13 +113,13 @@ Result<CommandLine::Outcome> CommandLine::parse(int argc, const char* const* arg
       } else {
         return bad(name + " needs a value (" + name + " " + o->value_name + ")");
       }
-      if (Status st = o->set(value); !st) return bad(name + ": " + st.error().message());
+      if (Status st = o->set(value); !st) return bad(name + ": " + st.error().context);
       continue;
     }
     if (next_positional < positionals_.size()) {
       const Item& p = positionals_[next_positional++];
       seen.push_back(&p);
-      if (Status st = p.set(arg); !st) return bad(p.value_name + ": " + st.error().message());
+      if (Status st = p.set(arg); !st) return bad(p.value_name + ": " + st.error().context);
       continue;
     }
     if (command_out_ != nullptr) {

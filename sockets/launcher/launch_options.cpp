@@ -72,7 +72,7 @@ Status check_launch_options(const LaunchOptions& o) {
 std::optional<int> parse_launch_options(int argc, char** argv, LaunchOptions* out) {
   const cli::CommandLine cl = launch_command_line(out);
   if (auto exit = cl.parse_or_exit(argc, argv)) return exit;
-  if (Status st = check_launch_options(*out); !st) return cl.fail(st.error().message());
+  if (Status st = check_launch_options(*out); !st) return cl.fail(st.error().context);
   return std::nullopt;
 }
 

@@ -140,7 +140,8 @@ TEST(CommandLine, LongSynopsisWraps) {
     const size_t end = synopsis.find('\n', start);
     EXPECT_LE(end - start, 100u) << synopsis;
     if (lines > 0) {
-      EXPECT_EQ(synopsis.substr(start, 13), std::string(13, ' ')) << synopsis;
+      // Continuation lines start under the first option.
+      EXPECT_EQ(synopsis.substr(start, 13), std::string(12, ' ') + "[") << synopsis;
     }
     start = end + 1;
     ++lines;

@@ -54,7 +54,7 @@ TEST(EchoOptions, KernelEchoHasNoInterfaceOrEngineOptions) {
 TEST(EchoOptions, Refusals) {
   auto message = [](bool lrp, std::vector<std::string> words) {
     auto r = parse(lrp, std::move(words));
-    return r ? std::string("(accepted)") : r.error().message();
+    return r ? std::string("(accepted)") : r.error().context;
   };
   EXPECT_EQ(message(true, {"--port", "9000"}), "--iface IF is required");
   EXPECT_EQ(message(false, {}), "--port P[,P...] is required");
