@@ -27,9 +27,10 @@ std::string resolve_program(const std::string& name) {
   while (start <= dirs.size()) {
     size_t end = dirs.find(':', start);
     if (end == std::string::npos) end = dirs.size();
-    std::string dir = dirs.substr(start, end - start);
-    if (dir.empty()) dir = ".";
-    const std::string candidate = dir + "/" + name;
+    // An empty entry is the current directory.
+    std::string candidate = end > start ? dirs.substr(start, end - start) : std::string(".");
+    candidate += '/';
+    candidate += name;
     if (is_executable_file(candidate)) return candidate;
     start = end + 1;
   }
