@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts that need root for some steps (packages, namespaces,
 # XDP). As root (a fresh Debian has no sudo) the step runs directly; as
 # another user it goes through sudo when there is one.

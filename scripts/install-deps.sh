@@ -15,6 +15,7 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
+  # shellcheck source=scripts/as-root.sh
   source "$(dirname "$0")/as-root.sh"
   echo "install-deps: installing ${missing[*]}"
   as_root apt-get update -q
@@ -24,6 +25,7 @@ fi
 # Debian's prometheus package starts a server on all addresses where systemd
 # runs; lrp's tests start their own on loopback only.
 if command -v systemctl >/dev/null && systemctl is-enabled prometheus >/dev/null 2>&1; then
+  # shellcheck source=scripts/as-root.sh
   source "$(dirname "$0")/as-root.sh"
   as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi

@@ -45,6 +45,7 @@ export PKG_CONFIG_PATH=$libdir/pkgconfig
 
 # The installed launcher finds the installed library, not the build tree's.
 if [[ $(id -u) -eq 0 ]]; then
+  # shellcheck disable=SC2016 # the shell under lrp-run expands it
   out=$("$prefix/bin/lrp-run" --iface lo -- sh -c 'echo "$LD_PRELOAD"')
   [[ $out == "$(realpath "$libdir/lrp/liblrp-preload.so")"* ]] ||
     fail "installed lrp-run preloads '$out', not $libdir/lrp/liblrp-preload.so"
