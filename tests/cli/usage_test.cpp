@@ -117,18 +117,24 @@ TEST_P(Usage, ABadOptionPrintsTheReasonAndTheUsageAndExitsTwo) {
   EXPECT_EQ(r.out, "");
 }
 
-TEST_P(Usage, AMissingValueIsABadCommandLine) {
-  // Every program has --cpu, --port, --iface or --out taking a value; the
-  // first one it knows, given last without its value.
-  const Outcome help = run(GetParam(), {"--help"});
-  std::string option;
-  for (const char* o : {"--port", "--iface", "--cpu", "--out", "--threads"}) {
-    if (help.out.find(std::string(o) + " ") != std::string::npos) {
-      option = o;
-      break;
-    }
+// The first option in the help that takes a value: "  --port P   ..." (a
+// flag's name is followed by the column of spaces before its description).
+std::string first_option_with_value(const std::string& help) {
+  std::istringstream lines(help.substr(help.find("\noptions:\n") + 1));
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("  --", 0) != 0) continue;
+    const size_t space = line.find(' ', 2);
+    if (space != std::string::npos && space + 1 < line.size() && line[space + 1] != ' ')
+      return line.substr(2, space - 2);
   }
-  ASSERT_FALSE(option.empty()) << help.out;
+  return {};
+}
+
+TEST_P(Usage, AMissingValueIsABadCommandLine) {
+  const Outcome help = run(GetParam(), {"--help"});
+  const std::string option = first_option_with_value(help.out);
+  ASSERT_FALSE(option.empty()) << "no option with a value in:\n" << help.out;
   const Outcome r = run(GetParam(), {option});
   EXPECT_EQ(r.status, 2) << r.out << r.err;
   EXPECT_NE(r.err.find(option + " needs a value"), std::string::npos) << r.err;
