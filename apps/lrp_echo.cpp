@@ -20,7 +20,7 @@
 #include "exporters/metrics_server.h"
 #include "lrp/engine.h"
 #include "lrp/link_monitor.h"
-#include "sched/runtime/scheduler.h"
+#include "runtime/interface_runtime.h"
 
 namespace {
 
@@ -40,14 +40,17 @@ struct Route {
 };
 
 struct Worker {
-  lrp::sched::AppId app = 0;
+  lrp::runtime::AppRef app = 0;
   Route route;
   std::atomic<uint64_t> received{0};
 };
 
-// Answers one received datagram; returns the slot it sent from, if any.
-std::optional<lrp::SlotId> respond(lrp::Engine& engine, const lrp::Datagram& d,
-                                   const lrp::EchoOptions& o, const Route& route) {
+// Answers one received datagram on the queue it arrived on; returns the
+// engine and slot it sent from, if any.
+std::optional<std::pair<lrp::Engine*, lrp::SlotId>> respond(lrp::runtime::InterfaceRuntime& r,
+                                                            const lrp::Datagram& d,
+                                                            const lrp::EchoOptions& o,
+                                                            const Route& route) {
   lrp::spin_for_ns(o.work_ns);
   uint8_t copy[2048];
   std::span<const uint8_t> payload = d.view.payload;
@@ -59,39 +62,40 @@ std::optional<lrp::SlotId> respond(lrp::Engine& engine, const lrp::Datagram& d,
   }
   lrp::SlotId slot = d.slot;
   lrp::Endpoint to = d.view.source;
+  lrp::Engine* engine = r.engine_of_queue(d.queue);
   if (route.forward) {
     if (d.view.destination.port != route.in_port) return std::nullopt;
     slot = route.out_slot;
     to = *route.forward;
   }
+  if (engine == nullptr) return std::nullopt;
   const lrp::IpAddress local = d.view.destination.addr;
   const lrp::IpAddress* from = local.is_v4() == to.addr.is_v4() ? &local : nullptr;
-  lrp::Status st = engine.send(slot, to, payload, from);
+  lrp::Status st = engine->send(slot, to, payload, from);
   if (!st.ok() && st.error().code == EAGAIN) {
-    (void)engine.flush(slot);
-    st = engine.send(slot, to, payload, from);
+    (void)engine->flush(slot);
+    st = engine->send(slot, to, payload, from);
   }
   // A reply that still cannot be queued is dropped, as a kernel UDP send would.
-  return slot;
+  return std::make_pair(engine, slot);
 }
 
-void serve(lrp::sched::Scheduler& scheduler, Worker& w, const lrp::EchoOptions& o,
+void serve(lrp::runtime::InterfaceRuntime& r, Worker& w, const lrp::EchoOptions& o,
            const std::atomic<bool>& finished) {
   (void)lrp::pin_to_cpu(o.cpu);
-  lrp::Engine& engine = scheduler.engine();
   lrp::Datagram batch[kBatch];
-  std::vector<lrp::SlotId> touched;
+  std::vector<std::pair<lrp::Engine*, lrp::SlotId>> touched;
   while (!lrp::stop_requested() && !finished.load(std::memory_order_relaxed)) {
-    const size_t n = scheduler.receive(w.app, batch, 100);
+    const size_t n = r.receive(w.app, batch, 100);
     touched.clear();
     w.received.fetch_add(n, std::memory_order_relaxed);
     for (size_t i = 0; i < n && !o.sink; ++i) {
-      auto slot = respond(engine, batch[i], o, w.route);
-      if (slot && std::find(touched.begin(), touched.end(), *slot) == touched.end())
-        touched.push_back(*slot);
+      auto sent = respond(r, batch[i], o, w.route);
+      if (sent && std::find(touched.begin(), touched.end(), *sent) == touched.end())
+        touched.push_back(*sent);
     }
-    scheduler.done(std::span<const lrp::Datagram>(batch, n));
-    for (lrp::SlotId slot : touched) (void)engine.flush(slot);
+    r.done(std::span<const lrp::Datagram>(batch, n));
+    for (auto [engine, slot] : touched) (void)engine->flush(slot);
   }
 }
 
@@ -107,20 +111,19 @@ int main(int argc, char** argv) {
   if (auto st = lrp::pin_to_cpu(o.cpu); !st.ok()) return fail(st.error());
   lrp::install_stop_handlers();
 
-  lrp::EngineConfig config;
-  config.ifname = o.iface;
-  config.xdp_mode = o.generic_xdp ? lrp::XdpMode::Generic : lrp::XdpMode::Native;
-  auto engine = lrp::Engine::open(config);
-  if (!engine) return fail(engine.error());
-  auto link = lrp::LinkMonitor::start(o.iface, "lrp-echo", lrp::LinkMonitor::stop_on_delete());
-  if (!link) return fail(link.error());
-  lrp::sched::SchedulerConfig sc;
-  sc.mode = mode.value();
-  sc.threading = threading.value();
-  sc.engine_cpu = o.cpu;
-  sc.busy_poll = o.busy_poll;
-  lrp::sched::MonotonicClock clock;
-  lrp::sched::Scheduler scheduler(*engine.value(), sc, clock);
+  lrp::runtime::RuntimeConfig config;
+  config.interface.ifname = o.iface;
+  config.interface.xdp_mode = o.generic_xdp ? lrp::XdpMode::Generic : lrp::XdpMode::Native;
+  config.scheduler.mode = mode.value();
+  config.scheduler.threading = threading.value();
+  config.scheduler.engine_cpu = o.cpu;
+  config.scheduler.busy_poll = o.busy_poll;
+  if (o.cpu >= 0) config.cpus = {o.cpu};
+  config.program = "lrp-echo";
+  config.on_link_change = lrp::LinkMonitor::stop_on_delete();
+  auto opened = lrp::runtime::InterfaceRuntime::open(config);
+  if (!opened) return fail(opened.error());
+  lrp::runtime::InterfaceRuntime& runtime = *opened.value();
   // One application per port, or one for all of them.
   std::vector<std::vector<uint16_t>> groups;
   if (o.app_per_port)
@@ -130,7 +133,7 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<Worker>> workers;
   for (const auto& ports : groups) {
     const std::string name = o.app_per_port ? "port-" + std::to_string(ports[0]) : "echo";
-    auto app = scheduler.add_app({.name = name, .weight = 1, .queue_bound = 1024, .held_cap = 512});
+    auto app = runtime.add_app({.name = name, .weight = 1, .queue_bound = 1024, .held_cap = 512});
     if (!app) return fail(app.error());
     auto w = std::make_unique<Worker>();
     w->app = app.value();
@@ -143,7 +146,7 @@ int main(int argc, char** argv) {
         lrp::BindSpec bind;
         bind.local = v6 ? lrp::IpAddress::any_v6() : lrp::IpAddress::any_v4();
         bind.port = port;
-        auto slot = scheduler.add_socket(app.value(), bind);
+        auto slot = runtime.add_socket(app.value(), bind);
         if (!slot) return fail(slot.error());
         if (w->route.forward && port != ports[0] && v6 != w->route.forward->addr.is_v4())
           w->route.out_slot = slot.value();
@@ -153,22 +156,24 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<lrp::exporters::MetricsServer> metrics;
   if (!o.metrics.empty()) {
-    auto server = lrp::exporters::MetricsServer::start(o.metrics, *engine.value(), &scheduler);
+    auto server = lrp::exporters::MetricsServer::start(o.metrics, runtime.metrics_sources());
     if (!server) return fail(server.error());
     metrics = std::move(server.value());
     if (!o.quiet) std::fprintf(stderr, "lrp-echo: metrics at %s\n", metrics->url().c_str());
   }
-  if (auto st = scheduler.start(); !st.ok()) return fail(st.error());
+  if (auto st = runtime.start(); !st.ok()) return fail(st.error());
   if (!o.quiet)
-    std::fprintf(stderr, "lrp-echo: serving %zu port(s) on %s, mode %s, threading %s\n",
-                 o.ports.size(), o.iface.c_str(), lrp::sched::to_string(scheduler.config().mode),
-                 lrp::sched::to_string(scheduler.config().threading));
+    std::fprintf(stderr,
+                 "lrp-echo: serving %zu port(s) on %s (%zu queue(s)), mode %s, threading %s\n",
+                 o.ports.size(), o.iface.c_str(), runtime.queue_count(),
+                 lrp::sched::to_string(runtime.scheduler(0).config().mode),
+                 lrp::sched::to_string(runtime.scheduler(0).config().threading));
 
   const auto start = std::chrono::steady_clock::now();
   std::atomic<bool> finished{false};
   std::vector<std::thread> threads;
   for (auto& w : workers)
-    threads.emplace_back([&, wp = w.get()] { serve(scheduler, *wp, o, finished); });
+    threads.emplace_back([&, wp = w.get()] { serve(runtime, *wp, o, finished); });
   auto received = [&] {
     uint64_t sum = 0;
     for (const auto& w : workers) sum += w->received.load(std::memory_order_relaxed);
@@ -178,13 +183,13 @@ int main(int argc, char** argv) {
     if (o.duration_s > 0 &&
         std::chrono::steady_clock::now() - start > std::chrono::duration<double>(o.duration_s))
       break;
-    if (lrp::take_report_request()) lrp::print_echo_report(scheduler, received());
+    if (lrp::take_report_request()) lrp::print_echo_report(runtime, received());
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   finished = true;
   for (auto& t : threads) t.join();
-  scheduler.stop();
+  runtime.stop();
   metrics.reset();
-  lrp::print_echo_report(scheduler, received());
+  lrp::print_echo_report(runtime, received());
   return 0;
 }

@@ -5,10 +5,10 @@
 
 #include <cstdint>
 
-#include "sched/runtime/scheduler.h"
+#include "runtime/interface_runtime.h"
 
 namespace lrp {
 
-void print_echo_report(sched::Scheduler& scheduler, uint64_t received);
+void print_echo_report(runtime::InterfaceRuntime& runtime, uint64_t received);
 
 }  // namespace lrp

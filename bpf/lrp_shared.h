@@ -9,8 +9,10 @@
 
 #include <linux/types.h>
 
-/* Sockets one engine (interface, queue) can hold: XSKMAP and per-slot maps. */
-#define LRP_MAX_SLOTS 64
+/* Receive queues served per interface. */
+#define LRP_MAX_QUEUES 64
+/* lrp sockets per interface; each has an AF_XDP socket on every queue. */
+#define LRP_MAX_SLOTS 256
 /* Flow entries across all sockets of one interface. */
 #define LRP_MAX_FLOWS 1024
 

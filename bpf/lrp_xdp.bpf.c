@@ -40,7 +40,7 @@ struct lrp_vlan_hdr {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
-	__uint(max_entries, LRP_MAX_SLOTS);
+	__uint(max_entries, LRP_MAX_QUEUES *LRP_MAX_SLOTS);
 	__type(key, __u32);
 	__type(value, __u32);
 } xsks SEC(".maps");
@@ -134,7 +134,7 @@ found:
  * socket is charged to that socket's counters before it is passed.
  */
 static __always_inline int handle_udp(struct udphdr *udp, void *data_end, struct lrp_flow_key *key,
-				      __u32 l4_len, int ip_ok)
+				      __u32 l4_len, int ip_ok, __u32 queue)
 {
 	struct lrp_slot_control *control;
 	__u32 slot = 0;
@@ -168,7 +168,9 @@ static __always_inline int handle_udp(struct udphdr *udp, void *data_end, struct
 	}
 
 	/* An empty slot (socket closed, owner died) falls back to the stack. */
-	ret = bpf_redirect_map(&xsks, slot, XDP_PASS);
+	if (queue >= LRP_MAX_QUEUES || slot >= LRP_MAX_SLOTS)
+		return pass(LRP_G_PASS_SLOT_EMPTY);
+	ret = bpf_redirect_map(&xsks, queue * LRP_MAX_SLOTS + slot, XDP_PASS);
 	if (ret == XDP_REDIRECT) {
 		count_slot(slot, LRP_SLOT_REDIRECTED);
 		count_global(LRP_G_REDIRECTED);
@@ -178,7 +180,7 @@ static __always_inline int handle_udp(struct udphdr *udp, void *data_end, struct
 	return pass(LRP_G_PASS_SLOT_EMPTY);
 }
 
-static __always_inline int handle_ipv4(void *l3, void *data_end)
+static __always_inline int handle_ipv4(void *l3, void *data_end, __u32 queue)
 {
 	struct iphdr *ip = l3;
 	struct lrp_flow_key key;
@@ -212,7 +214,7 @@ static __always_inline int handle_ipv4(void *l3, void *data_end)
 	key.remote_addr[11] = 0xff;
 	__builtin_memcpy(&key.remote_addr[12], &ip->saddr, 4);
 
-	return handle_udp(l3 + hdr_len, data_end, &key, tot_len - hdr_len, ip_ok);
+	return handle_udp(l3 + hdr_len, data_end, &key, tot_len - hdr_len, ip_ok, queue);
 }
 
 static __always_inline int ipv6_walkable(__u8 nexthdr)
@@ -221,7 +223,7 @@ static __always_inline int ipv6_walkable(__u8 nexthdr)
 	       nexthdr == LRP_NEXTHDR_DEST;
 }
 
-static __always_inline int handle_ipv6(void *l3, void *data_end)
+static __always_inline int handle_ipv6(void *l3, void *data_end, __u32 queue)
 {
 	struct ipv6hdr *ip6 = l3;
 	struct ipv6_opt_hdr *opt;
@@ -270,7 +272,7 @@ static __always_inline int handle_ipv6(void *l3, void *data_end)
 	__builtin_memcpy(key.local_addr, &ip6->daddr, sizeof(key.local_addr));
 	__builtin_memcpy(key.remote_addr, &ip6->saddr, sizeof(key.remote_addr));
 
-	return handle_udp(cur, data_end, &key, payload_len - ext_len, ip_ok);
+	return handle_udp(cur, data_end, &key, payload_len - ext_len, ip_ok, queue);
 }
 
 SEC("xdp")
@@ -305,9 +307,9 @@ int lrp_xdp(struct xdp_md *ctx)
 	}
 
 	if (proto == bpf_htons(ETH_P_IP))
-		return handle_ipv4(l3, data_end);
+		return handle_ipv4(l3, data_end, ctx->rx_queue_index);
 	if (proto == bpf_htons(ETH_P_IPV6))
-		return handle_ipv6(l3, data_end);
+		return handle_ipv6(l3, data_end, ctx->rx_queue_index);
 	return pass(LRP_G_PASS_NOT_IP);
 }
 

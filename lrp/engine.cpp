@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstring>
 
-#include "lrp/flow_key.h"
 #include "lrp/netdev.h"
 
 namespace lrp {
@@ -21,7 +20,6 @@ struct Engine::Socket {
   xsk_ring_prod tx{};
   SlotId slot = 0;
   Endpoint local;
-  std::vector<lrp_flow_key> flows;
   SocketOptions options;
   SocketCounters counters;
   bool busy_poll = false;
@@ -50,21 +48,22 @@ static int64_t steady_ns() {
       .count();
 }
 
-Result<std::unique_ptr<Engine>> Engine::open(const EngineConfig& config) {
-  std::unique_ptr<Engine> e(new Engine());
+Engine::Engine(XdpProgram& program, ShedVotes& shed) : program_(program), shed_(shed) {}
+
+Result<std::unique_ptr<Engine>> Engine::open(const EngineConfig& config, XdpProgram& program,
+                                             ShedVotes& shed, const InterfaceInfo& info) {
+  std::unique_ptr<Engine> e(new Engine(program, shed));
   e->config_ = config;
-  auto info = query_interface(config.ifname);
-  if (!info) return info.error();
-  e->ifindex_ = info->ifindex;
-  e->mac_ = info->mac;
-  e->addresses_ = info->addresses;
-  if (config.queue >= info->rx_queues)
+  e->ifindex_ = info.ifindex;
+  e->mac_ = info.mac;
+  e->set_addresses(info.addresses);
+  if (config.queue >= info.rx_queues)
     return make_error(EINVAL, "queue " + std::to_string(config.queue) + " does not exist on " +
-                                  config.ifname + " (it has " + std::to_string(info->rx_queues) +
+                                  config.ifname + " (it has " + std::to_string(info.rx_queues) +
                                   ")");
-  auto program = XdpProgram::attach(e->ifindex_, config.ifname, config.xdp_mode);
-  if (!program) return program.error();
-  e->program_ = std::move(program.value());
+  if (config.queue >= LRP_MAX_QUEUES)
+    return make_error(EINVAL, "queue " + std::to_string(config.queue) + " of " + config.ifname +
+                                  ": lrp serves queues 0 to " + std::to_string(LRP_MAX_QUEUES - 1));
   auto umem = Umem::create(config.umem);
   if (!umem) return umem.error();
   e->umem_ = std::move(umem.value());
@@ -73,6 +72,10 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineConfig& config) {
   LRP_TRY(e->open_anchor());
   e->refill();
   return e;
+}
+
+void Engine::set_addresses(std::vector<IpAddress> addresses) {
+  addresses_.store(std::make_shared<const std::vector<IpAddress>>(std::move(addresses)));
 }
 
 // The first socket of a UMEM owns the fill and completion rings and the bind
@@ -96,16 +99,12 @@ Status Engine::open_anchor() {
 }
 
 Engine::~Engine() {
-  for (auto& s : sockets_) {
-    if (s == nullptr) continue;
-    for (const auto& key : s->flows) (void)program_->remove_flow(key);
-    (void)program_->clear_socket(s->slot);
-  }
-  // Sockets before the anchor, the anchor before the UMEM, the program last.
+  for (auto& s : sockets_)
+    if (s != nullptr) (void)program_.clear_socket(config_.queue, s->slot);
+  // Sockets before the anchor, the anchor before the UMEM.
   for (auto& s : sockets_) s.reset();
   anchor_.reset();
   umem_.reset();
-  program_.reset();
 }
 
 Engine::Socket* Engine::socket(SlotId slot) const {
@@ -127,25 +126,15 @@ const SocketCounters& Engine::counters(SlotId slot) const {
   return socket(slot)->counters;
 }
 
-Result<SlotId> Engine::open_socket(const BindSpec& bind, const SocketOptions& options) {
+Status Engine::open_socket(SlotId slot, const Endpoint& local, const SocketOptions& options) {
   std::lock_guard lock(control_mutex_);
-  const std::string what = "udp port " + std::to_string(bind.port) + " on " + where(config_);
-  if (bind.port == 0) return make_error(EINVAL, "bind " + what + ": port 0 is not supported");
-  if (!bind.local.is_any()) {
-    bool ours = false;
-    for (const auto& a : addresses_) ours = ours || a == bind.local;
-    if (!ours)
-      return make_error(EADDRNOTAVAIL, "bind " + bind.local.to_string() + " " + what +
-                                           ": not an address of the interface");
-  }
-  SlotId slot = 0;
-  while (slot < sockets_.size() && sockets_[slot] != nullptr) ++slot;
-  if (slot == sockets_.size())
-    return make_error(EMFILE, "bind " + what + ": all " + std::to_string(LRP_MAX_SLOTS) +
-                                  " sockets of the engine are in use");
+  const std::string what = "udp port " + std::to_string(local.port) + " on " + where(config_);
+  if (slot >= sockets_.size() || sockets_[slot] != nullptr)
+    return make_error(EINVAL, "open socket slot " + std::to_string(slot) + " for " + what +
+                                  ": slot out of range or in use");
   auto s = std::make_unique<Socket>();
   s->slot = slot;
-  s->local = Endpoint{bind.local, bind.port};
+  s->local = local;
   s->options = options;
   xsk_socket_config cfg{.rx_size = config_.rx_size,
                         .tx_size = config_.tx_size,
@@ -159,28 +148,21 @@ Result<SlotId> Engine::open_socket(const BindSpec& bind, const SocketOptions& op
     s->xsk = nullptr;
     return make_error(err, "create AF_XDP socket for " + what);
   }
-  s->flows.push_back(flow_key_for(bind));
-  // The socket is in the XSKMAP before its flow exists, so no packet of the
-  // flow ever meets an empty slot.
-  LRP_TRY(program_->set_shed(slot, false));
-  LRP_TRY(program_->set_socket(slot, xsk_socket__fd(s->xsk)));
-  for (const auto& key : s->flows) {
-    Status st = program_->add_flow(key, slot);
-    if (!st.ok()) {
-      (void)program_->clear_socket(slot);
-      return Error{st.error().code, "bind " + what + ": " + st.error().context};
-    }
-  }
+  LRP_TRY(program_.set_socket(config_.queue, slot, xsk_socket__fd(s->xsk)));
   sockets_[slot] = std::move(s);
-  return slot;
+  return {};
+}
+
+void Engine::rebind(SlotId slot, const Endpoint& local) {
+  std::lock_guard lock(control_mutex_);
+  if (Socket* s = socket(slot)) s->local = local;
 }
 
 Status Engine::close_socket(SlotId slot) {
   std::lock_guard lock(control_mutex_);
   Socket* s = socket(slot);
   if (s == nullptr) return make_error(EBADF, "close slot " + std::to_string(slot) + ": not open");
-  for (const auto& key : s->flows) LRP_TRY(program_->remove_flow(key));
-  LRP_TRY(program_->clear_socket(slot));
+  LRP_TRY(program_.clear_socket(config_.queue, slot));
   // A redirect already under way may still put a frame on the ring. XDP runs
   // in softirq, an RCU read-side section: one grace period (membarrier's
   // global command waits for one) and every such frame has landed.
@@ -232,7 +214,6 @@ ProcessResult Engine::process(SlotId slot, std::span<Datagram> out) {
   if (want == 0) return r;
   uint32_t idx = 0;
   const uint32_t n = xsk_ring_cons__peek(&s->rx, static_cast<uint32_t>(want), &idx);
-  const ParseOptions parse_options{.verify_checksums = config_.verify_checksums};
   // One pool lock for the batch taken off the ring, one for the rejects.
   constexpr uint32_t kChunk = 256;
   uint64_t addrs[kChunk];
@@ -249,13 +230,14 @@ ProcessResult Engine::process(SlotId slot, std::span<Datagram> out) {
       const xdp_desc* desc = xsk_ring_cons__rx_desc(&s->rx, idx + first + i);
       const uint64_t base = pool_->frame_base(desc->addr);
       std::span<const uint8_t> frame(umem_->data(desc->addr), desc->len);
-      ParseResult parsed = parse_udp_frame(frame, parse_options);
+      ParseResult parsed = parse_udp_frame(frame, config_.parse);
       if (!parsed.ok()) {
         bump(s->counters.invalid[static_cast<size_t>(parsed.reason())]);
         rejected[n_rejected++] = base;
         continue;
       }
-      out[r.delivered++] = Datagram{parsed.view(), base, slot};
+      out[r.delivered++] =
+          Datagram{parsed.view(), base, slot, static_cast<uint16_t>(config_.queue)};
       bump(s->counters.delivered);
       bump(s->counters.delivered_bytes, parsed.view().payload.size());
     }
@@ -336,7 +318,8 @@ Result<IpAddress> Engine::source_for(const Socket& s, const Endpoint& to,
                                      const IpAddress* from) const {
   if (from != nullptr && !from->is_any()) return *from;
   if (!s.local.addr.is_any()) return s.local.addr;
-  for (const auto& a : addresses_)
+  const auto addresses = addresses_.load(std::memory_order_acquire);
+  for (const auto& a : *addresses)
     if (a.is_v4() == to.addr.is_v4()) return a;
   return make_error(EADDRNOTAVAIL, "send to " + to.addr.to_string() + ": " + config_.ifname +
                                        " has no address of that family");

@@ -1,8 +1,10 @@
-// An engine owns one (interface, queue): the attached XDP program, the UMEM
-// with its shared fill and completion rings, and the AF_XDP sockets bound to
-// it with XDP_SHARED_UMEM. It offers the mechanisms (take frames from a
-// socket's ring and do the UDP work, send, refill, reclaim); when to use them
-// is the scheduler's business.
+// An engine owns one (interface, queue): the UMEM with its own fill and
+// completion rings, and the AF_XDP sockets bound to that queue with
+// XDP_SHARED_UMEM, one per open lrp socket slot. The interface's XDP program
+// (one per interface, see interface.h) redirects a frame that arrives on this
+// queue to this engine's socket of the frame's slot. The engine offers the
+// mechanisms (take frames from a socket's ring and do the UDP work, send,
+// refill, reclaim); when to use them is the scheduler's business.
 #pragma once
 
 #include <array>
@@ -14,10 +16,13 @@
 #include <string>
 #include <vector>
 
+#include "lrp/bind_spec.h"
 #include "lrp/frame_pool.h"
 #include "lrp/ip_address.h"
 #include "lrp/neighbour.h"
+#include "lrp/netdev.h"
 #include "lrp/result.h"
+#include "lrp/shed_votes.h"
 #include "lrp/udp_frame.h"
 #include "lrp/umem.h"
 #include "lrp/xdp_program.h"
@@ -31,19 +36,10 @@ using SlotId = uint16_t;
 struct EngineConfig {
   std::string ifname;
   uint32_t queue = 0;
-  XdpMode xdp_mode = XdpMode::Native;
   UmemConfig umem;
   uint32_t rx_size = 1024;
   uint32_t tx_size = 1024;
-  bool verify_checksums = true;
-};
-
-// What a socket receives: a local address (or any) and port, optionally only
-// from one remote endpoint (a connected socket, matched before the others).
-struct BindSpec {
-  IpAddress local;  // any address of the family = wildcard
-  uint16_t port = 0;
-  std::optional<Endpoint> remote;
+  ParseOptions parse;
 };
 
 struct SocketOptions {
@@ -52,10 +48,12 @@ struct SocketOptions {
 };
 
 // A received datagram still in its UMEM frame; give it back with release().
+// `queue` names the engine (receive queue) whose UMEM holds the frame.
 struct Datagram {
   DatagramView view;
   uint64_t frame = 0;
   SlotId slot = 0;
+  uint16_t queue = 0;
 };
 
 // Per-socket counters: one writer (whoever runs the socket's protocol work),
@@ -82,15 +80,30 @@ struct ProcessResult {
 
 class Engine {
  public:
-  static Result<std::unique_ptr<Engine>> open(const EngineConfig& config);
+  // Opens the engine of config.queue: its UMEM and the anchor socket that
+  // owns the UMEM's rings. `program` is the interface's XDP program and
+  // `shed` its shed flags, both outliving the engine; `info` gives the
+  // interface's index and MAC.
+  static Result<std::unique_ptr<Engine>> open(const EngineConfig& config, XdpProgram& program,
+                                              ShedVotes& shed, const InterfaceInfo& info);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  Result<SlotId> open_socket(const BindSpec& bind, const SocketOptions& options);
-  // Stops steering traffic to the socket, returns every frame its owner held
-  // and closes it.
+  // This queue's AF_XDP socket of an lrp socket slot, put into the XDP
+  // program's socket map for this queue. Steering flows to the slot is the
+  // interface's business (after every queue has its socket).
+  Status open_socket(SlotId slot, const Endpoint& local, const SocketOptions& options);
+  // Takes the socket out of the socket map, returns every frame its owner
+  // held and closes it. The slot's flows must be gone already.
   Status close_socket(SlotId slot);
+  // The slot's local address and port changed (connect picked an address).
+  void rebind(SlotId slot, const Endpoint& local);
+
+  // Source addresses for sockets bound to any address: the interface's
+  // current addresses, first of each family preferred (interface.h keeps
+  // them in step with the kernel's).
+  void set_addresses(std::vector<IpAddress> addresses);
 
   // Protocol work for one socket: takes up to out.size() frames from its RX
   // ring (fewer if its held-frames cap is near), validates each, writes the
@@ -102,6 +115,10 @@ class Engine {
   void release_frame(SlotId slot, uint64_t frame);
   // Frames waiting in the socket's RX ring, without taking them.
   size_t rx_pending(SlotId slot);
+  // This queue's wish that XDP drop the slot's frames at the first touch
+  // (the flag is the interface's: up while any queue wants it).
+  Status shed(SlotId slot, bool on) { return shed_.vote(slot, config_.queue, on); }
+  bool shedding(SlotId slot) const { return shed_.shed(slot); }
 
   // Keeps the shared fill ring topped up from free frames.
   size_t refill();
@@ -151,16 +168,17 @@ class Engine {
   // keeps the fill-ring frame it took until its next receive.
   bool frames_accounted(std::string* why);
 
-  XdpProgram& program() { return *program_; }
+  XdpProgram& program() { return program_; }
   FramePool& frames() { return *pool_; }
   const EngineConfig& config() const { return config_; }
+  uint32_t queue() const { return config_.queue; }
   int ifindex() const { return ifindex_; }
   // The fd that wakes on fill-ring need-wakeup (the first socket of the UMEM).
   int anchor_fd() const;
 
  private:
   struct Socket;
-  Engine() = default;
+  Engine(XdpProgram& program, ShedVotes& shed);
   Status open_anchor();
   Socket* socket(SlotId slot) const;
   Result<IpAddress> source_for(const Socket& s, const Endpoint& to, const IpAddress* from) const;
@@ -168,8 +186,10 @@ class Engine {
   EngineConfig config_;
   int ifindex_ = 0;
   std::array<uint8_t, 6> mac_{};
-  std::vector<IpAddress> addresses_;
-  std::unique_ptr<XdpProgram> program_;
+  // Replaced whole when the interface's addresses change; senders read a snapshot.
+  std::atomic<std::shared_ptr<const std::vector<IpAddress>>> addresses_;
+  XdpProgram& program_;
+  ShedVotes& shed_;
   std::unique_ptr<Umem> umem_;
   std::unique_ptr<FramePool> pool_;
   std::unique_ptr<Socket> anchor_;

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "lrp/engine.h"
+#include "lrp/bind_spec.h"
 
 namespace lrp {
 

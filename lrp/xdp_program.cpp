@@ -89,15 +89,17 @@ Result<std::unique_ptr<XdpProgram>> XdpProgram::attach(int ifindex, const std::s
   return p;
 }
 
-Status XdpProgram::set_socket(uint32_t slot, int xsk_fd) {
+Status XdpProgram::set_socket(uint32_t queue, uint32_t slot, int xsk_fd) {
   int fd = bpf_map__fd(skel_->maps.xsks);
+  slot = queue * LRP_MAX_SLOTS + slot;
   if (bpf_map_update_elem(fd, &slot, &xsk_fd, BPF_ANY) != 0)
     return errno_error("put socket into XSKMAP slot " + std::to_string(slot) + " " + where());
   return {};
 }
 
-Status XdpProgram::clear_socket(uint32_t slot) {
+Status XdpProgram::clear_socket(uint32_t queue, uint32_t slot) {
   int fd = bpf_map__fd(skel_->maps.xsks);
+  slot = queue * LRP_MAX_SLOTS + slot;
   if (bpf_map_delete_elem(fd, &slot) != 0 && errno != ENOENT)
     return errno_error("clear XSKMAP slot " + std::to_string(slot) + " " + where());
   return {};
@@ -120,6 +122,19 @@ Status XdpProgram::remove_flow(const lrp_flow_key& key) {
     return errno_error("remove flow for port " + std::to_string(ntohs(key.local_port)) + " " +
                        where());
   return {};
+}
+
+Status XdpProgram::add_reuseport_member(const lrp_flow_key& key, uint32_t slot) {
+  return add_flow(key, slot);
+}
+Status XdpProgram::remove_reuseport_member(const lrp_flow_key& key, uint32_t) {
+  return remove_flow(key);
+}
+Status XdpProgram::join_group(const IpAddress& g) {
+  return make_error(ENOTSUP, "join " + g.to_string());
+}
+Status XdpProgram::leave_group(const IpAddress& g) {
+  return make_error(ENOTSUP, "leave " + g.to_string());
 }
 
 Status XdpProgram::set_shed(uint32_t slot, bool shed) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bpf/lrp_shared.h"
+#include "lrp/ip_address.h"
 #include "lrp/result.h"
 
 struct lrp_xdp_bpf;
@@ -41,10 +42,14 @@ class XdpProgram {
   XdpMode mode() const { return mode_; }
   uint32_t program_id() const { return prog_id_; }
 
-  Status set_socket(uint32_t slot, int xsk_fd);
-  Status clear_socket(uint32_t slot);
+  Status set_socket(uint32_t queue, uint32_t slot, int xsk_fd);
+  Status clear_socket(uint32_t queue, uint32_t slot);
   Status add_flow(const lrp_flow_key& key, uint32_t slot);
   Status remove_flow(const lrp_flow_key& key);
+  Status add_reuseport_member(const lrp_flow_key& key, uint32_t slot);
+  Status remove_reuseport_member(const lrp_flow_key& key, uint32_t slot);
+  Status join_group(const IpAddress& group);
+  Status leave_group(const IpAddress& group);
   Status set_shed(uint32_t slot, bool shed);
   Result<SlotCounters> slot_counters(uint32_t slot) const;
   Result<GlobalCounters> global_counters() const;

@@ -39,6 +39,13 @@ bool FairPicker::add(uint32_t id, uint32_t weight) {
   return true;
 }
 
+bool FairPicker::set_weight(uint32_t id, uint32_t weight) {
+  Entry* e = find(id);
+  if (e == nullptr || weight == 0) return false;
+  e->weight = weight;
+  return true;
+}
+
 bool FairPicker::remove(uint32_t id) {
   const size_t i = lower_bound(id);
   if (i == entries_.size() || entries_[i].id != id) return false;

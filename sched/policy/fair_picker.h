@@ -54,6 +54,9 @@ class FairPicker {
   // Kept for callers written against the earlier signature.
   bool add(uint32_t id, uint32_t weight, Nanos /*now*/) { return add(id, weight); }
   bool remove(uint32_t id);
+  // Future charges advance the virtual time by cpu / weight; false when the
+  // weight is 0 or the id unknown.
+  bool set_weight(uint32_t id, uint32_t weight);
   bool contains(uint32_t id) const { return find(id) != nullptr; }
   size_t size() const { return entries_.size(); }
 

@@ -87,6 +87,7 @@ struct Scheduler::App {
   ModeController rtc_mode;           // run to completion: this application's own sleep/poll state
   CappedAttribution rtc_charge;      // run to completion: the receiving thread's visits
   const void* rtc_thread = nullptr;  // whose CPU clock rtc_charge's window is on
+  std::unique_ptr<AppChannel> channel;  // an application in another process
 
   App(AppId id_, const AppSpec& s, const SchedulerConfig& config)
       : id(id_),
@@ -145,8 +146,11 @@ std::vector<AppInfo> Scheduler::apps() const {
   return out;
 }
 
-Result<AppId> Scheduler::add_app(const AppSpec& spec) {
+Result<AppId> Scheduler::add_app(const AppSpec& spec, std::unique_ptr<AppChannel> channel) {
   if (spec.weight == 0) return make_error(EINVAL, "application '" + spec.name + "': weight 0");
+  if (channel != nullptr && config_.threading != Threading::Dedicated)
+    return make_error(EINVAL, "application '" + spec.name +
+                                  "': an application in another process needs dedicated threading");
   if (spec.queue_bound == 0)
     return make_error(EINVAL, "application '" + spec.name + "': receive queue bound 0");
   std::lock_guard lock(mutex_);
@@ -160,6 +164,14 @@ Result<AppId> Scheduler::add_app(const AppSpec& spec) {
   a->rtc_epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   if (a->doorbell_fd < 0 || a->rtc_epoll_fd < 0)
     return errno_error("application '" + spec.name + "': create its doorbell");
+  a->channel = std::move(channel);
+  if (a->channel != nullptr && a->channel->wake_fd() >= 0) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = ~uint64_t{0};  // like the doorbell: a reason to run a pass
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, a->channel->wake_fd(), &ev) != 0)
+      return errno_error("application '" + spec.name + "': watch its channel");
+  }
   picker_.add(id, spec.weight, clock_.now());
   apps_[id] = std::move(a);
   return id;
@@ -174,8 +186,10 @@ Status Scheduler::remove_app(AppId id) {
   while (a->queue.pop(&d)) engine_.release(d);
   for (SlotId slot : a->slots) {
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, engine_.socket_fd(slot), nullptr);
-    LRP_TRY(engine_.close_socket(slot));
+    (void)engine_.shed(slot, false);
   }
+  if (a->channel != nullptr && a->channel->wake_fd() >= 0)
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, a->channel->wake_fd(), nullptr);
   bump(a->counters.charged_ns, static_cast<uint64_t>(a->rtc_charge.pending()));
   attribution_.forget(id);
   picker_.remove(id);
@@ -183,33 +197,41 @@ Status Scheduler::remove_app(AppId id) {
   return {};
 }
 
-Result<SlotId> Scheduler::add_socket(AppId id, const BindSpec& bind) {
+Status Scheduler::attach_socket(AppId id, SlotId slot) {
   std::lock_guard lock(mutex_);
   App* a = app(id);
   if (a == nullptr) return make_error(EINVAL, "add socket to application " + std::to_string(id));
-  SocketOptions options;
-  options.held_cap = a->spec.held_cap;
-  auto slot = engine_.open_socket(bind, options);
-  if (!slot) return slot.error();
-  const int fd = engine_.socket_fd(slot.value());
-  if (config_.busy_poll) {
-    Status st = engine_.enable_busy_poll(slot.value(), static_cast<uint32_t>(config_.quota));
-    if (!st.ok()) {
-      (void)engine_.close_socket(slot.value());
-      return st.error();
-    }
-  }
+  if (!engine_.slot_open(slot))
+    return make_error(EBADF, "add socket " + std::to_string(slot) + " to application " +
+                                 std::to_string(id) + ": not open on the engine");
+  const int fd = engine_.socket_fd(slot);
+  if (config_.busy_poll)
+    LRP_TRY(engine_.enable_busy_poll(slot, static_cast<uint32_t>(config_.quota)));
   epoll_event ev{};
   ev.events = a->armed ? uint32_t{EPOLLIN} : 0u;
   ev.data.u64 = id;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+    return errno_error("add socket " + std::to_string(slot) + " to the engine's wait set");
   ev.events = EPOLLIN;
-  epoll_ctl(a->rtc_epoll_fd, EPOLL_CTL_ADD, fd, &ev);
-  a->slots.push_back(slot.value());
-  return slot;
+  if (epoll_ctl(a->rtc_epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    return errno_error("add socket " + std::to_string(slot) + " to its application's wait set");
+  }
+  a->slots.push_back(slot);
+  return {};
 }
 
-Status Scheduler::remove_socket(AppId id, SlotId slot) {
+Status Scheduler::set_weight(AppId id, uint32_t weight) {
+  if (weight == 0) return make_error(EINVAL, "application " + std::to_string(id) + ": weight 0");
+  std::lock_guard lock(mutex_);
+  App* a = app(id);
+  if (a == nullptr) return make_error(EINVAL, "set weight of application " + std::to_string(id));
+  a->spec.weight = weight;
+  picker_.set_weight(id, weight);
+  return {};
+}
+
+Status Scheduler::detach_socket(AppId id, SlotId slot) {
   std::lock_guard lock(mutex_);
   App* a = app(id);
   if (a == nullptr || std::find(a->slots.begin(), a->slots.end(), slot) == a->slots.end())
@@ -231,7 +253,8 @@ Status Scheduler::remove_socket(AppId id, SlotId slot) {
     }
   }
   for (const Datagram& k : kept) a->queue.push(k);
-  return engine_.close_socket(slot);
+  (void)engine_.shed(slot, false);
+  return {};
 }
 
 int Scheduler::ready_fd(AppId id) const {
@@ -288,9 +311,63 @@ size_t Scheduler::visit(App& a, size_t budget, std::span<Datagram> out) {
 void Scheduler::update_shed(App& a, Nanos now, size_t used, size_t bound) {
   const ShedDecision d = a.shed.update(now, used, bound);
   if (!d.changed) return;
-  for (SlotId slot : a.slots) (void)engine_.program().set_shed(slot, d.shed);
+  for (SlotId slot : a.slots) (void)engine_.shed(slot, d.shed);
   a.counters.shed.store(d.shed, std::memory_order_relaxed);
   bump(d.shed ? a.counters.shed_raised : a.counters.shed_lowered);
+}
+
+size_t Scheduler::room_of(const App& a) const {
+  if (a.channel == nullptr) return a.room();
+  return std::min<size_t>(a.channel->room(), a.spec.queue_bound);
+}
+
+// Hands a visit's datagrams to the application: its zero-copy queue (room
+// was reserved before the work) or its channel, then wakes it.
+void Scheduler::deliver(App& a, std::span<const Datagram> batch, size_t* delivered) {
+  if (batch.empty()) return;
+  if (a.channel != nullptr) {
+    const size_t taken = a.channel->deliver(engine_, batch);
+    for (size_t i = taken; i < batch.size(); ++i) {
+      bump(a.counters.queue_full_drops);
+      engine_.release(batch[i]);
+    }
+    *delivered += taken;
+    if (taken > 0) a.channel->notify();
+    return;
+  }
+  for (const Datagram& d : batch) {
+    if (a.room() > 0 && a.queue.push(d)) {
+      ++*delivered;
+    } else {
+      bump(a.counters.queue_full_drops);
+      engine_.release(d);
+    }
+  }
+  if (*delivered > 0) {
+    const uint64_t one = 1;
+    (void)!write(a.doorbell_fd, &one, sizeof(one));
+  }
+}
+
+// Applications in other processes queue datagrams for transmit; the engine
+// sends them, one quota per application per pass, charged like receive work.
+size_t Scheduler::transmit_pass() {
+  size_t total = 0;
+  bool worked = false;
+  for (const auto& a : apps_) {
+    if (a == nullptr || a->channel == nullptr || !a->channel->transmit_pending()) continue;
+    const Nanos t0 = wall_ns();
+    if (!worked) attribution_.idle_until(t0);
+    worked = true;
+    total += a->channel->transmit(engine_, config_.quota);
+    // Contiguous attribution: everything since the mark was this work.
+    const Nanos end = wall_ns();
+    attribution_.spent(a->id, end - attribution_.mark());
+    attribution_.set_mark(end);
+    picker_.charge(a->id, end - t0);
+  }
+  if (worked && attribution_.due(attribution_.mark())) close_window(attribution_.mark());
+  return total;
 }
 
 // Weighted fair pass: repeatedly serve the ready application with the least
@@ -306,13 +383,14 @@ size_t Scheduler::fair_pass() {
     if (a == nullptr) continue;
     size_t pending = 0;
     for (SlotId slot : a->slots) pending += engine_.rx_pending(slot);
-    const size_t room = a->room();
+    const size_t room = room_of(*a);
     if (pending > 0 && room == 0) bump(a->counters.skipped_full);
     any_ready = any_ready || (pending > 0 && room > 0);
     view[n++] = Readiness{a->id, pending, room};
     // The shed rule only needs the time while the queue is full or shed.
     const bool timed = room == 0 || a->counters.shed.load(std::memory_order_relaxed);
-    update_shed(*a, timed ? clock_.now() : 0, a->queue.size(), a->spec.queue_bound);
+    const size_t bound = a->spec.queue_bound;
+    update_shed(*a, timed ? clock_.now() : 0, bound - std::min(bound, room), bound);
   }
   // Nothing to do: no clock reads. The time of empty passes is attributed
   // to idle polling when the next attribution happens.
@@ -327,18 +405,14 @@ size_t Scheduler::fair_pass() {
                                        App& a = *apps_[id];
                                        const Nanos t0 = wall_ns();
                                        const size_t got = visit(a, budget, {batch, budget});
-                                       for (size_t i = 0; i < got; ++i)
-                                         a.queue.push(batch[i]);  // room was reserved
+                                       size_t delivered = 0;
+                                       deliver(a, {batch, got}, &delivered);
                                        const Nanos cost = wall_ns() - t0;
                                        spent[id] += cost;
                                        visits_wall += cost;
-                                       bump(a.counters.delivered, got);
+                                       bump(a.counters.delivered, delivered);
                                        a.counters.batch_size.record(got);
                                        a.counters.queue_depth.record(a.queue.size());
-                                       if (got > 0) {
-                                         const uint64_t one = 1;
-                                         (void)!write(a.doorbell_fd, &one, sizeof(one));
-                                       }
                                        return VisitOutcome{got, cost};
                                      });
   const Nanos end = wall_ns();
@@ -385,14 +459,8 @@ size_t Scheduler::eager_pass() {
     size_t work = 0;
     do {
       got = visit(*a, std::size(batch), batch);
-      for (size_t i = 0; i < got; ++i) {
-        if (a->room() > 0 && a->queue.push(batch[i])) {
-          ++delivered;
-        } else {
-          bump(a->counters.queue_full_drops);
-          engine_.release(batch[i]);
-        }
-      }
+      // The BSD order: the work is done whether or not there is room.
+      deliver(*a, {batch, got}, &delivered);
       total += got;
       work += got;
     } while (got > 0 && total < 65536);
@@ -403,10 +471,6 @@ size_t Scheduler::eager_pass() {
       attribution_.set_mark(end);
     }
     bump(a->counters.delivered, delivered);
-    if (delivered > 0) {
-      const uint64_t one = 1;
-      (void)!write(a->doorbell_fd, &one, sizeof(one));
-    }
   }
   if (total > 0 && attribution_.due(attribution_.mark())) close_window(attribution_.mark());
   return total;
@@ -416,7 +480,8 @@ size_t Scheduler::run_pass() {
   std::lock_guard lock(mutex_);
   engine_.reclaim_completions();
   engine_.refill();
-  const size_t done = config_.mode == Mode::Eager ? eager_pass() : fair_pass();
+  size_t done = config_.mode == Mode::Eager ? eager_pass() : fair_pass();
+  done += transmit_pass();
   bump(counters_.passes);
   if (done == 0) bump(counters_.empty_passes);
   const bool polling_before = mode_.polling();
@@ -450,7 +515,7 @@ void Scheduler::sleep_until_work() {
     std::lock_guard lock(mutex_);
     for (const auto& a : apps_) {
       if (a == nullptr) continue;
-      const bool has_room = a->room() > 0;
+      const bool has_room = room_of(*a) > 0;
       a->was_full.store(!has_room, std::memory_order_release);
       rearm(*a, has_room);
     }

@@ -21,6 +21,7 @@
 #include "sched/policy/fair_picker.h"
 #include "sched/policy/mode_controller.h"
 #include "sched/policy/shed_controller.h"
+#include "sched/runtime/app_channel.h"
 #include "sched/runtime/histogram.h"
 #include "sched/runtime/spsc_ring.h"
 
@@ -53,7 +54,8 @@ struct AppSpec {
 };
 
 using AppId = uint32_t;
-inline constexpr size_t kMaxApps = 32;
+// One application per lrp socket at most, so as many as the interface's slots.
+inline constexpr size_t kMaxApps = LRP_MAX_SLOTS;
 
 // Per-application counters; single writer (the thread doing its protocol
 // work), read by metrics.
@@ -100,13 +102,21 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  Result<AppId> add_app(const AppSpec& spec);
-  // Closes the application's sockets and returns every frame it held or had queued.
+  // An application of this engine. With a channel (an application in another
+  // process, dedicated threading only) the engine delivers into the channel
+  // and drains its transmit queue; without one, the application receives
+  // from the scheduler's zero-copy queue.
+  Result<AppId> add_app(const AppSpec& spec, std::unique_ptr<AppChannel> channel = nullptr);
+  // Detaches the application's sockets and returns every frame it had queued.
   Status remove_app(AppId app);
-  Result<SlotId> add_socket(AppId app, const BindSpec& bind);
-  // Returns the socket's frames, also those still queued for the application.
-  // Not while a receive on the application is under way.
-  Status remove_socket(AppId app, SlotId slot);
+  // Serves an engine socket (already open on the engine) for the application.
+  Status attach_socket(AppId app, SlotId slot);
+  // Stops serving the socket for the application and returns its datagrams
+  // still queued for the application; the socket itself stays open on the
+  // engine (its owner closes it). Not while a receive on the application is
+  // under way.
+  Status detach_socket(AppId app, SlotId slot);
+  Status set_weight(AppId app, uint32_t weight);
 
   // Dedicated threading: starts and stops the engine thread. Run to
   // completion: the warden that sheds applications that stopped receiving.
@@ -153,6 +163,9 @@ class Scheduler {
   size_t visit(App& a, size_t budget, std::span<Datagram> out);
   size_t eager_pass();
   size_t fair_pass();
+  size_t transmit_pass();
+  size_t room_of(const App& a) const;
+  void deliver(App& a, std::span<const Datagram> batch, size_t* delivered);
   void update_shed(App& a, Nanos now, size_t used, size_t bound);
   void engine_loop();
   void warden_loop();

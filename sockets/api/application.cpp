@@ -10,21 +10,20 @@
 namespace lrp::sockets {
 
 Application::Application(std::shared_ptr<Stack> stack, const ApplicationConfig& config,
-                         sched::AppId id, bool exclusive)
+                         BackendApp id, bool exclusive)
     : stack_(std::move(stack)), config_(config), id_(id), exclusive_(exclusive) {}
 
 Result<std::shared_ptr<Application>> Application::create(std::shared_ptr<Stack> stack,
                                                          const ApplicationConfig& config,
                                                          bool exclusive) {
-  sched::Scheduler& s = stack->scheduler();
-  const sched::AppSpec spec{.name = config.name,
-                            .weight = config.weight,
-                            .queue_bound = config.queue_bound,
-                            .held_cap = config.held_cap};
-  auto id = s.add_app(spec);
+  Backend& backend = stack->backend();
+  auto id = backend.add_app(config);
   if (!id) return id.error();
   std::shared_ptr<Application> app(new Application(stack, config, id.value(), exclusive));
-  auto path = ReceivePath::create(s, id.value());
+  int64_t spin_ns = 50'000;
+  if (stack->config().mode == sched::Mode::Poll) spin_ns = -1;
+  if (stack->config().mode == sched::Mode::Interrupt) spin_ns = 0;
+  auto path = ReceivePath::create(backend, id.value(), spin_ns);
   if (!path) return path.error();  // the destructor removes the scheduler's application
   app->path_ = std::move(path.value());
   return app;
@@ -33,14 +32,14 @@ Result<std::shared_ptr<Application>> Application::create(std::shared_ptr<Stack> 
 Application::~Application() {
   if (path_ != nullptr) path_->release_cached();
   path_.reset();
-  (void)stack_->scheduler().remove_app(id_);
+  (void)stack_->backend().remove_app(id_);
   std::lock_guard lock(mutex_);
   stack_->count_socket(-static_cast<int>(slots_.size()));
 }
 
-Result<SlotId> Application::add_slot(const BindSpec& bind) {
+Result<SlotId> Application::add_slot(const BindSpec& bind, int kernel_fd) {
   std::lock_guard lock(mutex_);
-  auto slot = stack_->scheduler().add_socket(id_, bind);
+  auto slot = stack_->backend().add_socket(id_, bind, kernel_fd);
   if (!slot) return slot.error();
   slots_.push_back(slot.value());
   stack_->count_socket(1);
@@ -55,7 +54,7 @@ Status Application::remove_slot(SlotId slot) {
                                  config_.name + "': not one of its sockets");
   slots_.erase(it);
   stack_->count_socket(-1);
-  LRP_TRY(stack_->scheduler().remove_socket(id_, slot));
+  LRP_TRY(stack_->backend().remove_socket(id_, slot));
   path_->forget_slot(slot);
   return {};
 }
@@ -65,12 +64,15 @@ Result<std::unique_ptr<UdpSocket>> Application::open_udp(const BindSpec& bind) {
     return make_error(EINVAL, "application '" + config_.name + "' belongs to one socket");
   auto resolved = stack_->resolve_bind(bind);
   if (!resolved) return resolved.error();
-  auto slot = add_slot(resolved.value());
+  auto kernel = KernelSocket::open(resolved.value());
+  if (!kernel) return kernel.error();
+  resolved->port = kernel->port();
+  auto slot = add_slot(resolved.value(), kernel->fd());
   if (!slot) return slot.error();
   SocketConfig config;
   config.application = config_;
-  return std::unique_ptr<UdpSocket>(
-      new UdpSocket(shared_from_this(), resolved.value(), slot.value(), config));
+  return std::unique_ptr<UdpSocket>(new UdpSocket(shared_from_this(), resolved.value(),
+                                                  slot.value(), config, std::move(kernel.value())));
 }
 
 Result<size_t> Application::receive(std::span<Datagram> out, int timeout_ms) {
@@ -78,11 +80,19 @@ Result<size_t> Application::receive(std::span<Datagram> out, int timeout_ms) {
 }
 
 void Application::done(const Datagram& datagram) {
-  stack_->scheduler().done(datagram);
+  path_->done({&datagram, 1});
 }
 
 void Application::done(std::span<const Datagram> datagrams) {
-  stack_->scheduler().done(datagrams);
+  path_->done(datagrams);
+}
+
+Status Application::watch_kernel(SlotId slot, KernelSocket* socket) {
+  return path_->watch_kernel(slot, socket);
+}
+
+void Application::unwatch_kernel(SlotId slot, int fd) {
+  path_->unwatch_kernel(slot, fd);
 }
 
 Result<ReceiveInfo> Application::receive_copy(std::span<uint8_t> buffer, int timeout_ms,
@@ -106,8 +116,8 @@ int Application::ready_fd() const {
   return path_->ready_fd();
 }
 
-const sched::AppCounters& Application::counters() const {
-  return stack_->scheduler().app_counters(id_);
+AppStats Application::counters() const {
+  return stack_->backend().app_stats(id_);
 }
 
 size_t Application::socket_count() const {

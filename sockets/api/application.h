@@ -10,8 +10,9 @@
 #include <vector>
 
 #include "lrp/result.h"
-#include "sched/runtime/scheduler.h"
+#include "sockets/api/backend.h"
 #include "sockets/api/datagrams.h"
+#include "sockets/api/kernel_socket.h"
 #include "sockets/api/options.h"
 
 namespace lrp::sockets {
@@ -47,29 +48,33 @@ class Application : public std::enable_shared_from_this<Application> {
   // epoll/poll/select. Owned by the application.
   int ready_fd() const;
 
-  sched::AppId id() const { return id_; }
+  BackendApp id() const { return id_; }
   const ApplicationConfig& config() const { return config_; }
-  const sched::AppCounters& counters() const;
+  // Summed over the queues it is served on.
+  AppStats counters() const;
   size_t socket_count() const;
   Stack& stack() { return *stack_; }
 
  private:
   friend class Stack;
   friend class UdpSocket;
-  Application(std::shared_ptr<Stack> stack, const ApplicationConfig& config, sched::AppId id,
+  Application(std::shared_ptr<Stack> stack, const ApplicationConfig& config, BackendApp id,
               bool exclusive);
   static Result<std::shared_ptr<Application>> create(std::shared_ptr<Stack> stack,
                                                      const ApplicationConfig& config,
                                                      bool exclusive);
   // Adds a socket's flow to this application; the caller wraps the slot.
-  Result<SlotId> add_slot(const BindSpec& bind);
+  // kernel_fd: the kernel socket bound the same way, or -1 (see Backend).
+  Result<SlotId> add_slot(const BindSpec& bind, int kernel_fd);
   // Closes the socket; datagrams of it still queued or cached are dropped
   // (the engine took their frames back).
   Status remove_slot(SlotId slot);
+  Status watch_kernel(SlotId slot, KernelSocket* socket);
+  void unwatch_kernel(SlotId slot, int fd);
 
   std::shared_ptr<Stack> stack_;
   ApplicationConfig config_;
-  sched::AppId id_ = 0;
+  BackendApp id_ = 0;
   bool exclusive_ = false;  // the private application of one socket
   std::unique_ptr<ReceivePath> path_;
   mutable std::mutex mutex_;  // slots_

@@ -18,6 +18,12 @@ namespace lrp::sockets {
 // slot names the receiving socket (UdpSocket::slot()).
 using lrp::Datagram;
 
+// Datagram::queue of a datagram that reached the socket through its kernel
+// socket instead of lrp (from this host, from another interface, IP
+// fragments); its payload is a copy, given back with done() all the same,
+// and a reply to it leaves through the kernel too.
+inline constexpr uint16_t kKernelQueue = 0xffff;
+
 // A datagram copied into the caller's buffer.
 struct ReceiveInfo {
   size_t size = 0;           // bytes written to the buffer

@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,21 +10,27 @@
 namespace lrp::sockets {
 
 namespace {
-// Datagrams a copying receive takes from the scheduler at once.
+// Datagrams a copying receive takes from the backend at once.
 constexpr size_t kCopyBatch = 32;
+
+int64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
 }  // namespace
 
-ReceivePath::ReceivePath(sched::Scheduler& scheduler, sched::AppId app)
-    : scheduler_(scheduler), app_(app) {}
+ReceivePath::ReceivePath(Backend& backend, BackendApp app, int64_t spin_ns)
+    : backend_(backend), app_(app), spin_ns_(spin_ns) {}
 
-Result<std::unique_ptr<ReceivePath>> ReceivePath::create(sched::Scheduler& scheduler,
-                                                         sched::AppId app) {
-  std::unique_ptr<ReceivePath> p(new ReceivePath(scheduler, app));
+Result<std::unique_ptr<ReceivePath>> ReceivePath::create(Backend& backend, BackendApp app,
+                                                         int64_t spin_ns) {
+  std::unique_ptr<ReceivePath> p(new ReceivePath(backend, app, spin_ns));
   p->pending_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   p->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (p->pending_fd_ < 0 || p->epoll_fd_ < 0)
     return errno_error("create the readiness fd of application " + std::to_string(app));
-  const int inner = scheduler.ready_fd(app);
+  const int inner = backend.ready_fd(app);
   for (int fd : {p->pending_fd_, inner}) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -46,10 +53,41 @@ size_t ReceivePath::take_cached(std::span<Datagram> out) {
   return n;
 }
 
+size_t ReceivePath::take_new(std::span<Datagram> out) {
+  size_t n = backend_.receive(app_, out, 0);
+  if (n < out.size()) n += kernel_.take(out.subspan(n));
+  return n;
+}
+
+// Spins for spin_ns_ (the backend's own work happens in its receive, in
+// run-to-completion threading), then sleeps on the readiness fd.
+size_t ReceivePath::wait_and_take(std::span<Datagram> out, int timeout_ms) {
+  const int64_t start = now_ns();
+  const int64_t deadline = timeout_ms < 0 ? -1 : start + int64_t{timeout_ms} * 1'000'000;
+  for (;;) {
+    const size_t n = take_new(out);
+    if (n > 0) return n;
+    const int64_t now = now_ns();
+    if (deadline >= 0 && now >= deadline) return 0;
+    if (spin_ns_ < 0 || now - start < spin_ns_) continue;
+    const int wait_ms =
+        deadline < 0 ? 100 : static_cast<int>((deadline - now + 999'999) / 1'000'000);
+    epoll_event ev;
+    (void)epoll_wait(epoll_fd_, &ev, 1, wait_ms);
+  }
+}
+
 size_t ReceivePath::receive(std::span<Datagram> out, int timeout_ms) {
   if (out.empty()) return 0;
   size_t n = take_cached(out);
-  if (n < out.size()) n += scheduler_.receive(app_, out.subspan(n), n > 0 ? 0 : timeout_ms);
+  if (n < out.size()) {
+    if (kernel_.empty()) {
+      // Only the backend: its own receive waits as its mode says.
+      n += backend_.receive(app_, out.subspan(n), n > 0 ? 0 : timeout_ms);
+    } else {
+      n += n > 0 || timeout_ms == 0 ? take_new(out.subspan(n)) : wait_and_take(out, timeout_ms);
+    }
+  }
   update_pending();
   return n;
 }
@@ -57,7 +95,7 @@ size_t ReceivePath::receive(std::span<Datagram> out, int timeout_ms) {
 bool ReceivePath::receive_one(Datagram* out, int timeout_ms) {
   if (cache_.empty()) {
     Datagram batch[kCopyBatch];
-    const size_t n = scheduler_.receive(app_, batch, timeout_ms);
+    const size_t n = receive(batch, timeout_ms);
     cache_.insert(cache_.end(), batch, batch + n);
   }
   const bool got = take_cached({out, 1}) == 1;
@@ -65,23 +103,55 @@ bool ReceivePath::receive_one(Datagram* out, int timeout_ms) {
   return got;
 }
 
+Status ReceivePath::watch_kernel(SlotId slot, KernelSocket* socket) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = socket->fd();
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, socket->fd(), &ev) != 0)
+    return errno_error("watch the kernel socket of port " + std::to_string(socket->port()));
+  kernel_.watch(slot, socket);
+  return {};
+}
+
+void ReceivePath::unwatch_kernel(SlotId slot, int fd) {
+  kernel_.unwatch(slot);
+  (void)epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+}
+
+void ReceivePath::done(std::span<const Datagram> datagrams) {
+  // Runs of lrp datagrams go back to the backend together.
+  size_t i = 0;
+  while (i < datagrams.size()) {
+    if (datagrams[i].queue == kKernelQueue) {
+      kernel_.give_back(datagrams[i++]);
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < datagrams.size() && datagrams[j].queue != kKernelQueue) ++j;
+    backend_.done(datagrams.subspan(i, j - i));
+    i = j;
+  }
+}
+
 void ReceivePath::forget_slot(SlotId slot) {
   // The socket's datagrams were queued before it closed: they are among the
   // ones queued now, so taking that many is enough even while more arrive.
-  size_t left = scheduler_.queued(app_);
+  size_t left = backend_.queued(app_);
   Datagram batch[kCopyBatch];
   while (left > 0) {
-    const size_t n = scheduler_.receive(app_, {batch, std::min(left, kCopyBatch)}, 0);
+    const size_t n = backend_.receive(app_, {batch, std::min(left, kCopyBatch)}, 0);
     if (n == 0) break;
     cache_.insert(cache_.end(), batch, batch + n);
     left -= n;
   }
+  for (const Datagram& d : cache_)
+    if (d.slot == slot && d.queue == kKernelQueue) kernel_.give_back(d);
   std::erase_if(cache_, [slot](const Datagram& d) { return d.slot == slot; });
   update_pending();
 }
 
 void ReceivePath::release_cached() {
-  for (const Datagram& d : cache_) scheduler_.done(d);
+  for (const Datagram& d : cache_) done({&d, 1});
   cache_.clear();
   update_pending();
 }
@@ -90,7 +160,7 @@ void ReceivePath::release_cached() {
 // when the pop left datagrams behind or more arrived meanwhile; this fd keeps
 // the readiness level-triggered in those cases.
 void ReceivePath::update_pending() {
-  const bool pending = !cache_.empty() || scheduler_.queued(app_) > 0;
+  const bool pending = !cache_.empty() || backend_.queued(app_) > 0;
   if (pending == pending_) return;
   if (pending) {
     const uint64_t one = 1;

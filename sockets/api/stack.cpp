@@ -5,6 +5,7 @@
 #include "exporters/metrics_server.h"
 #include "lrp/netdev.h"
 #include "sockets/api/application.h"
+#include "sockets/api/in_process_backend.h"
 #include "sockets/api/udp_socket.h"
 
 namespace lrp::sockets {
@@ -34,31 +35,33 @@ Result<std::shared_ptr<Stack>> Stack::open(const StackConfig& config) {
   if (config.ifname.empty()) return make_error(ENODEV, "open lrp: no interface named");
   std::shared_ptr<Stack> stack(new Stack());
   stack->config_ = config;
-  EngineConfig& ec = stack->config_.engine;
-  ec.ifname = config.ifname;
-  ec.xdp_mode = config.xdp_mode;
-  sched::SchedulerConfig& sc = stack->config_.scheduler;
-  sc.mode = config.mode;
-  sc.threading = config.threading;
-  sc.engine_cpu = config.engine_cpu;
-  sc.busy_poll = config.busy_poll;
+  runtime::RuntimeConfig rc;
+  rc.interface.ifname = config.ifname;
+  rc.interface.xdp_mode = config.xdp_mode;
+  rc.interface.engine = config.engine;
+  rc.scheduler = config.scheduler;
+  rc.scheduler.mode = config.mode;
+  rc.scheduler.threading = config.threading;
+  rc.scheduler.engine_cpu = config.engine_cpu;
+  rc.scheduler.busy_poll = config.busy_poll;
+  rc.cpus = config.cpus;
+  rc.program = "lrp";
   {
     std::lock_guard lock(open_mutex);
     if (!open_interfaces().insert(config.ifname).second)
       return make_error(EBUSY, "open lrp on " + config.ifname +
                                    ": this process already has a stack on the interface");
   }
-  auto engine = Engine::open(ec);
-  if (!engine) {
+  auto runtime = runtime::InterfaceRuntime::open(rc);
+  if (!runtime) {
     std::lock_guard lock(open_mutex);
     open_interfaces().erase(config.ifname);
-    return explain_open_failure(config, engine.error());
+    return explain_open_failure(config, runtime.error());
   }
-  stack->engine_ = std::move(engine.value());
-  stack->scheduler_ = std::make_unique<sched::Scheduler>(*stack->engine_, sc, stack->clock_);
   // The scheduler may have changed the threading (eager runs dedicated).
-  stack->config_.threading = stack->scheduler_->config().threading;
-  LRP_TRY(stack->scheduler_->start());
+  stack->config_.threading = runtime.value()->scheduler(0).config().threading;
+  LRP_TRY(runtime.value()->start());
+  stack->backend_ = std::make_unique<InProcessBackend>(std::move(runtime.value()));
   if (!config.metrics.empty()) {
     auto url = stack->start_metrics(config.metrics);
     if (!url) return url.error();
@@ -68,14 +71,17 @@ Result<std::shared_ptr<Stack>> Stack::open(const StackConfig& config) {
 
 Stack::~Stack() {
   metrics_.reset();
-  if (scheduler_ != nullptr) scheduler_->stop();
-  scheduler_.reset();
-  const bool opened = engine_ != nullptr;
-  engine_.reset();
+  const bool opened = backend_ != nullptr;
+  backend_.reset();
   if (opened) {
     std::lock_guard lock(open_mutex);
     open_interfaces().erase(config_.ifname);
   }
+}
+
+runtime::InterfaceRuntime* Stack::in_process() {
+  auto* b = dynamic_cast<InProcessBackend*>(backend_.get());
+  return b == nullptr ? nullptr : &b->runtime();
 }
 
 Result<std::unique_ptr<UdpSocket>> Stack::open_udp(const BindSpec& bind,
@@ -85,12 +91,18 @@ Result<std::unique_ptr<UdpSocket>> Stack::open_udp(const BindSpec& bind,
     ac.name = std::string(bind.local.is_v4() ? "udp:" : "udp6:") + std::to_string(bind.port);
   auto resolved = resolve_bind(bind);
   if (!resolved) return resolved.error();
+  // The kernel's rules first (ports in use, privileged ports); port 0 gets
+  // the kernel's choice.
+  auto kernel = config.kernel_fd >= 0 ? Result<KernelSocket>(KernelSocket::borrow(config.kernel_fd))
+                                      : KernelSocket::open(resolved.value(), config.reuse_address);
+  if (!kernel) return kernel.error();
+  if (resolved->port == 0) resolved->port = kernel->port();
   auto app = Application::create(shared_from_this(), ac, /*exclusive=*/true);
   if (!app) return app.error();
-  auto slot = app.value()->add_slot(resolved.value());
+  auto slot = app.value()->add_slot(resolved.value(), kernel->fd());
   if (!slot) return slot.error();
-  return std::unique_ptr<UdpSocket>(
-      new UdpSocket(app.value(), resolved.value(), slot.value(), config));
+  return std::unique_ptr<UdpSocket>(new UdpSocket(app.value(), resolved.value(), slot.value(),
+                                                  config, std::move(kernel.value())));
 }
 
 Result<std::shared_ptr<Application>> Stack::create_application(const ApplicationConfig& config) {
@@ -122,7 +134,11 @@ Result<std::string> Stack::start_metrics(const std::string& host_port) {
   std::lock_guard lock(mutex_);
   if (metrics_ != nullptr)
     return make_error(EALREADY, "metrics of " + config_.ifname + " already at " + metrics_->url());
-  auto server = exporters::MetricsServer::start(host_port, *engine_, scheduler_.get());
+  runtime::InterfaceRuntime* rt = in_process();
+  if (rt == nullptr)
+    return make_error(ENOTSUP,
+                      "metrics of " + config_.ifname + ": lrpd serves them (lrpd --metrics)");
+  auto server = exporters::MetricsServer::start(host_port, rt->metrics_sources());
   if (!server) return server.error();
   metrics_ = std::move(server.value());
   return metrics_->url();

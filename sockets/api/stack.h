@@ -1,6 +1,7 @@
-// The native socket API's root: one Stack per interface and process. It owns
-// the engine of the interface's queue and the scheduler over it, and hands
-// out applications and UDP sockets.
+// The native socket API's root: one Stack per interface and process. It runs
+// on a backend (backend.h): the runtime in this process (engines of every
+// receive queue and their schedulers), and hands out applications and UDP
+// sockets.
 //
 // Lifetimes: applications and sockets keep their stack alive (shared
 // ownership), so they may be destroyed in any order.
@@ -19,15 +20,19 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "lrp/engine.h"
 #include "lrp/result.h"
-#include "sched/policy/clock.h"
 #include "sched/runtime/scheduler.h"
+#include "sockets/api/backend.h"
 #include "sockets/api/options.h"
 
 namespace lrp::exporters {
 class MetricsServer;
+}
+namespace lrp::runtime {
+class InterfaceRuntime;
 }
 
 namespace lrp::sockets {
@@ -42,7 +47,10 @@ struct StackConfig {
   // work. Dedicated: an engine thread does it and hands datagrams over.
   sched::Threading threading = sched::Threading::RunToCompletion;
   XdpMode xdp_mode = XdpMode::Native;
-  int engine_cpu = -1;     // pin the dedicated engine thread
+  int engine_cpu = -1;  // pin the dedicated engine thread (one queue)
+  // CPUs for the queues' engine threads; empty: the queues' interrupt CPUs
+  // or the process's CPUs in turn.
+  std::vector<int> cpus;
   bool busy_poll = false;  // kernel busy polling from the polling loop
   std::string metrics;     // HOST:PORT of a Prometheus endpoint; empty: none
   // Everything else of the engine and scheduler (queue, ring and UMEM sizes,
@@ -82,8 +90,9 @@ class Stack : public std::enable_shared_from_this<Stack> {
 
   const StackConfig& config() const { return config_; }
   const std::string& ifname() const { return config_.ifname; }
-  Engine& engine() { return *engine_; }
-  sched::Scheduler& scheduler() { return *scheduler_; }
+  Backend& backend() { return *backend_; }
+  // The runtime of an in-process stack (null on lrpd): engines, schedulers.
+  runtime::InterfaceRuntime* in_process();
   // Open sockets of this stack.
   size_t socket_count() const;
 
@@ -97,9 +106,7 @@ class Stack : public std::enable_shared_from_this<Stack> {
   void count_socket(int delta);
 
   StackConfig config_;
-  std::unique_ptr<Engine> engine_;
-  sched::MonotonicClock clock_;
-  std::unique_ptr<sched::Scheduler> scheduler_;
+  std::unique_ptr<Backend> backend_;
   mutable std::mutex mutex_;  // metrics server, socket count
   std::unique_ptr<exporters::MetricsServer> metrics_;
   size_t sockets_ = 0;

@@ -1,18 +1,22 @@
 #include "sockets/api/udp_socket.h"
 
 #include "sockets/api/application.h"
+#include "sockets/api/kernel_inbox.h"
 #include "sockets/api/receive_path.h"
 #include "sockets/api/stack.h"
 
 namespace lrp::sockets {
 
 UdpSocket::UdpSocket(std::shared_ptr<Application> app, const BindSpec& bind, SlotId slot,
-                     const SocketConfig& config)
+                     const SocketConfig& config, KernelSocket kernel)
     : app_(std::move(app)),
       bind_(bind),
       local_{bind.local, bind.port},
       slot_(slot),
-      config_(config) {}
+      config_(config),
+      kernel_(std::move(kernel)) {
+  if (kernel_.owned()) (void)app_->watch_kernel(slot_, &kernel_);
+}
 
 UdpSocket::~UdpSocket() {
   if (open_) (void)close();
@@ -29,13 +33,16 @@ bool UdpSocket::owns_application() const {
   return app_ != nullptr && app_->exclusive_;
 }
 
-sched::AppId UdpSocket::application_id() const {
-  return app_ == nullptr ? sched::kMaxApps : app_->id();
+BackendApp UdpSocket::application_id() const {
+  return app_ == nullptr ? ~BackendApp{0} : app_->id();
 }
 
-const SocketCounters& UdpSocket::counters() const {
-  static const SocketCounters closed{};
-  return app_ == nullptr ? closed : app_->stack().engine().counters(slot_);
+SocketStats UdpSocket::counters() const {
+  return app_ == nullptr ? SocketStats{} : app_->stack().backend().socket_stats(slot_);
+}
+
+bool UdpSocket::maybe_pending() const {
+  return app_ != nullptr && app_->stack().backend().maybe_pending(app_->id());
 }
 
 Result<size_t> UdpSocket::receive(std::span<Datagram> out, int timeout_ms) {
@@ -69,29 +76,27 @@ int UdpSocket::ready_fd() const {
 }
 
 Status UdpSocket::queue_one(const Endpoint& to, std::span<const uint8_t> payload,
-                            const IpAddress* from, bool kick_when_full) {
+                            const IpAddress* from, bool kick_when_full, int reply_queue) {
   if (to.addr.is_v4() != bind_.local.is_v4())
     return make_error(EAFNOSUPPORT, "send from udp port " + std::to_string(local_.port) + " to " +
                                         to.to_string() + ": the socket is of the other family");
   if (to.port == 0 || to.addr.is_any())
     return make_error(EINVAL, "send from udp port " + std::to_string(local_.port) + " to " +
                                   to.to_string() + ": no such destination");
-  Engine& engine = app_->stack().engine();
-  Status st = engine.send(slot_, to, payload, from);
-  if (!st.ok() && st.error().code == EAGAIN && kick_when_full) {
-    // Completions may be waiting and the kernel may not have been kicked.
-    (void)engine.flush(slot_);
-    st = engine.send(slot_, to, payload, from);
-  }
-  return st;
+  return app_->stack().backend().send(slot_, to, payload, from, reply_queue, kick_when_full);
 }
 
 Status UdpSocket::send_to(const Endpoint& to, std::span<const uint8_t> payload,
                           const IpAddress* from) {
+  return send_locked_and_kick(to, payload, from, -1);
+}
+
+Status UdpSocket::send_locked_and_kick(const Endpoint& to, std::span<const uint8_t> payload,
+                                       const IpAddress* from, int reply_queue) {
   LRP_TRY(check_open("send"));
   std::lock_guard lock(send_mutex_);
-  LRP_TRY(queue_one(to, payload, from, /*kick_when_full=*/true));
-  return app_->stack().engine().flush(slot_);
+  LRP_TRY(queue_one(to, payload, from, /*kick_when_full=*/true, reply_queue));
+  return app_->stack().backend().flush(slot_);
 }
 
 Status UdpSocket::send(std::span<const uint8_t> payload) {
@@ -103,7 +108,13 @@ Status UdpSocket::send(std::span<const uint8_t> payload) {
 
 Status UdpSocket::reply(const Datagram& to, std::span<const uint8_t> payload) {
   const IpAddress from = to.view.destination.addr;
-  return send_to(to.view.source, payload, &from);
+  // What came through the kernel (from this host, another interface) goes
+  // back the same way.
+  if (to.queue == kKernelQueue) {
+    LRP_TRY(check_open("send"));
+    return kernel_.send(to.view.source, payload, &from);
+  }
+  return send_locked_and_kick(to.view.source, payload, &from, to.queue);
 }
 
 Result<size_t> UdpSocket::send_batch(std::span<const OutDatagram> batch, Kick kick) {
@@ -113,7 +124,7 @@ Result<size_t> UdpSocket::send_batch(std::span<const OutDatagram> batch, Kick ki
   Status first_error;
   for (const OutDatagram& d : batch) {
     Status st =
-        queue_one(d.to, d.payload, d.from.has_value() ? &*d.from : nullptr, kick == Kick::Now);
+        queue_one(d.to, d.payload, d.from.has_value() ? &*d.from : nullptr, kick == Kick::Now, -1);
     if (!st.ok()) {
       first_error = st;
       break;
@@ -121,14 +132,14 @@ Result<size_t> UdpSocket::send_batch(std::span<const OutDatagram> batch, Kick ki
     ++sent;
   }
   if (sent == 0 && !first_error.ok()) return first_error.error();
-  if (kick == Kick::Now) LRP_TRY(app_->stack().engine().flush(slot_));
+  if (kick == Kick::Now) LRP_TRY(app_->stack().backend().flush(slot_));
   return sent;
 }
 
 Status UdpSocket::flush() {
   LRP_TRY(check_open("flush"));
   std::lock_guard lock(send_mutex_);
-  return app_->stack().engine().flush(slot_);
+  return app_->stack().backend().flush(slot_);
 }
 
 Status UdpSocket::connect(const Endpoint& remote) {
@@ -138,23 +149,24 @@ Status UdpSocket::connect(const Endpoint& remote) {
   auto resolved = app_->stack().resolve_bind(next);
   if (!resolved) return resolved.error();
   if (resolved->remote == bind_.remote && resolved->local == bind_.local) return {};
-  // The new flow first, so datagrams from the remote are never unsteered.
-  auto slot = app_->add_slot(resolved.value());
-  if (!slot) return slot.error();
   std::lock_guard lock(send_mutex_);
-  const SlotId old = slot_;
-  slot_ = slot.value();
+  if (kernel_.owned()) LRP_TRY(kernel_.connect(remote));
+  // The backend adds the new flow before the old one goes, so datagrams
+  // from the remote are never unsteered; the slot stays.
+  LRP_TRY(app_->stack().backend().rebind_socket(app_->id(), slot_, resolved.value(), kernel_.fd()));
   bind_ = resolved.value();
   local_ = Endpoint{bind_.local, bind_.port};
-  return app_->remove_slot(old);
+  return {};
 }
 
 Status UdpSocket::close() {
   LRP_TRY(check_open("close"));
   std::lock_guard lock(send_mutex_);
   open_ = false;
+  if (kernel_.owned()) app_->unwatch_kernel(slot_, kernel_.fd());
   Status st = app_->remove_slot(slot_);
   app_.reset();
+  kernel_ = KernelSocket();
   return st;
 }
 

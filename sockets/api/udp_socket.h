@@ -9,8 +9,9 @@
 
 #include "lrp/engine.h"
 #include "lrp/result.h"
-#include "sched/runtime/scheduler.h"
+#include "sockets/api/backend.h"
 #include "sockets/api/datagrams.h"
+#include "sockets/api/kernel_socket.h"
 #include "sockets/api/options.h"
 
 namespace lrp::sockets {
@@ -85,22 +86,30 @@ class UdpSocket {
   SlotId slot() const { return slot_; }
   // Local address (possibly wildcard) and port.
   const Endpoint& local() const { return local_; }
+  // The kernel socket bound beside it (see kernel_socket.h).
+  int kernel_fd() const { return kernel_.fd(); }
   const std::optional<Endpoint>& remote() const { return bind_.remote; }
   int family() const { return bind_.local.family(); }
-  sched::AppId application_id() const;
+  BackendApp application_id() const;
   // True when the socket has an application of its own.
   bool owns_application() const;
-  const SocketCounters& counters() const;
+  // Summed over the queues it is served on.
+  SocketStats counters() const;
+  // A look without system calls or locks: may a receive find something?
+  bool maybe_pending() const;
 
  private:
   friend class Application;
   friend class Stack;
   UdpSocket(std::shared_ptr<Application> app, const BindSpec& bind, SlotId slot,
-            const SocketConfig& config);
+            const SocketConfig& config, KernelSocket kernel);
   Status check_open(const char* what) const;
   // kick_when_full: on EAGAIN, kick and reclaim once and retry.
+  // reply_queue: the queue the datagram answered arrived on, or -1.
   Status queue_one(const Endpoint& to, std::span<const uint8_t> payload, const IpAddress* from,
-                   bool kick_when_full);
+                   bool kick_when_full, int reply_queue);
+  Status send_locked_and_kick(const Endpoint& to, std::span<const uint8_t> payload,
+                              const IpAddress* from, int reply_queue);
 
   std::shared_ptr<Application> app_;
   BindSpec bind_;
@@ -108,6 +117,7 @@ class UdpSocket {
   SlotId slot_ = 0;
   SocketConfig config_;
   bool open_ = true;
+  KernelSocket kernel_;
   std::mutex send_mutex_;  // one producer on the socket's TX ring
 };
 

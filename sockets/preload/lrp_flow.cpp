@@ -19,7 +19,7 @@ std::map<std::string, std::weak_ptr<LrpFlow>>& registry() {
 
 Result<std::shared_ptr<LrpFlow>> LrpFlow::join(const std::string& key,
                                                const std::vector<BindSpec>& binds,
-                                               const std::string& name) {
+                                               const std::string& name, int kernel_fd) {
   std::lock_guard lock(registry_mutex);
   if (auto existing = registry()[key].lock()) return existing;
   auto stack = Runtime::get().stack();
@@ -32,6 +32,7 @@ Result<std::shared_ptr<LrpFlow>> LrpFlow::join(const std::string& key,
     sockets::SocketConfig config;
     config.application.name = name;
     config.receive_local_address = true;
+    config.kernel_fd = kernel_fd;
     auto socket = stack.value()->open_udp(bind, config);
     if (!socket) return socket.error();
     flow->sockets_.push_back(std::move(socket.value()));
@@ -71,11 +72,8 @@ void LrpFlow::remove_member(TrackedSocket* member) {
 
 bool LrpFlow::maybe_pending() const {
   if (cached_.load(std::memory_order_relaxed)) return true;
-  Engine& engine = stack_->engine();
-  const sched::Scheduler& scheduler = stack_->scheduler();
   for (const auto& s : sockets_)
-    if (engine.rx_ring_entries(s->slot()) > 0 || scheduler.queued(s->application_id()) > 0)
-      return true;
+    if (s->maybe_pending()) return true;
   return false;
 }
 

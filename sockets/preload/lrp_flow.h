@@ -24,9 +24,10 @@ class LrpFlow : public std::enable_shared_from_this<LrpFlow> {
  public:
   // The flow bound at `key`, opened on the stack when the process has none.
   // `binds` are the native binds to open (IPv4 first when there are two).
+  // `kernel_fd`: the program's kernel socket (the preload reads it itself).
   static Result<std::shared_ptr<LrpFlow>> join(const std::string& key,
                                                const std::vector<BindSpec>& binds,
-                                               const std::string& name);
+                                               const std::string& name, int kernel_fd);
   ~LrpFlow();
 
   void add_member(TrackedSocket* member);

@@ -188,7 +188,7 @@ Status TrackedSocket::take_over(int fd, const std::vector<BindSpec>& binds, cons
                                 const Endpoint& local) {
   const std::string name =
       std::string(program_invocation_short_name) + ":" + std::to_string(local.port);
-  auto flow = LrpFlow::join(key, binds, name);
+  auto flow = LrpFlow::join(key, binds, name, fd);
   if (!flow) return flow.error();
   InsideLrp inside;
   stash_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

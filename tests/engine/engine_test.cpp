@@ -1,7 +1,6 @@
-// The engine on a real veth pair: demultiplexing into per-socket AF_XDP
-// queues, UDP receive and send, tail drop, frame accounting, teardown.
-#include "lrp/engine.h"
-
+// The interface and its queue's engine on a real veth pair: demultiplexing
+// into per-socket AF_XDP queues, UDP receive and send, tail drop, frame
+// accounting, teardown.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -18,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "lrp/interface.h"
 #include "lrp_xdp.skel.h"
 #include "tests/support/netns.h"
 #include "tests/support/privileges.h"
@@ -39,14 +39,15 @@ class EngineTest : public ::testing::Test {
     ASSERT_TRUE(bench_->ok) << "could not build the veth bench";
     guard_ = std::make_unique<NetnsGuard>(bench_->server_ns);
     ASSERT_TRUE(guard_->ok());
-    EngineConfig config;
+    InterfaceConfig config;
     config.ifname = bench_->server_if;
-    auto engine = Engine::open(config);
-    ASSERT_TRUE(engine.ok()) << engine.error().message();
-    engine_ = std::move(engine.value());
+    auto iface = Interface::open(config);
+    ASSERT_TRUE(iface.ok()) << iface.error().message();
+    iface_ = std::move(iface.value());
+    engine_ = &iface_->engine(0);
   }
   void TearDown() override {
-    engine_.reset();
+    iface_.reset();
     guard_.reset();
     bench_.reset();
   }
@@ -55,7 +56,7 @@ class EngineTest : public ::testing::Test {
     BindSpec spec;
     spec.local = v6 ? IpAddress::any_v6() : IpAddress::any_v4();
     spec.port = port;
-    auto slot = engine_->open_socket(spec, options);
+    auto slot = iface_->open_socket(spec, options);
     EXPECT_TRUE(slot.ok()) << slot.error().message();
     return slot.ok() ? slot.value() : SlotId{0};
   }
@@ -80,7 +81,8 @@ class EngineTest : public ::testing::Test {
 
   std::unique_ptr<VethBench> bench_;
   std::unique_ptr<NetnsGuard> guard_;
-  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Interface> iface_;
+  Engine* engine_ = nullptr;  // the bench's one queue
 };
 
 TEST_F(EngineTest, ReceivesExactPayloadsWithSourceIpv4) {
@@ -183,7 +185,7 @@ TEST_F(EngineTest, KernelKeepsUnboundPortsAndNeighbourResolution) {
   ASSERT_TRUE(client6.send_to(VethBench::kServer6, 7022, "to-kernel-6"));
   ASSERT_TRUE(kernel_server6.receive(&got, 2000));
   EXPECT_EQ(got, "to-kernel-6");
-  auto counters = engine_->program().global_counters();
+  auto counters = iface_->program().global_counters();
   ASSERT_TRUE(counters.ok());
   EXPECT_GE(counters->at(LRP_G_PASS_NO_FLOW), 2u);
   EXPECT_GE(counters->at(LRP_G_PASS_NOT_IP), 1u);  // ARP
@@ -206,8 +208,8 @@ TEST_F(EngineTest, IdleSocketTailDropsWithoutHurtingItsNeighbour) {
   busy_got += receive(busy, busy_sent - busy_got, 500).size();
   auto idle_stats = engine_->kernel_stats(idle);
   auto busy_stats = engine_->kernel_stats(busy);
-  auto idle_xdp = engine_->program().slot_counters(idle);
-  auto busy_xdp = engine_->program().slot_counters(busy);
+  auto idle_xdp = iface_->program().slot_counters(idle);
+  auto busy_xdp = iface_->program().slot_counters(busy);
   ASSERT_TRUE(idle_stats.ok() && busy_stats.ok() && idle_xdp.ok() && busy_xdp.ok());
   // Offered load is what reached XDP (veth itself may drop a few under a burst).
   const uint64_t idle_offered = idle_xdp->at(LRP_SLOT_REDIRECTED);
@@ -268,7 +270,7 @@ TEST_F(EngineTest, PortAlreadyBoundIsAClearError) {
   BindSpec spec;
   spec.local = IpAddress::any_v4();
   spec.port = 7050;
-  auto again = engine_->open_socket(spec, {});
+  auto again = iface_->open_socket(spec, {});
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code, EADDRINUSE);
   EXPECT_NE(again.error().message().find("7050"), std::string::npos) << again.error().message();
@@ -276,7 +278,7 @@ TEST_F(EngineTest, PortAlreadyBoundIsAClearError) {
 
 TEST_F(EngineTest, ClosedSocketFallsBackToKernel) {
   SlotId slot = bind_any(7060);
-  ASSERT_TRUE(engine_->close_socket(slot).ok());
+  ASSERT_TRUE(iface_->close_socket(slot).ok());
   UdpPeer kernel_server(bench_->server_ns, AF_INET, 7060);
   UdpPeer client(bench_->client_ns, AF_INET);
   ASSERT_TRUE(client.send_to(VethBench::kServer4, 7060, "after-close"));
@@ -297,9 +299,9 @@ TEST(EngineTeardown, LeavesNoProgramAndNoNamespace) {
     server_if = bench.server_if;
     {
       NetnsGuard guard(bench.server_ns);
-      EngineConfig config;
+      InterfaceConfig config;
       config.ifname = bench.server_if;
-      auto engine = Engine::open(config);
+      auto engine = Interface::open(config);
       ASSERT_TRUE(engine.ok()) << engine.error().message();
       EXPECT_EQ(test::run("ip -n " + server_ns + " link show " + server_if + " | grep -q xdp"), 0);
     }
@@ -330,9 +332,9 @@ TEST(EngineStart, ReplacesAStaleLrpProgram) {
       test::run("ip -n " + bench.server_ns + " link show " + bench.server_if + " | grep -q xdp"),
       0);
   {
-    EngineConfig config;
+    InterfaceConfig config;
     config.ifname = bench.server_if;
-    auto engine = Engine::open(config);
+    auto engine = Interface::open(config);
     ASSERT_TRUE(engine.ok()) << engine.error().message();
     BindSpec bind;
     bind.port = 7070;
@@ -363,9 +365,9 @@ TEST(EngineErrors, ForeignXdpProgramIsNotTakenOver) {
   ASSERT_EQ(bpf_xdp_attach(ifindex, prog, XDP_FLAGS_DRV_MODE, nullptr), 0);
   close(prog);
   NetnsGuard guard(bench.server_ns);
-  EngineConfig config;
+  InterfaceConfig config;
   config.ifname = bench.server_if;
-  auto engine = Engine::open(config);
+  auto engine = Interface::open(config);
   ASSERT_FALSE(engine.ok());
   EXPECT_NE(engine.error().message().find("foreign"), std::string::npos)
       << engine.error().message();
@@ -373,9 +375,9 @@ TEST(EngineErrors, ForeignXdpProgramIsNotTakenOver) {
 
 TEST(EngineErrors, MissingInterfaceIsAClearError) {
   LRP_REQUIRE_PRIVILEGES();
-  EngineConfig config;
+  InterfaceConfig config;
   config.ifname = "lrp-no-such0";
-  auto engine = Engine::open(config);
+  auto engine = Interface::open(config);
   ASSERT_FALSE(engine.ok());
   EXPECT_NE(engine.error().message().find("lrp-no-such0"), std::string::npos)
       << engine.error().message();
@@ -386,11 +388,11 @@ TEST(EngineErrors, SecondEngineOnSameInterfaceIsRefused) {
   VethBench bench("dup");
   ASSERT_TRUE(bench.ok);
   NetnsGuard guard(bench.server_ns);
-  EngineConfig config;
+  InterfaceConfig config;
   config.ifname = bench.server_if;
-  auto first = Engine::open(config);
+  auto first = Interface::open(config);
   ASSERT_TRUE(first.ok()) << first.error().message();
-  auto second = Engine::open(config);
+  auto second = Interface::open(config);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.error().code, EADDRINUSE) << second.error().message();
 }
@@ -406,9 +408,9 @@ TEST(EngineErrors, WithoutPrivilegesIsAClearError) {
   if (pid == 0) {
     NetnsGuard guard(bench.server_ns);
     if (setgid(65534) != 0 || setuid(65534) != 0) _exit(2);
-    EngineConfig config;
+    InterfaceConfig config;
     config.ifname = bench.server_if;
-    auto engine = Engine::open(config);
+    auto engine = Interface::open(config);
     std::string text = engine.ok() ? "opened" : engine.error().message();
     (void)!write(fds[1], text.data(), text.size());
     _exit(engine.ok() ? 1 : 0);

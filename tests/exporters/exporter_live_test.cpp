@@ -14,6 +14,7 @@
 #include "tests/exporters/http_get.h"
 #include "tests/exporters/live_bench.h"
 #include "tests/support/privileges.h"
+#include "tests/support/scheduled_socket.h"
 
 namespace lrp::exporters {
 namespace {
@@ -43,8 +44,8 @@ TEST(ExporterLive, ScrapeShowsDeliveriesDropsAndEngineState) {
   test::LiveBench b;
   ASSERT_EQ(test::open_live_bench(b, "exp", &config), "");
   sched::Scheduler& s = *b.scheduler;
-  auto reader_app = test::add_udp_app(s, "reader", 7400, 1024);
-  auto stuck_app = test::add_udp_app(s, "stuck", 7401, 32);
+  auto reader_app = test::add_udp_app(b, "reader", 7400, 1024);
+  auto stuck_app = test::add_udp_app(b, "stuck", 7401, 32);
   ASSERT_TRUE(reader_app.ok()) << reader_app.error().message();
   ASSERT_TRUE(stuck_app.ok()) << stuck_app.error().message();
   ASSERT_TRUE(s.start().ok());
@@ -127,7 +128,7 @@ TEST(ExporterLive, EngineWithoutSchedulerExportsItsSockets) {
   BindSpec bind;
   bind.local = IpAddress::any_v4();
   bind.port = 7500;
-  auto slot = b.engine->open_socket(bind, {});
+  auto slot = b.iface->open_socket(bind, {});
   ASSERT_TRUE(slot.ok()) << slot.error().message();
   auto server = MetricsServer::start("127.0.0.1:0", *b.engine);
   ASSERT_TRUE(server.ok()) << server.error().message();
@@ -174,10 +175,10 @@ TEST(ExporterLive, ScrapesWhileApplicationsComeAndGo) {
   std::atomic<int> cycles{0};
   std::thread churn([&] {
     for (int i = 0; churning && i < 2000; ++i) {
-      auto app = test::add_udp_app(*b.scheduler, "churn" + std::to_string(i % 3),
+      auto app = test::add_udp_app(b, "churn" + std::to_string(i % 3),
                                    static_cast<uint16_t>(7600 + i % 3), 64);
       if (!app.ok()) continue;
-      (void)b.scheduler->remove_app(app.value());
+      (void)test::remove_scheduled_app(*b.iface, *b.scheduler, app.value());
       ++cycles;
     }
   });

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "tests/support/scheduled_socket.h"
+
 namespace lrp::test {
 
 using Clock = std::chrono::steady_clock;
@@ -11,24 +13,26 @@ std::string open_live_bench(LiveBench& b, const char* tag, const sched::Schedule
   if (!b.veth->ok) return "could not build the veth bench";
   b.guard = std::make_unique<NetnsGuard>(b.veth->server_ns);
   if (!b.guard->ok()) return "could not enter " + b.veth->server_ns;
-  EngineConfig ec;
-  ec.ifname = b.veth->server_if;
-  auto engine = Engine::open(ec);
-  if (!engine) return engine.error().message();
-  b.engine = std::move(engine.value());
+  InterfaceConfig ic;
+  ic.ifname = b.veth->server_if;
+  auto iface = Interface::open(ic);
+  if (!iface) return iface.error().message();
+  b.iface = std::move(iface.value());
+  b.engine = &b.iface->engine(0);
   if (config != nullptr)
     b.scheduler = std::make_unique<sched::Scheduler>(*b.engine, *config, b.clock);
   return {};
 }
 
-Result<sched::AppId> add_udp_app(sched::Scheduler& s, const std::string& name, uint16_t port,
+Result<sched::AppId> add_udp_app(LiveBench& b, const std::string& name, uint16_t port,
                                  uint32_t queue_bound) {
+  sched::Scheduler& s = *b.scheduler;
   auto app = s.add_app({.name = name, .weight = 1, .queue_bound = queue_bound, .held_cap = 512});
   if (!app) return app.error();
   BindSpec bind;
   bind.local = IpAddress::any_v4();
   bind.port = port;
-  auto slot = s.add_socket(app.value(), bind);
+  auto slot = open_scheduled(*b.iface, s, app.value(), bind, SocketOptions{.held_cap = 512});
   if (!slot) return slot.error();
   return app.value();
 }

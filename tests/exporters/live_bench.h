@@ -7,7 +7,7 @@
 #include <string>
 #include <thread>
 
-#include "lrp/engine.h"
+#include "lrp/interface.h"
 #include "sched/runtime/scheduler.h"
 #include "tests/support/netns.h"
 #include "tests/support/udp_peer.h"
@@ -17,7 +17,8 @@ namespace lrp::test {
 struct LiveBench {
   std::unique_ptr<VethBench> veth;
   std::unique_ptr<NetnsGuard> guard;  // the test thread stays in the server namespace
-  std::unique_ptr<Engine> engine;
+  std::unique_ptr<Interface> iface;
+  Engine* engine = nullptr;  // the bench's one queue
   sched::MonotonicClock clock;
   std::unique_ptr<sched::Scheduler> scheduler;
 };
@@ -27,7 +28,7 @@ std::string open_live_bench(LiveBench& b, const char* tag,
                             const sched::SchedulerConfig* config = nullptr);
 
 // An application with one socket bound to any IPv4 address on `port`.
-Result<sched::AppId> add_udp_app(sched::Scheduler& s, const std::string& name, uint16_t port,
+Result<sched::AppId> add_udp_app(LiveBench& b, const std::string& name, uint16_t port,
                                  uint32_t queue_bound);
 
 // Reads and releases everything an application receives until destroyed.

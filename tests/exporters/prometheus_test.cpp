@@ -76,8 +76,8 @@ TEST(PrometheusEndToEnd, RatesDropsAndDashboardFromLiveTraffic) {
   test::LiveBench b;
   ASSERT_EQ(test::open_live_bench(b, "prm", &config), "");
   sched::Scheduler& s = *b.scheduler;
-  auto paced = test::add_udp_app(s, "paced", 7600, 1024);
-  auto stuck = test::add_udp_app(s, "stuck", 7601, 32);
+  auto paced = test::add_udp_app(b, "paced", 7600, 1024);
+  auto stuck = test::add_udp_app(b, "stuck", 7601, 32);
   ASSERT_TRUE(paced.ok() && stuck.ok());
   ASSERT_TRUE(s.start().ok());
   auto metrics = MetricsServer::start("127.0.0.1:0", *b.engine, &s);

@@ -173,7 +173,7 @@ std::string XdpDifferential::check(std::span<const uint8_t> input) {
       return std::string("add a flow: ") + std::strerror(errno);
     keys.push_back(key);
     maps.add_flow(key, f.slot);
-    if (f.slot < LRP_MAX_SLOTS) {
+    if (static_cast<uint32_t>(f.slot) + 0u < static_cast<uint32_t>(LRP_MAX_SLOTS) + 0u) {  // NOLINT
       const uint32_t slot = f.slot;
       const lrp_slot_control control{.shed = (f.control & kShed) != 0 ? 1u : 0u, .pad = 0};
       if (bpf_map__update_elem(skel_->maps.slot_control, &slot, sizeof(slot), &control,

@@ -12,10 +12,11 @@
 #include <thread>
 #include <vector>
 
-#include "lrp/engine.h"
+#include "lrp/interface.h"
 #include "sched/runtime/scheduler.h"
 #include "tests/support/netns.h"
 #include "tests/support/privileges.h"
+#include "tests/support/scheduled_socket.h"
 #include "tests/support/udp_peer.h"
 
 namespace lrp::test {
@@ -33,7 +34,8 @@ constexpr uint16_t kChurnPort = 7602;
 struct Server {
   std::unique_ptr<VethBench> bench;
   std::unique_ptr<NetnsGuard> guard;
-  std::unique_ptr<Engine> engine;
+  std::unique_ptr<Interface> iface;
+  Engine* engine = nullptr;
   sched::MonotonicClock clock;
   std::unique_ptr<Scheduler> scheduler;
 };
@@ -43,20 +45,23 @@ void open_server(Server& s, const char* tag, const sched::SchedulerConfig& confi
   ASSERT_TRUE(s.bench->ok);
   s.guard = std::make_unique<NetnsGuard>(s.bench->server_ns);
   ASSERT_TRUE(s.guard->ok());
-  EngineConfig ec;
-  ec.ifname = s.bench->server_if;
-  auto engine = Engine::open(ec);
-  ASSERT_TRUE(engine.ok()) << engine.error().message();
-  s.engine = std::move(engine.value());
+  InterfaceConfig ic;
+  ic.ifname = s.bench->server_if;
+  auto iface = Interface::open(ic);
+  ASSERT_TRUE(iface.ok()) << iface.error().message();
+  s.iface = std::move(iface.value());
+  s.engine = &s.iface->engine(0);
   s.scheduler = std::make_unique<Scheduler>(*s.engine, config, s.clock);
 }
 
-AppId add_app(Scheduler& s, const std::string& name, uint16_t port, uint32_t bound = 512) {
+AppId add_app(Server& server, const std::string& name, uint16_t port, uint32_t bound = 512) {
+  Scheduler& s = *server.scheduler;
   auto app = s.add_app({.name = name, .weight = 1, .queue_bound = bound, .held_cap = 256});
   EXPECT_TRUE(app.ok()) << app.error().message();
   BindSpec bind;
   bind.port = port;
-  auto slot = s.add_socket(app.value(), bind);
+  auto slot = test::open_scheduled(*server.iface, s, app.value(), bind,
+                                   SocketOptions{.held_cap = 256, .tx_cap = 256});
   EXPECT_TRUE(slot.ok()) << slot.error().message();
   return app.value();
 }
@@ -74,8 +79,8 @@ TEST(FrameAccounting, EveryFrameInOnePlaceAfterAMillionDatagramsWithStallsAndChu
   Server s;
   ASSERT_NO_FATAL_FAILURE(open_server(s, "acc", config));
   Scheduler& sched = *s.scheduler;
-  const AppId steady = add_app(sched, "steady", kSteadyPort);
-  const AppId staller = add_app(sched, "staller", kStallPort, 128);
+  const AppId steady = add_app(s, "steady", kSteadyPort);
+  const AppId staller = add_app(s, "staller", kStallPort, 128);
   const SlotId stall_slot = sched.apps()[1].slots[0];
   ASSERT_TRUE(sched.start().ok());
 
@@ -106,12 +111,12 @@ TEST(FrameAccounting, EveryFrameInOnePlaceAfterAMillionDatagramsWithStallsAndChu
     // Applications join, take a few datagrams, and leave without giving them back.
     Datagram d[32];
     while (running) {
-      const AppId app = add_app(sched, "churn", kChurnPort);
+      const AppId app = add_app(s, "churn", kChurnPort);
       size_t held = 0;
       for (auto until = Clock::now() + 30ms; held < 32 && Clock::now() < until;)
         held += sched.receive(app, {d + held, 32 - held}, 5);
       churn_held += held;
-      EXPECT_TRUE(sched.remove_app(app).ok());
+      EXPECT_TRUE(test::remove_scheduled_app(*s.iface, sched, app).ok());
       ++churned;
     }
   });
@@ -151,7 +156,7 @@ TEST(FrameAccounting, EveryFrameInOnePlaceAfterAMillionDatagramsWithStallsAndChu
   EXPECT_GT(churn_held.load(), 0u) << "no application left while holding frames";
   EXPECT_GT(rx_ring_full(*s.engine, stall_slot), 0u) << "the stalled ring never overflowed";
   EXPECT_GE(sched.app_counters(staller).shed_raised.load(), 1u) << "never shed at XDP";
-  auto xdp = s.engine->program().global_counters();
+  auto xdp = s.iface->program().global_counters();
   ASSERT_TRUE(xdp.ok());
   EXPECT_GE(xdp->at(LRP_G_SEEN), kTotal * 9 / 10) << "the load did not reach XDP";
 
@@ -159,8 +164,8 @@ TEST(FrameAccounting, EveryFrameInOnePlaceAfterAMillionDatagramsWithStallsAndChu
   sched.stop();
   std::string why;
   EXPECT_TRUE(s.engine->frames_accounted(&why)) << why;
-  EXPECT_TRUE(sched.remove_app(steady).ok());
-  EXPECT_TRUE(sched.remove_app(staller).ok());
+  EXPECT_TRUE(test::remove_scheduled_app(*s.iface, sched, steady).ok());
+  EXPECT_TRUE(test::remove_scheduled_app(*s.iface, sched, staller).ok());
   EXPECT_TRUE(s.engine->frames_accounted(&why)) << why;
   const FrameCounts c = s.engine->frames().counts();
   EXPECT_EQ(c.at(FramePlace::Held), 0u);
@@ -184,8 +189,8 @@ TEST(FrameAccounting, ApplicationThatStopsReadingDropsOnlyItsOwnDatagrams) {
   Server s;
   ASSERT_NO_FATAL_FAILURE(open_server(s, "stp", config));
   Scheduler& sched = *s.scheduler;
-  const AppId reader = add_app(sched, "reader", kSteadyPort, 4096);
-  const AppId stopped = add_app(sched, "stopped", kStallPort, 64);
+  const AppId reader = add_app(s, "reader", kSteadyPort, 4096);
+  const AppId stopped = add_app(s, "stopped", kStallPort, 64);
   const SlotId reader_slot = sched.apps()[0].slots[0];
   const SlotId stopped_slot = sched.apps()[1].slots[0];
   ASSERT_TRUE(sched.start().ok());
@@ -213,11 +218,11 @@ TEST(FrameAccounting, ApplicationThatStopsReadingDropsOnlyItsOwnDatagrams) {
   t.join();
   EXPECT_EQ(got.load(), to_reader) << "the reader lost datagrams to its neighbour's flood";
   EXPECT_EQ(rx_ring_full(*s.engine, reader_slot), 0u);
-  auto shed = s.engine->program().slot_counters(reader_slot);
+  auto shed = s.iface->program().slot_counters(reader_slot);
   ASSERT_TRUE(shed.ok());
   EXPECT_EQ(shed->at(LRP_SLOT_SHED), 0u);
   // The stopped one dropped, at its own ring or at XDP.
-  auto stopped_xdp = s.engine->program().slot_counters(stopped_slot);
+  auto stopped_xdp = s.iface->program().slot_counters(stopped_slot);
   ASSERT_TRUE(stopped_xdp.ok());
   EXPECT_GT(rx_ring_full(*s.engine, stopped_slot) + stopped_xdp->at(LRP_SLOT_SHED), 0u);
   EXPECT_EQ(sched.app_counters(stopped).delivered.load(), sched.queued(stopped));
@@ -231,7 +236,7 @@ TEST(FrameAccounting, ApplicationLeavingWhileHoldingFramesGivesThemBack) {
   Server s;
   ASSERT_NO_FATAL_FAILURE(open_server(s, "hld", config));
   Scheduler& sched = *s.scheduler;
-  const AppId app = add_app(sched, "leaver", kSteadyPort, 256);
+  const AppId app = add_app(s, "leaver", kSteadyPort, 256);
   ASSERT_TRUE(sched.start().ok());
   UdpPeer peer(s.bench->client_ns, AF_INET);
   peer.send_many(VethBench::kServer4, kSteadyPort, 200, 18);
@@ -244,7 +249,7 @@ TEST(FrameAccounting, ApplicationLeavingWhileHoldingFramesGivesThemBack) {
   for (auto until = Clock::now() + 2s; sched.queued(app) < 100 && Clock::now() < until;)
     std::this_thread::sleep_for(10ms);
   EXPECT_GE(s.engine->frames().counts().at(FramePlace::Held), 64u + 100u);
-  ASSERT_TRUE(sched.remove_app(app).ok());
+  ASSERT_TRUE(test::remove_scheduled_app(*s.iface, sched, app).ok());
   EXPECT_EQ(s.engine->frames().counts().at(FramePlace::Held), 0u);
   sched.stop();
   std::string why;

@@ -12,13 +12,14 @@
 #include <mutex>
 #include <thread>
 
-#include "lrp/engine.h"
+#include "lrp/interface.h"
 #include "lrp/netdev.h"
 #include "sched/runtime/scheduler.h"
 #include "tests/reliability/malformed_frames.h"
 #include "tests/reliability/raw_sender.h"
 #include "tests/support/netns.h"
 #include "tests/support/privileges.h"
+#include "tests/support/scheduled_socket.h"
 #include "tests/support/udp_peer.h"
 
 namespace lrp::test {
@@ -57,12 +58,13 @@ class MalformedLive : public ::testing::Test {
     auto info = query_interface(bench_->server_if);
     ASSERT_TRUE(info.ok()) << info.error().message();
     target_.server_mac = info->mac;
-    EngineConfig config;
+    InterfaceConfig config;
     config.ifname = bench_->server_if;
-    target_.umem_frame_size = config.umem.frame_size;
-    auto engine = Engine::open(config);
-    ASSERT_TRUE(engine.ok()) << engine.error().message();
-    engine_ = std::move(engine.value());
+    target_.umem_frame_size = config.engine.umem.frame_size;
+    auto iface = Interface::open(config);
+    ASSERT_TRUE(iface.ok()) << iface.error().message();
+    iface_ = std::move(iface.value());
+    engine_ = &iface_->engine(0);
     sched::SchedulerConfig sc;
     sc.threading = sched::Threading::Dedicated;
     scheduler_ = std::make_unique<sched::Scheduler>(*engine_, sc, clock_);
@@ -73,7 +75,7 @@ class MalformedLive : public ::testing::Test {
       BindSpec bind;
       bind.local = v6 ? IpAddress::any_v6() : IpAddress::any_v4();
       bind.port = target_.port;
-      auto slot = scheduler_->add_socket(app_, bind);
+      auto slot = test::open_scheduled(*iface_, *scheduler_, app_, bind);
       ASSERT_TRUE(slot.ok()) << slot.error().message();
       slots_.push_back(slot.value());
     }
@@ -86,7 +88,7 @@ class MalformedLive : public ::testing::Test {
     if (reader_.joinable()) reader_.join();
     if (scheduler_) scheduler_->stop();
     scheduler_.reset();
-    engine_.reset();
+    iface_.reset();
     guard_.reset();
     bench_.reset();
   }
@@ -115,7 +117,7 @@ class MalformedLive : public ::testing::Test {
 
   Snapshot snapshot() {
     Snapshot s;
-    auto xdp = engine_->program().global_counters();
+    auto xdp = iface_->program().global_counters();
     EXPECT_TRUE(xdp.ok());
     if (xdp.ok()) s.xdp = xdp.value();
     for (SlotId slot : slots_) {
@@ -169,7 +171,8 @@ class MalformedLive : public ::testing::Test {
   RawSender* raw_ = nullptr;
   std::unique_ptr<VethBench> bench_;
   std::unique_ptr<NetnsGuard> guard_;
-  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Interface> iface_;
+  Engine* engine_ = nullptr;
   sched::MonotonicClock clock_;
   std::unique_ptr<sched::Scheduler> scheduler_;
   sched::AppId app_ = 0;

@@ -5,7 +5,7 @@
 #include <chrono>
 #include <thread>
 
-#include "lrp/engine.h"
+#include "lrp/interface.h"
 #include "tests/support/netns.h"
 #include "tests/support/privileges.h"
 #include "tests/support/udp_peer.h"
@@ -19,7 +19,8 @@ using namespace std::chrono_literals;
 struct TxBench {
   std::unique_ptr<VethBench> bench;
   std::unique_ptr<NetnsGuard> guard;
-  std::unique_ptr<Engine> engine;
+  std::unique_ptr<Interface> iface;
+  Engine* engine = nullptr;
   SlotId slot = 0;
 };
 
@@ -28,14 +29,15 @@ void open_tx_bench(TxBench& b, const char* tag) {
   ASSERT_TRUE(b.bench->ok);
   b.guard = std::make_unique<NetnsGuard>(b.bench->server_ns);
   ASSERT_TRUE(b.guard->ok());
-  EngineConfig config;
+  InterfaceConfig config;
   config.ifname = b.bench->server_if;
-  auto engine = Engine::open(config);
-  ASSERT_TRUE(engine.ok()) << engine.error().message();
-  b.engine = std::move(engine.value());
+  auto iface = Interface::open(config);
+  ASSERT_TRUE(iface.ok()) << iface.error().message();
+  b.iface = std::move(iface.value());
+  b.engine = &b.iface->engine(0);
   BindSpec bind;
   bind.port = 7500;
-  auto slot = b.engine->open_socket(bind, {});
+  auto slot = b.iface->open_socket(bind, {});
   ASSERT_TRUE(slot.ok()) << slot.error().message();
   b.slot = slot.value();
   // The peer's MAC is learnt while it is still there.
@@ -114,7 +116,7 @@ TEST(TxStall, PeerDeletedIsAClearErrorAndFramesComeBack) {
   EXPECT_LT(Clock::now() - start, 3s);
   EXPECT_NE(e.code, 0) << "sends kept being accepted with the device gone";
   EXPECT_TRUE(kick.code == ENETDOWN || kick.code == ENXIO) << kick.message();
-  ASSERT_TRUE(b.engine->close_socket(b.slot).ok());
+  ASSERT_TRUE(b.iface->close_socket(b.slot).ok());
   EXPECT_EQ(b.engine->frames().counts().at(FramePlace::KernelTx), 0u);
   EXPECT_EQ(b.engine->frames().counts().at(FramePlace::Held), 0u);
 }

@@ -15,9 +15,10 @@
 #include <thread>
 #include <vector>
 
-#include "lrp/engine.h"
+#include "lrp/interface.h"
 #include "tests/support/netns.h"
 #include "tests/support/privileges.h"
+#include "tests/support/scheduled_socket.h"
 #include "tests/support/udp_peer.h"
 
 namespace lrp::sched {
@@ -36,7 +37,8 @@ int64_t mono_ns() {
 struct Bench {
   std::unique_ptr<VethBench> veth;
   std::unique_ptr<NetnsGuard> guard;
-  std::unique_ptr<Engine> engine;
+  std::unique_ptr<Interface> iface;
+  Engine* engine = nullptr;
   MonotonicClock clock;
   std::unique_ptr<Scheduler> scheduler;
 };
@@ -46,23 +48,25 @@ std::string open_bench(Bench& b, const SchedulerConfig& config, const char* tag)
   b.veth = std::make_unique<VethBench>(tag);
   if (!b.veth->ok) return "could not build the veth bench";
   b.guard = std::make_unique<NetnsGuard>(b.veth->server_ns);
-  EngineConfig ec;
-  ec.ifname = b.veth->server_if;
-  auto engine = Engine::open(ec);
-  if (!engine) return engine.error().message();
-  b.engine = std::move(engine.value());
+  InterfaceConfig ic;
+  ic.ifname = b.veth->server_if;
+  auto iface = Interface::open(ic);
+  if (!iface) return iface.error().message();
+  b.iface = std::move(iface.value());
+  b.engine = &b.iface->engine(0);
   b.scheduler = std::make_unique<Scheduler>(*b.engine, config, b.clock);
   return {};
 }
 
-AppId add_app(Scheduler& s, const char* name, uint16_t port, uint32_t weight = 1,
+AppId add_app(Bench& b, const char* name, uint16_t port, uint32_t weight = 1,
               uint32_t bound = 256) {
+  Scheduler& s = *b.scheduler;
   auto app = s.add_app({.name = name, .weight = weight, .queue_bound = bound, .held_cap = 512});
   EXPECT_TRUE(app.ok());
   BindSpec bind;
   bind.local = IpAddress::any_v4();
   bind.port = port;
-  auto slot = s.add_socket(app.value(), bind);
+  auto slot = test::open_scheduled(*b.iface, s, app.value(), bind, SocketOptions{.held_cap = 512});
   EXPECT_TRUE(slot.ok()) << slot.error().message();
   return app.value();
 }
@@ -116,8 +120,8 @@ TEST_P(SchedulerIsolation, FloodedApplicationCostsTheLightOneNothing) {
   Bench b;
   ASSERT_EQ(open_bench(b, config, "iso"), "");
   Scheduler& s = *b.scheduler;
-  const AppId flooded = add_app(s, "flooded", 7100, 1, 256);
-  const AppId light = add_app(s, "light", 7101);
+  const AppId flooded = add_app(b, "flooded", 7100, 1, 256);
+  const AppId light = add_app(b, "light", 7101);
   ASSERT_TRUE(s.start().ok());
 
   UdpPeer light_client(b.veth->client_ns, AF_INET);
@@ -158,7 +162,7 @@ TEST_P(SchedulerIsolation, FloodedApplicationCostsTheLightOneNothing) {
   // Nothing that reached the light application's socket was lost. (veth can
   // drop before XDP when the flooder overruns it, like a NIC ring would.)
   const SlotId light_slot = s.apps()[1].slots[0];
-  auto light_xdp = b.engine->program().slot_counters(light_slot);
+  auto light_xdp = b.iface->program().slot_counters(light_slot);
   ASSERT_TRUE(light_xdp.ok());
   EXPECT_EQ(unloaded.size() + loaded.size(), light_xdp->at(LRP_SLOT_REDIRECTED))
       << "the light application lost datagrams under the flood";
@@ -176,7 +180,7 @@ TEST_P(SchedulerIsolation, FloodedApplicationCostsTheLightOneNothing) {
   // The flood was dropped early (ring or XDP), never after protocol work.
   const SlotId flood_slot = s.apps()[0].slots[0];
   auto ks = b.engine->kernel_stats(flood_slot);
-  auto xs = b.engine->program().slot_counters(flood_slot);
+  auto xs = b.iface->program().slot_counters(flood_slot);
   ASSERT_TRUE(ks.ok() && xs.ok());
   const uint64_t early_drops = ks->rx_ring_full + xs->at(LRP_SLOT_SHED);
   EXPECT_GT(flood_sent.load(), flooded_read.load() * 2) << "the flood did not overload";
@@ -219,7 +223,7 @@ TEST_P(SchedulerShed, ApplicationThatStopsReadingIsShedAtXdpAndRecovers) {
   Bench b;
   ASSERT_EQ(open_bench(b, config, "shd"), "");
   Scheduler& s = *b.scheduler;
-  const AppId stuck = add_app(s, "stuck", 7200, 1, 64);
+  const AppId stuck = add_app(b, "stuck", 7200, 1, 64);
   ASSERT_TRUE(s.start().ok());
   UdpPeer client(b.veth->client_ns, AF_INET);
   for (int i = 0; i < 20; ++i) {
@@ -229,7 +233,7 @@ TEST_P(SchedulerShed, ApplicationThatStopsReadingIsShedAtXdpAndRecovers) {
   const SlotId slot = s.apps()[0].slots[0];
   EXPECT_TRUE(s.app_counters(stuck).shed.load());
   EXPECT_GE(s.app_counters(stuck).shed_raised.load(), 1u);
-  auto xs = b.engine->program().slot_counters(slot);
+  auto xs = b.iface->program().slot_counters(slot);
   ASSERT_TRUE(xs.ok());
   EXPECT_GT(xs->at(LRP_SLOT_SHED), 0u) << "XDP never dropped for the shed flag";
   // It reads everything: the flag comes down.
@@ -258,7 +262,7 @@ TEST_P(SchedulerModes, AdaptiveSleepsWhenIdleAndPollsUnderLoad) {
   Bench b;
   ASSERT_EQ(open_bench(b, config, "mod"), "");
   Scheduler& s = *b.scheduler;
-  const AppId app = add_app(s, "app", 7300, 1, 4096);
+  const AppId app = add_app(b, "app", 7300, 1, 4096);
   ASSERT_TRUE(s.start().ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_FALSE(s.engine_counters().polling.load()) << "idle engine is not sleeping";
@@ -303,11 +307,11 @@ TEST(SchedulerQueue, ReadinessIsLevelTriggeredAndRemovingASocketTakesItsQueuedDa
   Bench b;
   ASSERT_EQ(open_bench(b, config, "que"), "");
   Scheduler& s = *b.scheduler;
-  const AppId app = add_app(s, "two", 7500, 1, 512);
+  const AppId app = add_app(b, "two", 7500, 1, 512);
   BindSpec second;
   second.local = IpAddress::any_v4();
   second.port = 7501;
-  auto second_slot = s.add_socket(app, second);
+  auto second_slot = test::open_scheduled(*b.iface, s, app, second, SocketOptions{.held_cap = 512});
   ASSERT_TRUE(second_slot.ok());
   ASSERT_TRUE(s.start().ok());
   UdpPeer client(b.veth->client_ns, AF_INET);
@@ -324,7 +328,7 @@ TEST(SchedulerQueue, ReadinessIsLevelTriggeredAndRemovingASocketTakesItsQueuedDa
   pollfd pfd{s.ready_fd(app), POLLIN, 0};
   EXPECT_EQ(poll(&pfd, 1, 0), 1) << "ready fd cleared while 99 datagrams wait";
 
-  ASSERT_TRUE(s.remove_socket(app, second_slot.value()).ok());
+  ASSERT_TRUE(test::close_scheduled(*b.iface, s, app, second_slot.value()).ok());
   EXPECT_EQ(s.queued(app), 49u) << "the first socket's datagrams stay, the second's go";
   Datagram rest[64];
   size_t got = 0;
@@ -349,7 +353,7 @@ TEST(SchedulerApps, LeavingApplicationReturnsItsFrames) {
   Bench b;
   ASSERT_EQ(open_bench(b, config, "lve"), "");
   Scheduler& s = *b.scheduler;
-  const AppId app = add_app(s, "leaver", 7400);
+  const AppId app = add_app(b, "leaver", 7400);
   UdpPeer client(b.veth->client_ns, AF_INET);
   client.send_many(VethBench::kServer4, 7400, 100, 18);
   Datagram d[32];
@@ -358,7 +362,7 @@ TEST(SchedulerApps, LeavingApplicationReturnsItsFrames) {
   while (held < 32 && mono_ns() < deadline) held += s.receive(app, {d + held, 32 - held}, 10);
   ASSERT_EQ(held, 32u);
   EXPECT_EQ(b.engine->frames().counts().at(FramePlace::Held), 32u);
-  ASSERT_TRUE(s.remove_app(app).ok());
+  ASSERT_TRUE(test::remove_scheduled_app(*b.iface, s, app).ok());
   EXPECT_EQ(b.engine->frames().counts().at(FramePlace::Held), 0u);
   std::string why;
   EXPECT_TRUE(b.engine->frames_accounted(&why)) << why;

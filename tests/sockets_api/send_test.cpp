@@ -55,7 +55,7 @@ TEST_P(SocketSend, BatchArrives) {
   EXPECT_EQ(got, "batch");
   EXPECT_EQ(address(from.c_str()), address(VethBench::kServer6));
   EXPECT_EQ(1 + drain(peer, batch.size() - 1), batch.size());
-  EXPECT_EQ(s.counters().sent.load(), 1 + batch.size());
+  EXPECT_EQ(s.counters().sent, 1 + batch.size());
 }
 
 TEST_P(SocketSend, BackPressureIsEagainAndRetryWorks) {
@@ -87,7 +87,7 @@ TEST_P(SocketSend, BackPressureIsEagainAndRetryWorks) {
   }
   ASSERT_TRUE(refused) << "never pushed back after " << queued << " datagrams";
   EXPECT_GT(queued, 0u);
-  EXPECT_GT(s.counters().send_would_block.load(), 0u);
+  EXPECT_GT(s.counters().send_would_block, 0u);
 
   // Transmitting frees the budget: the retry goes through.
   ASSERT_TRUE(s.flush().ok());
@@ -96,7 +96,7 @@ TEST_P(SocketSend, BackPressureIsEagainAndRetryWorks) {
   EXPECT_EQ(retry.value(), batch.size());
   EXPECT_EQ(drain(peer, queued + batch.size()), queued + batch.size());
   std::string why;
-  EXPECT_TRUE(b.stack->engine().frames_accounted(&why)) << why;
+  EXPECT_TRUE(b.stack->in_process()->engine(0).frames_accounted(&why)) << why;
 }
 
 // A steady sender that meets back-pressure only retries: nothing is lost

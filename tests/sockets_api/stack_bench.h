@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "runtime/interface_runtime.h"
 #include "sockets/api/lrp_sockets.h"
 #include "tests/support/netns.h"
 

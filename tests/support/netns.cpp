@@ -51,7 +51,7 @@ void remove_stale_benches() {
   closedir(dir);
 }
 
-VethBench::VethBench(const std::string& tag) {
+VethBench::VethBench(const std::string& tag, unsigned queues) {
   static std::atomic<int> counter{0};
   remove_stale_benches();
   const int n = counter++;
@@ -62,11 +62,13 @@ VethBench::VethBench(const std::string& tag) {
   const std::string short_id = std::to_string(getpid() % 100000) + "x" + std::to_string(n);
   server_if = "ls" + short_id;
   client_if = "lc" + short_id;
+  const std::string q = std::to_string(queues);
   const std::string s = "ip -n " + server_ns + " ";
   const std::string c = "ip -n " + client_ns + " ";
   ok = run("ip netns add " + server_ns) == 0 && run("ip netns add " + client_ns) == 0 &&
-       run(s + "link add " + server_if + " numtxqueues 1 numrxqueues 1 type veth peer name " +
-           client_if + " netns " + client_ns + " numtxqueues 1 numrxqueues 1") == 0 &&
+       run(s + "link add " + server_if + " numtxqueues " + q + " numrxqueues " + q +
+           " type veth peer name " + client_if + " netns " + client_ns + " numtxqueues " + q +
+           " numrxqueues " + q) == 0 &&
        run(s + "link set lo up") == 0 && run(c + "link set lo up") == 0 &&
        run(s + "addr add " + kServer4 + "/24 dev " + server_if) == 0 &&
        run(c + "addr add " + kClient4 + "/24 dev " + client_if) == 0 &&

@@ -1,4 +1,4 @@
-// A private test bench: two network namespaces joined by a single-queue veth pair,
+// A private test bench: two network namespaces joined by a veth pair,
 // addressed from the benchmarking ranges only, removed on destruction.
 #pragma once
 
@@ -24,8 +24,11 @@ class NetnsGuard {
 };
 
 struct VethBench {
-  // tag: a short word naming the test; the bench's names add the pid and a counter.
-  explicit VethBench(const std::string& tag);
+  // tag: a short word naming the test; the bench's names add the pid and a
+  // counter. queues: receive and transmit queues of each end (a multi-queue
+  // device: a frame lands on the peer's receive queue of its sender's
+  // transmit queue, chosen per flow and sending CPU).
+  explicit VethBench(const std::string& tag, unsigned queues = 1);
   ~VethBench();
   VethBench(const VethBench&) = delete;
   VethBench& operator=(const VethBench&) = delete;

@@ -1,0 +1,113 @@
+#include "sockets/api/in_process_backend.h"
+
+namespace lrp::sockets {
+
+InProcessBackend::~InProcessBackend() {
+  runtime_->stop();
+}
+
+Result<BackendApp> InProcessBackend::add_app(const ApplicationConfig& config) {
+  const sched::AppSpec spec{.name = config.name,
+                            .weight = config.weight,
+                            .queue_bound = config.queue_bound,
+                            .held_cap = config.held_cap};
+  return runtime_->add_app(spec);
+}
+
+Status InProcessBackend::remove_app(BackendApp app) {
+  return runtime_->remove_app(app);
+}
+
+Result<SlotId> InProcessBackend::add_socket(BackendApp app, const BindSpec& bind,
+                                            int /*kernel_fd*/) {
+  return runtime_->add_socket(app, bind);
+}
+
+Status InProcessBackend::remove_socket(BackendApp app, SlotId slot) {
+  return runtime_->remove_socket(app, slot);
+}
+
+Status InProcessBackend::rebind_socket(BackendApp app, SlotId slot, const BindSpec& bind,
+                                       int /*kernel_fd*/) {
+  return runtime_->rebind_socket(app, slot, bind);
+}
+
+size_t InProcessBackend::receive(BackendApp app, std::span<Datagram> out, int timeout_ms) {
+  return runtime_->receive(app, out, timeout_ms);
+}
+
+void InProcessBackend::done(std::span<const Datagram> datagrams) {
+  runtime_->done(datagrams);
+}
+
+int InProcessBackend::ready_fd(BackendApp app) const {
+  return runtime_->ready_fd(app);
+}
+
+size_t InProcessBackend::queued(BackendApp app) const {
+  return runtime_->queued(app);
+}
+
+bool InProcessBackend::maybe_pending(BackendApp app) {
+  return runtime_->maybe_pending(app);
+}
+
+Status InProcessBackend::send(SlotId slot, const Endpoint& to, std::span<const uint8_t> payload,
+                              const IpAddress* from, int reply_queue, bool kick_when_full) {
+  Engine* engine =
+      reply_queue >= 0 ? runtime_->engine_of_queue(static_cast<uint32_t>(reply_queue)) : nullptr;
+  if (engine == nullptr) engine = &runtime_->engine_for_send(slot);
+  Status st = engine->send(slot, to, payload, from);
+  if (!st.ok() && st.error().code == EAGAIN && kick_when_full) {
+    // Completions may be waiting and the kernel may not have been kicked.
+    (void)engine->flush(slot);
+    st = engine->send(slot, to, payload, from);
+  }
+  return st;
+}
+
+Status InProcessBackend::flush(SlotId slot) {
+  Status result;
+  for (size_t i = 0; i < runtime_->queue_count(); ++i) {
+    Status st = runtime_->engine(i).flush(slot);
+    if (!st.ok() && result.ok()) result = st;
+  }
+  return result;
+}
+
+SocketStats InProcessBackend::socket_stats(SlotId slot) const {
+  SocketStats s;
+  auto& rt = *runtime_;
+  for (size_t i = 0; i < rt.queue_count(); ++i) {
+    Engine& e = rt.engine(i);
+    e.with_open_socket(slot, [&] {
+      const SocketCounters& c = e.counters(slot);
+      s.delivered += c.delivered.load(std::memory_order_relaxed);
+      s.delivered_bytes += c.delivered_bytes.load(std::memory_order_relaxed);
+      for (const auto& reason : c.invalid) s.invalid += reason.load(std::memory_order_relaxed);
+      s.sent += c.sent.load(std::memory_order_relaxed);
+      s.sent_bytes += c.sent_bytes.load(std::memory_order_relaxed);
+      s.send_would_block += c.send_would_block.load(std::memory_order_relaxed);
+      s.completed += c.completed.load(std::memory_order_relaxed);
+    });
+  }
+  return s;
+}
+
+AppStats InProcessBackend::app_stats(BackendApp app) const {
+  AppStats s;
+  auto& rt = *runtime_;
+  for (size_t i = 0; i < rt.queue_count(); ++i) {
+    rt.scheduler(i).with_app(rt.app_id(app, i), [&](const sched::AppCounters& c, size_t) {
+      s.charged_ns += c.charged_ns.load(std::memory_order_relaxed);
+      s.visits += c.visits.load(std::memory_order_relaxed);
+      s.delivered += c.delivered.load(std::memory_order_relaxed);
+      s.queue_full_drops += c.queue_full_drops.load(std::memory_order_relaxed);
+      s.shed_raised += c.shed_raised.load(std::memory_order_relaxed);
+      s.shed = s.shed || c.shed.load(std::memory_order_relaxed);
+    });
+  }
+  return s;
+}
+
+}  // namespace lrp::sockets
