@@ -24,6 +24,7 @@ for f in "$prefix/bin/lrp-run" "$prefix/bin/lrp-echo" "$libdir/liblrp.a" \
 done
 if [[ -e $project/service/lrpd.service ]]; then
   [[ -e $prefix/lib/systemd/system/lrpd.service ]] || fail "missing: lib/systemd/system/lrpd.service"
+  for f in bin/lrpd bin/lrpctl; do [[ -e $prefix/$f ]] || fail "missing after install: $f"; done
   ! grep -q '@[A-Z_]*@' "$prefix/lib/systemd/system/lrpd.service" ||
     fail "lrpd.service has unreplaced @VARIABLES@"
 fi
