@@ -109,8 +109,9 @@ TEST_P(RuntimeMultiQueue, EveryQueueDeliversAndNothingIsLost) {
   std::thread server([&] { echo_loop(r, app.value(), running); });
 
   size_t echoed[2] = {0, 0};
-  std::thread c0([&] { echoed[0] = client_side(bench, 0, v6); });
-  std::thread c1([&] { echoed[1] = client_side(bench, 1, v6); });
+  // A structured binding is captured by copy: clang before 16 cannot capture it.
+  std::thread c0([&, ipv6 = v6] { echoed[0] = client_side(bench, 0, ipv6); });
+  std::thread c1([&, ipv6 = v6] { echoed[1] = client_side(bench, 1, ipv6); });
   c0.join();
   c1.join();
   running = false;
