@@ -68,9 +68,11 @@ size_t client_side(const VethBench& bench, int cpu, bool v6) {
   const std::string server = v6 ? VethBench::kServer6 : VethBench::kServer4;
   size_t echoed = 0;
   for (int round = 0; round < kPerSender; ++round) {
-    for (auto& p : peers)
-      EXPECT_TRUE(
-          p->send_to(server, kPort, "q" + std::to_string(cpu) + "-" + std::to_string(round)));
+    std::string payload = "q";
+    payload += std::to_string(cpu);
+    payload += '-';
+    payload += std::to_string(round);
+    for (auto& p : peers) EXPECT_TRUE(p->send_to(server, kPort, payload));
     for (auto& p : peers) {
       std::string got;
       if (p->receive(&got, 2000)) ++echoed;
