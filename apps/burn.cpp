@@ -1,5 +1,7 @@
 // lrp-burn: CPU-bound background threads on one core, to compete with a
 // server for its CPU (the forwarding experiment). Bounded by --duration.
+#include <sched.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -14,22 +16,16 @@
 int main(int argc, char** argv) {
   int threads = 1, cpu = -1;
   double duration_s = 10;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string arg = argv[i];
-    if (arg == "--threads")
-      threads = std::atoi(argv[i + 1]);
-    else if (arg == "--cpu")
-      cpu = std::atoi(argv[i + 1]);
-    else if (arg == "--duration")
-      duration_s = std::atof(argv[i + 1]);
-    else
-      argc = 0;  // unknown option
-  }
-  if (argc % 2 == 0 || threads < 0 || threads > 64 || duration_s <= 0 || duration_s > 3600) {
-    std::fprintf(stderr,
-                 "usage: lrp-burn --threads N (0..64) [--cpu C] [--duration S (0..3600)]\n");
-    return 2;
-  }
+  lrp::cli::CommandLine cl("lrp-burn",
+                           "CPU-bound background threads on one core, to compete with a server "
+                           "for its CPU.");
+  cl.option("--threads", "N", "spinning threads (0..64, default 1)",
+            lrp::cli::integer(&threads, 0, 64));
+  cl.option("--cpu", "C", "pin every thread to this CPU",
+            lrp::cli::integer(&cpu, 0, CPU_SETSIZE - 1));
+  cl.option("--duration", "S", "stop after S seconds (default 10, at most 3600)",
+            lrp::cli::real(&duration_s, 0.001, 3600));
+  if (auto exit = cl.parse_or_exit(argc, argv)) return *exit;
   lrp::install_stop_handlers();
   const int64_t end = lrp::monotonic_ns() + static_cast<int64_t>(duration_s * 1e9);
   std::vector<std::thread> pool;

@@ -6,6 +6,7 @@
 // carries its send time).
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,49 +116,41 @@ void drain_sink(int fd, SinkBatch& batch, TransitStats& stats) {
   }
 }
 
-int usage(const char* why) {
-  std::fprintf(stderr,
-               "lrp-flood: %s\nusage: lrp-flood --dst ADDR --port P [--rate PPS] [--count N] "
-               "[--duration S] [--size BYTES] [--batch N] [--cpu N] [--sink-port P]\n",
-               why);
-  return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   FloodOptions o;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (i + 1 >= argc) return usage((arg + " needs a value").c_str());
-    const char* v = argv[++i];
-    if (arg == "--dst")
-      o.dst = v;
-    else if (arg == "--port")
-      o.port = static_cast<uint16_t>(std::atoi(v));
-    else if (arg == "--rate")
-      o.rate = std::atof(v);
-    else if (arg == "--count")
-      o.count = std::strtoull(v, nullptr, 10);
-    else if (arg == "--duration")
-      o.duration_s = std::atof(v);
-    else if (arg == "--size")
-      o.size = std::strtoul(v, nullptr, 10);
-    else if (arg == "--batch")
-      o.batch = static_cast<unsigned>(std::atoi(v));
-    else if (arg == "--cpu")
-      o.cpu = std::atoi(v);
-    else if (arg == "--sink-port")
-      o.sink_port = static_cast<uint16_t>(std::atoi(v));
-    else
-      return usage(("unknown option " + arg).c_str());
-  }
-  if (o.dst.empty() || o.port == 0) return usage("--dst and --port are required");
-  if (o.batch == 0 || o.batch > 256) return usage("--batch must be 1..256");
+  lrp::cli::CommandLine cl(
+      "lrp-flood",
+      "An open-loop UDP load generator: paces in small batches, retries when the device pushes\n"
+      "back, stops after --count datagrams or --duration seconds, and reports what it sent\n"
+      "and how many replies came back.");
+  cl.option("--dst", "ADDR", "destination address (IPv4 or IPv6)", lrp::cli::text(&o.dst))
+      .required();
+  cl.option("--port", "P", "destination port", lrp::cli::integer(&o.port, 1, 65535)).required();
+  cl.option("--rate", "PPS", "datagrams per second (default 0: as fast as possible)",
+            lrp::cli::real(&o.rate, 0, 1e9));
+  cl.option("--count", "N", "stop after N datagrams (default 1000000)",
+            lrp::cli::integer(&o.count, 0, INT64_MAX));
+  cl.option("--duration", "S", "stop after S seconds (default 10, at most 3600)",
+            lrp::cli::real(&o.duration_s, 0.001, 3600));
+  cl.option("--size", "BYTES", "UDP payload (default 18: 64-byte frames on IPv4)",
+            lrp::cli::integer(&o.size, 0, 65507));
+  cl.option("--batch", "N", "datagrams per sendmmsg (default 16)",
+            lrp::cli::integer(&o.batch, 1, 256));
+  cl.option("--cpu", "N", "pin to this CPU", lrp::cli::integer(&o.cpu, 0, CPU_SETSIZE - 1));
+  cl.option("--sink-port", "P",
+            "also receive what a relay forwards to this port and report its throughput and "
+            "jitter",
+            lrp::cli::integer(&o.sink_port, 0, 65535));
+  if (auto exit = cl.parse_or_exit(argc, argv)) return *exit;
   if (o.sink_port != 0 && o.size < sizeof(int64_t))
-    return usage("--sink-port needs --size of at least 8 (the send time)");
-  if (o.duration_s <= 0 || o.duration_s > 3600) return usage("--duration must be 0..3600 s");
-  if (auto st = lrp::pin_to_cpu(o.cpu); !st.ok()) return usage(st.error().message().c_str());
+    return cl.fail("--sink-port needs --size of at least 8 (the send time)");
+  auto fail = [](const std::string& why) {
+    std::fprintf(stderr, "lrp-flood: %s\n", why.c_str());
+    return 1;
+  };
+  if (auto st = lrp::pin_to_cpu(o.cpu); !st.ok()) return fail(st.error().message());
 
   sockaddr_storage ss{};
   socklen_t len = 0;
@@ -175,14 +168,14 @@ int main(int argc, char** argv) {
     len = sizeof(*sin6);
     family = AF_INET6;
   } else {
-    return usage("--dst is not an IPv4 or IPv6 address");
+    return cl.fail("--dst: '" + o.dst + "' is not an IPv4 or IPv6 address");
   }
   int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return usage(std::strerror(errno));
+  if (fd < 0) return fail(std::strerror(errno));
   int sndbuf = 4 << 20;
   setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf));
   setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sndbuf, sizeof(sndbuf));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) return usage(std::strerror(errno));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) return fail(std::strerror(errno));
 
   std::vector<char> payload(o.size, 'f');
   std::vector<iovec> iov(o.batch);
@@ -205,7 +198,7 @@ int main(int argc, char** argv) {
       reinterpret_cast<sockaddr_in6*>(&local)->sin6_port = htons(o.sink_port);
     setsockopt(sink_fd, SOL_SOCKET, SO_RCVBUFFORCE, &sndbuf, sizeof(sndbuf));
     if (sink_fd < 0 || bind(sink_fd, reinterpret_cast<sockaddr*>(&local), local_len) != 0)
-      return usage(("--sink-port: " + std::string(std::strerror(errno))).c_str());
+      return fail("--sink-port: " + std::string(std::strerror(errno)));
   }
   TransitStats transit;
   SinkBatch sink_batch(o.batch);

@@ -144,19 +144,8 @@ void serve(Worker& w, const lrp::EchoOptions& o, const std::atomic<bool>& finish
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto parsed = lrp::parse_echo_options(argc, argv, /*needs_iface=*/false);
-  if (!parsed) {
-    std::fprintf(stderr, "kernel-echo: %s\n%s", parsed.error().message().c_str(),
-                 lrp::echo_usage(argv[0], false).c_str());
-    return 2;
-  }
-  const lrp::EchoOptions& o = parsed.value();
-  if (!o.metrics.empty()) {
-    std::fprintf(stderr,
-                 "kernel-echo: --metrics is not supported: the kernel path has no lrp "
-                 "counters; use the kernel's own statistics\n");
-    return 2;
-  }
+  lrp::EchoOptions o;
+  if (auto exit = lrp::parse_echo_options(argc, argv, /*lrp=*/false, &o)) return *exit;
   if (auto st = lrp::pin_to_cpu(o.cpu); !st.ok()) {
     std::fprintf(stderr, "kernel-echo: %s\n", st.error().message().c_str());
     return 1;

@@ -102,13 +102,8 @@ void serve(lrp::runtime::InterfaceRuntime& r, Worker& w, const lrp::EchoOptions&
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto parsed = lrp::parse_echo_options(argc, argv, /*needs_iface=*/true);
-  if (!parsed) {
-    std::fprintf(stderr, "lrp-echo: %s\n%s", parsed.error().message().c_str(),
-                 lrp::echo_usage(argv[0], true).c_str());
-    return 2;
-  }
-  const lrp::EchoOptions& o = parsed.value();
+  lrp::EchoOptions o;
+  if (auto exit = lrp::parse_echo_options(argc, argv, /*lrp=*/true, &o)) return *exit;
   auto mode = lrp::sched::parse_mode(o.mode);
   auto threading = lrp::sched::parse_threading(o.threading);
   if (!mode) return fail(mode.error());

@@ -3,6 +3,7 @@
 // idle), then sends a burst and drains the echoes. Bounded by --rounds.
 #include <arpa/inet.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,50 +18,34 @@
 #include "apps/spin.h"
 #include "lrp/ip_address.h"
 
-namespace {
-
-int usage(const char* why) {
-  std::fprintf(stderr,
-               "lrp-onoff: %s\nusage: lrp-onoff --dst ADDR --port P [--rounds N] [--gap-ms MS] "
-               "[--burst N] [--cpu N]\n",
-               why);
-  return 2;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   std::string dst;
   int port = 0, rounds = 50, gap_ms = 50, burst = 2000, cpu = -1;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (i + 1 >= argc) return usage((arg + " needs a value").c_str());
-    const char* v = argv[++i];
-    if (arg == "--dst")
-      dst = v;
-    else if (arg == "--port")
-      port = std::atoi(v);
-    else if (arg == "--rounds")
-      rounds = std::atoi(v);
-    else if (arg == "--gap-ms")
-      gap_ms = std::atoi(v);
-    else if (arg == "--burst")
-      burst = std::atoi(v);
-    else if (arg == "--cpu")
-      cpu = std::atoi(v);
-    else
-      return usage(("unknown option " + arg).c_str());
-  }
+  lrp::cli::CommandLine cl(
+      "lrp-onoff",
+      "On/off load against an echo server: each round idles for --gap-ms, times the echo of\n"
+      "one probe (the first packet after idle), then sends a burst and drains its echoes.");
+  cl.option("--dst", "ADDR", "the echo server's address", lrp::cli::text(&dst)).required();
+  cl.option("--port", "P", "the echo server's port", lrp::cli::integer(&port, 1, 65535)).required();
+  cl.option("--rounds", "N", "rounds (default 50)", lrp::cli::integer(&rounds, 1, 100000));
+  cl.option("--gap-ms", "MS", "idle time before each probe (default 50)",
+            lrp::cli::integer(&gap_ms, 0, 10000));
+  cl.option("--burst", "N", "datagrams after each probe (default 2000)",
+            lrp::cli::integer(&burst, 0, 1000000));
+  cl.option("--cpu", "N", "pin to this CPU", lrp::cli::integer(&cpu, 0, CPU_SETSIZE - 1));
+  if (auto exit = cl.parse_or_exit(argc, argv)) return *exit;
   auto addr = lrp::IpAddress::parse(dst);
-  if (!addr || port <= 0 || port > 65535) return usage("--dst ADDR and --port P are required");
-  if (rounds < 1 || rounds > 100000 || gap_ms < 0 || gap_ms > 10000 || burst < 0 || burst > 1000000)
-    return usage("--rounds 1..100000, --gap-ms 0..10000, --burst 0..1000000");
-  if (auto st = lrp::pin_to_cpu(cpu); !st.ok()) return usage(st.error().message().c_str());
+  if (!addr) return cl.fail("--dst: '" + dst + "' is not an IPv4 or IPv6 address");
+  auto fail = [](const std::string& why) {
+    std::fprintf(stderr, "lrp-onoff: %s\n", why.c_str());
+    return 1;
+  };
+  if (auto st = lrp::pin_to_cpu(cpu); !st.ok()) return fail(st.error().message());
   sockaddr_storage ss;
   const socklen_t len = lrp::Endpoint{addr.value(), static_cast<uint16_t>(port)}.to_sockaddr(&ss);
   int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0)
-    return usage(std::strerror(errno));
+    return fail(std::strerror(errno));
   std::vector<int64_t> first_rtt;
   uint64_t lost_probes = 0;
   char buf[2048];

@@ -17,116 +17,91 @@ Result<std::vector<uint16_t>> parse_port_list(const std::string& text) {
     char* end = nullptr;
     long port = std::strtol(item.c_str(), &end, 10);
     if (item.empty() || *end != '\0' || port < 1 || port > 65535)
-      return make_error(EINVAL, "--port: '" + item + "' is not a port number (1-65535)");
+      return make_error(EINVAL, "'" + item + "' is not a port number (1-65535)");
     ports.push_back(static_cast<uint16_t>(port));
   }
-  if (ports.empty()) return make_error(EINVAL, "--port: no port given");
+  if (ports.empty()) return make_error(EINVAL, "no port given");
   return ports;
 }
 
-static Result<long long> parse_number(const char* option, const std::string& text) {
-  char* end = nullptr;
-  long long v = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || v < 0)
-    return make_error(EINVAL, std::string(option) + ": '" + text + "' is not a number >= 0");
-  return v;
+cli::CommandLine echo_command_line(bool lrp, EchoOptions* o) {
+  cli::CommandLine cl(
+      lrp ? "lrp-echo" : "kernel-echo",
+      lrp ? "A UDP echo server on lrp's native API: replies to every datagram with its payload."
+          : "The same UDP echo server on kernel sockets, the baseline lrp is compared with.");
+  if (lrp)
+    cl.option("--iface", "IF", "the interface lrp attaches to", cli::text(&o->iface)).required();
+  cl.option("--port", "P[,P...]", "UDP ports to serve, on IPv4 and IPv6",
+            [o](const std::string& text) -> Status {
+              auto ports = parse_port_list(text);
+              if (!ports) return ports.error();
+              o->ports = ports.value();
+              return {};
+            })
+      .required();
+  cl.option("--work-ns", "N", "spin this long per request (application work)",
+            cli::integer(&o->work_ns, 0, INT64_MAX));
+  if (lrp) {
+    cl.option("--mode", "adaptive|interrupt|poll|eager", "the engine mode (default adaptive)",
+              cli::one_of(&o->mode, {"adaptive", "interrupt", "poll", "eager"}));
+    cl.option("--threading", "rtc|dedicated",
+              "run to completion (default) or a dedicated engine thread",
+              cli::one_of(&o->threading, {"rtc", "dedicated"}));
+    cl.option("--metrics", "HOST:PORT", "serve Prometheus metrics there",
+              [o](const std::string& text) -> Status {
+                if (text.find(':') == std::string::npos)
+                  return make_error(EINVAL, "'" + text + "' is not HOST:PORT");
+                o->metrics = text;
+                return {};
+              });
+    cl.flag("--generic", "attach XDP in generic (skb) mode", &o->generic_xdp);
+    cl.flag("--busy-poll", "let the kernel busy-poll the device from the polling loop",
+            &o->busy_poll);
+  }
+  cl.option("--cpu", "N", "pin the server (and lrp's engine thread) to this CPU",
+            cli::integer(&o->cpu, 0, CPU_SETSIZE - 1));
+  cl.option("--duration", "S", "stop after S seconds (default: at SIGINT or SIGTERM)",
+            cli::real(&o->duration_s, 0, 1e7));
+  cl.flag("--sink", "receive and discard, reply to nothing", &o->sink);
+  cl.flag("--quiet", "no start-up messages", &o->quiet);
+  cl.option("--reply", "echo|sockperf",
+            "echo everything (default), or answer sockperf clients as sockperf's server does",
+            [o](const std::string& text) -> Status {
+              if (text == "echo")
+                o->reply = ReplyRule::Echo;
+              else if (text == "sockperf")
+                o->reply = ReplyRule::Sockperf;
+              else
+                return make_error(EINVAL, "'" + text + "' is not echo or sockperf");
+              return {};
+            });
+  cl.flag("--app-per-port", "one application (and thread) per port", &o->app_per_port);
+  cl.option("--forward", "ADDR:PORT",
+            "relay: send what the first port receives from the second port to ADDR:PORT",
+            [o](const std::string& text) -> Status {
+              if (auto e = parse_endpoint(text); !e) return e.error();
+              o->forward = text;
+              return {};
+            });
+  cl.note("SIGUSR1 prints the counters so far.");
+  return cl;
 }
 
-Result<EchoOptions> parse_echo_options(int argc, char** argv, bool needs_iface) {
-  EchoOptions o;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto value = [&]() -> Result<std::string> {
-      if (i + 1 >= argc) return make_error(EINVAL, arg + " needs a value");
-      return std::string(argv[++i]);
-    };
-    if (arg == "--iface") {
-      auto v = value();
-      if (!v) return v.error();
-      o.iface = v.value();
-    } else if (arg == "--port") {
-      auto v = value();
-      if (!v) return v.error();
-      auto ports = parse_port_list(v.value());
-      if (!ports) return ports.error();
-      o.ports = ports.value();
-    } else if (arg == "--work-ns" || arg == "--cpu" || arg == "--duration") {
-      auto v = value();
-      if (!v) return v.error();
-      auto n = parse_number(arg.c_str(), v.value());
-      if (!n) return n.error();
-      if (arg == "--work-ns") o.work_ns = n.value();
-      if (arg == "--cpu") o.cpu = static_cast<int>(n.value());
-      if (arg == "--duration") o.duration_s = static_cast<double>(n.value());
-    } else if (arg == "--mode") {
-      auto v = value();
-      if (!v) return v.error();
-      o.mode = v.value();
-      if (o.mode != "adaptive" && o.mode != "interrupt" && o.mode != "poll" && o.mode != "eager")
-        return make_error(
-            EINVAL, "--mode: '" + o.mode + "' is not one of adaptive, interrupt, poll, eager");
-    } else if (arg == "--threading") {
-      auto v = value();
-      if (!v) return v.error();
-      o.threading = v.value();
-      if (o.threading != "rtc" && o.threading != "dedicated")
-        return make_error(EINVAL, "--threading: '" + o.threading + "' is not rtc or dedicated");
-    } else if (arg == "--metrics") {
-      auto v = value();
-      if (!v) return v.error();
-      o.metrics = v.value();
-      if (o.metrics.find(':') == std::string::npos)
-        return make_error(EINVAL, "--metrics: '" + o.metrics + "' is not HOST:PORT");
-    } else if (arg == "--reply") {
-      auto v = value();
-      if (!v) return v.error();
-      if (v.value() == "echo")
-        o.reply = ReplyRule::Echo;
-      else if (v.value() == "sockperf")
-        o.reply = ReplyRule::Sockperf;
-      else
-        return make_error(EINVAL, "--reply: '" + v.value() + "' is not echo or sockperf");
-    } else if (arg == "--forward") {
-      auto v = value();
-      if (!v) return v.error();
-      o.forward = v.value();
-      if (auto e = parse_endpoint(o.forward); !e)
-        return make_error(EINVAL, "--forward: " + e.error().message());
-    } else if (arg == "--app-per-port") {
-      o.app_per_port = true;
-    } else if (arg == "--sink") {
-      o.sink = true;
-    } else if (arg == "--busy-poll") {
-      o.busy_poll = true;
-    } else if (arg == "--generic") {
-      o.generic_xdp = true;
-    } else if (arg == "--quiet") {
-      o.quiet = true;
-    } else {
-      return make_error(EINVAL, "unknown option '" + arg + "'");
-    }
-  }
-  if (needs_iface && o.iface.empty()) return make_error(EINVAL, "--iface IF is required");
-  if (o.ports.empty()) return make_error(EINVAL, "--port P[,P...] is required");
+Status check_echo_options(const EchoOptions& o) {
   if (!o.forward.empty() && o.ports.size() != 2)
     return make_error(EINVAL,
                       "--forward needs exactly two ports: receive on the first, send "
                       "from the second");
   if (!o.forward.empty() && o.app_per_port)
     return make_error(EINVAL, "--forward and --app-per-port do not combine");
-  return o;
+  return {};
 }
 
-std::string echo_usage(const char* program, bool lrp) {
-  std::string u = std::string("usage: ") + program;
-  if (lrp) u += " --iface IF";
-  u += " --port P[,P...] [--work-ns N]";
-  if (lrp)
-    u += " [--mode adaptive|interrupt|poll|eager] [--threading rtc|dedicated] [--generic] "
-         "[--busy-poll]";
-  u += " [--metrics HOST:PORT] [--cpu N] [--duration S] [--sink] [--quiet]"
-       " [--reply echo|sockperf] [--app-per-port] [--forward ADDR:PORT]\n";
-  return u;
+std::optional<int> parse_echo_options(int argc, char** argv, bool lrp, EchoOptions* out) {
+  const cli::CommandLine cl = echo_command_line(lrp, out);
+  if (auto exit = cl.parse_or_exit(argc, argv)) return exit;
+  if (Status st = check_echo_options(*out); !st) return cl.fail(st.error().context);
+  return std::nullopt;
 }
 
 Result<Endpoint> parse_endpoint(const std::string& text) {

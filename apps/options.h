@@ -2,10 +2,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "apps/sockperf_reply.h"
+#include "cli/command_line.h"
 #include "lrp/ip_address.h"
 #include "lrp/result.h"
 
@@ -33,9 +35,15 @@ struct EchoOptions {
   std::string forward;
 };
 
-// Parses argv; on error the message says which option and why.
-Result<EchoOptions> parse_echo_options(int argc, char** argv, bool needs_iface);
-std::string echo_usage(const char* program, bool lrp);
+// The command line of lrp-echo (lrp = true) or kernel-echo, storing into *out.
+cli::CommandLine echo_command_line(bool lrp, EchoOptions* out);
+// The checks across options, after parsing.
+Status check_echo_options(const EchoOptions& options);
+// Parses argv into *out. Returns nothing when the server should start, or
+// the status main() returns at once: 0 after --help, 2 after a bad command
+// line (the reason and the usage printed).
+std::optional<int> parse_echo_options(int argc, char** argv, bool lrp, EchoOptions* out);
+// "9000" or "9000,9001,...".
 Result<std::vector<uint16_t>> parse_port_list(const std::string& text);
 Status pin_to_cpu(int cpu);
 // "a.b.c.d:port" or "[v6]:port".

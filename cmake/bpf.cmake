@@ -21,6 +21,11 @@ else()
   set(LRP_BPF_ARCH ${CMAKE_SYSTEM_PROCESSOR})
 endif()
 
+set(LRP_BPF_WERROR "")
+if(LRP_WERROR)
+  set(LRP_BPF_WERROR -Werror)
+endif()
+
 function(bpf_object name source)
   set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/${name}_skel)
   set(obj ${out_dir}/${name}.bpf.o)
@@ -30,7 +35,7 @@ function(bpf_object name source)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}
-    COMMAND ${BPF_CLANG} -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_${LRP_BPF_ARCH}
+    COMMAND ${BPF_CLANG} -O2 -g -Wall ${LRP_BPF_WERROR} -target bpf -D__TARGET_ARCH_${LRP_BPF_ARCH}
             -I/usr/include/${LRP_MULTIARCH} -I${src_dir} -c ${src_abs} -o ${obj}
     DEPENDS ${src_abs} ${ARGN}
     IMPLICIT_DEPENDS C ${src_abs}

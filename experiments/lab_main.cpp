@@ -1,7 +1,8 @@
 // lrp-lab EXPERIMENT [--out DIR] [--quick] [--metrics HOST:PORT]
-// Entry point of the experiments: replaces itself with the harness
-// (lab/lrp_lab.py) run by the system Python, which has matplotlib, so that
-// signals (Ctrl-C, SIGTERM) reach the harness directly and it can clean up.
+// Entry point of the experiments: checks the command line, then replaces
+// itself with the harness (lab/lrp_lab.py) run by the system Python, which
+// has matplotlib, so that signals (Ctrl-C, SIGTERM) reach the harness
+// directly and it can clean up.
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,11 +11,34 @@
 #include <string>
 #include <vector>
 
+#include "cli/command_line.h"
+
 int main(int argc, char** argv) {
+  std::string experiment, out, metrics;
+  bool quick = false;
+  // The names of lab/lrp_lab.py's EXPERIMENTS.
+  lrp::cli::CommandLine cl(
+      "lrp-lab",
+      "Runs one experiment on a veth pair between two namespaces it creates (load generator\n"
+      "on CPU 0, server on CPU 1), removes everything afterwards, writes results.csv, a PNG\n"
+      "plot and summary.md into DIR and prints the summary table. Needs root.");
+  cl.positional(
+        "EXPERIMENT", "livelock, crosstalk, forwarding or rtc-vs-dedicated",
+        lrp::cli::one_of(&experiment, {"livelock", "crosstalk", "forwarding", "rtc-vs-dedicated"}))
+      .required();
+  cl.option("--out", "DIR", "results directory (default: BUILD/lab-results/EXPERIMENT)",
+            lrp::cli::text(&out));
+  cl.flag("--quick", "the short version (CI): every configuration, fewer steps", &quick);
+  cl.option("--metrics", "HOST:PORT", "serve lrp's metrics there while it runs",
+            lrp::cli::text(&metrics));
+  if (auto exit = cl.parse_or_exit(argc, argv)) return *exit;
+
   const char* python = "/usr/bin/python3";
   const std::string script = std::string(LRP_LAB_DIR) + "/lrp_lab.py";
-  std::vector<std::string> args = {python, script, "--bin", LRP_BIN_DIR};
-  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  std::vector<std::string> args = {python, script, "--bin", LRP_BIN_DIR, experiment};
+  if (!out.empty()) args.insert(args.end(), {"--out", out});
+  if (quick) args.emplace_back("--quick");
+  if (!metrics.empty()) args.insert(args.end(), {"--metrics", metrics});
   std::vector<char*> raw;
   for (auto& a : args) raw.push_back(a.data());
   raw.push_back(nullptr);

@@ -110,7 +110,11 @@ std::string socket_label(const Endpoint& bound) {
   const std::string port = std::to_string(bound.port);
   if (bound.addr.is_any()) return port + (bound.addr.is_v4() ? "/ipv4" : "/ipv6");
   if (bound.addr.is_v4()) return bound.addr.to_string() + ":" + port;
-  return "[" + bound.addr.to_string() + "]:" + port;
+  std::string s = "[";
+  s += bound.addr.to_string();
+  s += "]:";
+  s += port;
+  return s;
 }
 
 EngineSnapshot read_snapshot(Engine& engine, const sched::Scheduler* scheduler,

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace lrp {
 
@@ -51,7 +52,10 @@ Result<IpAddress> IpAddress::parse(std::string_view text) {
       if (inet_pton(AF_INET6, buf, &v6) == 1) return from_v6(v6);
     }
   }
-  return make_error(EINVAL, "'" + std::string(text) + "' is not an IPv4 or IPv6 address");
+  std::string why = "'";
+  why += text;
+  why += "' is not an IPv4 or IPv6 address";
+  return make_error(EINVAL, std::move(why));
 }
 
 bool IpAddress::is_v4() const {
@@ -135,7 +139,11 @@ Result<Endpoint> Endpoint::from_sockaddr(const sockaddr* sa, socklen_t len) {
 std::string Endpoint::to_string() const {
   const std::string p = std::to_string(port);
   if (addr.is_v4()) return addr.to_string() + ":" + p;
-  return "[" + addr.to_string() + "]:" + p;
+  std::string s = "[";
+  s += addr.to_string();
+  s += "]:";
+  s += p;
+  return s;
 }
 
 }  // namespace lrp

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 build_dir=${FUZZ_BUILD_DIR:-build-fuzz}
 seconds=${FUZZ_SECONDS:-45}
 targets=(${FUZZ_TARGETS:-xdp_diff udp_parse checksum})
-CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja -DLRP_FUZZ=ON \
+CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja -DLRP_FUZZ=ON -DLRP_WERROR="${LRP_WERROR:-ON}" \
   -DLRP_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link >/dev/null
 cmake --build "$build_dir" --target fuzzers

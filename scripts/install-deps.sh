@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages lrp needs to build, test and run its experiments.
+# Installs the Debian packages lrp needs to build, test and run its experiments
+# (as root, or through sudo when run by another user).
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config clang clang-format llvm
@@ -14,16 +15,17 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "install-deps: run as root to install: ${missing[*]}" >&2
-    exit 1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # shellcheck source=scripts/as-root.sh
+  source "$(dirname "$0")/as-root.sh"
+  echo "install-deps: installing ${missing[*]}"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 # Debian's prometheus package starts a server on all addresses where systemd
 # runs; lrp's tests start their own on loopback only.
 if command -v systemctl >/dev/null && systemctl is-enabled prometheus >/dev/null 2>&1; then
-  systemctl disable --now prometheus >/dev/null 2>&1 || true
+  # shellcheck source=scripts/as-root.sh
+  source "$(dirname "$0")/as-root.sh"
+  as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The main job on a new machine: install, build, and run the receive-livelock
 # experiment (lrp-lab livelock: every server configuration in both placements,
-# about 9 minutes), then say where its plot and summary are.
+# about 9 minutes), then say where its plot and summary are. Run it as root;
+# as another user, the steps that need root (packages, the experiment) go
+# through sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/as-root.sh
 scripts/install-deps.sh
 scripts/build.sh
 build_dir=${BUILD_DIR:-build}
 out=$(realpath -m "${OUT:-$build_dir/lab-results/livelock}")
-"$build_dir/bin/lrp-lab" livelock --out "$out"
+as_root "$build_dir/bin/lrp-lab" livelock --out "$out"
 echo "main: plot: $out/livelock.png"
 echo "main: summary: $out/summary.md (every step: $out/results.csv)"

@@ -6,6 +6,7 @@
 #                      the reliability tests that run them), in build-tsan/
 # A report fails the run (-fno-sanitize-recover, halt_on_error). Choose with
 # SANITIZERS="asan tsan" (default both). Needs root for the privileged tests.
+# Warnings are errors unless LRP_WERROR=OFF.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 configs=(${SANITIZERS:-asan tsan})
@@ -21,7 +22,7 @@ tsan_targets=(scheduler_test engine_test frame_pool_test exporter_format_test ex
 # positive, GCC PR 105562): keep it a warning in these builds only.
 configure() {  # dir sanitizers
   cmake -S . -B "$1" -G Ninja -DLRP_SANITIZE="$2" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_FLAGS=-Wno-error=maybe-uninitialized >/dev/null
+    -DLRP_WERROR="${LRP_WERROR:-ON}" -DCMAKE_CXX_FLAGS=-Wno-error=maybe-uninitialized >/dev/null
 }
 
 for config in "${configs[@]}"; do

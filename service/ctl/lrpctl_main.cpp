@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 
+#include "cli/command_line.h"
 #include "service/client/client.h"
 #include "service/ctl/format.h"
 
@@ -14,35 +15,19 @@ struct CtlOptions {
   std::string socket_path;
   std::string what = "status";
   bool json = false;
-  bool help = false;
 };
 
-const char* kUsage =
-    "usage: lrpctl [--socket PATH] status|apps|sockets [--json]\n"
-    "  status   lrpd and each engine: queue, core, mode, counters\n"
-    "  apps     each application: pid, uid, weight, delivered, drops by reason, CPU charged\n"
-    "  sockets  each socket lrpd serves and its counters\n";
-
-lrp::Result<CtlOptions> parse_ctl_options(int argc, char** argv) {
-  CtlOptions o;
-  bool got_what = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--socket") {
-      if (i + 1 >= argc) return lrp::make_error(EINVAL, "--socket needs a path");
-      o.socket_path = argv[++i];
-    } else if (arg == "--json") {
-      o.json = true;
-    } else if (arg == "--help" || arg == "-h") {
-      o.help = true;
-    } else if (!got_what && (arg == "status" || arg == "apps" || arg == "sockets")) {
-      o.what = arg;
-      got_what = true;
-    } else {
-      return lrp::make_error(EINVAL, "unknown argument '" + arg + "'");
-    }
-  }
-  return o;
+lrp::cli::CommandLine ctl_command_line(CtlOptions* o) {
+  lrp::cli::CommandLine cl("lrpctl",
+                           "What lrpd is doing, from lrpd itself, as a table or as JSON.");
+  cl.positional("status|apps|sockets", "what to show (default status)",
+                lrp::cli::one_of(&o->what, {"status", "apps", "sockets"}));
+  cl.option("--socket", "PATH", "lrpd's control socket", lrp::cli::text(&o->socket_path));
+  cl.flag("--json", "JSON instead of a table", &o->json);
+  cl.note("  status   lrpd and each engine: queue, core, mode, counters");
+  cl.note("  apps     each application: pid, uid, weight, delivered, drops by reason, CPU charged");
+  cl.note("  sockets  each socket lrpd serves and its counters");
+  return cl;
 }
 
 template <class T>
@@ -60,16 +45,8 @@ std::vector<T> records(const std::vector<lrp::service::Message>& messages,
 
 int main(int argc, char** argv) {
   using namespace lrp::service;
-  auto parsed = parse_ctl_options(argc, argv);
-  if (!parsed) {
-    std::fprintf(stderr, "lrpctl: %s\n%s", parsed.error().message().c_str(), kUsage);
-    return 2;
-  }
-  const CtlOptions& o = parsed.value();
-  if (o.help) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
+  CtlOptions o;
+  if (auto exit = ctl_command_line(&o).parse_or_exit(argc, argv)) return *exit;
   ClientConfig cc;
   cc.socket_path = o.socket_path;
   cc.name = "lrpctl";

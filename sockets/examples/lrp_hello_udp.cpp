@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/command_line.h"
 #include "sockets/api/lrp_sockets.h"
 
 namespace {
@@ -42,39 +43,22 @@ struct Options {
   bool copy = false;
 };
 
-int usage(const char* argv0) {
-  std::fprintf(stderr,
-               "usage: %s --iface IF [--port P] [--threading rtc|dedicated] [--copy] "
-               "[--metrics HOST:PORT] [--count N]\n",
-               argv0);
-  return 2;
-}
-
-bool parse(int argc, char** argv, Options* o) {
-  for (int i = 1; i < argc; i += 2) {
-    const std::string key = argv[i];
-    if (key == "--copy") {
-      o->copy = true;
-      --i;
-      continue;
-    }
-    if (i + 1 == argc) return false;
-    const char* value = argv[i + 1];
-    if (key == "--iface") {
-      o->iface = value;
-    } else if (key == "--port") {
-      o->port = static_cast<uint16_t>(std::atoi(value));
-    } else if (key == "--threading") {
-      o->threading = value;
-    } else if (key == "--metrics") {
-      o->metrics = value;
-    } else if (key == "--count") {
-      o->count = std::atol(value);
-    } else {
-      return false;
-    }
-  }
-  return !o->iface.empty() && o->port != 0;
+// The command line, with the parser every lrp program uses.
+lrp::cli::CommandLine command_line(Options* o) {
+  lrp::cli::CommandLine cl("lrp-hello-udp",
+                           "A UDP server on lrp's native API that answers every datagram with "
+                           "\"hello, \" and its payload.");
+  cl.option("--iface", "IF", "the interface lrp attaches to", lrp::cli::text(&o->iface)).required();
+  cl.option("--port", "P", "UDP port (default 7777)", lrp::cli::integer(&o->port, 1, 65535));
+  cl.option("--threading", "rtc|dedicated",
+            "run to completion (default) or a dedicated engine thread",
+            lrp::cli::one_of(&o->threading, {"rtc", "dedicated"}));
+  cl.flag("--copy", "copying receive, one datagram at a time", &o->copy);
+  cl.option("--metrics", "HOST:PORT", "serve Prometheus metrics there",
+            lrp::cli::text(&o->metrics));
+  cl.option("--count", "N", "answer N datagrams, then exit (default 0: until SIGINT or SIGTERM)",
+            lrp::cli::integer(&o->count, 0, INT64_MAX));
+  return cl;
 }
 
 int fail(const lrp::Error& e) {
@@ -132,7 +116,7 @@ size_t serve_copying(UdpSocket& socket) {
 
 int main(int argc, char** argv) {
   Options o;
-  if (!parse(argc, argv, &o)) return usage(argv[0]);
+  if (auto exit = command_line(&o).parse_or_exit(argc, argv)) return *exit;
   auto threading = lrp::sched::parse_threading(o.threading);
   if (!threading) return fail(threading.error());
 

@@ -27,9 +27,10 @@ std::string resolve_program(const std::string& name) {
   while (start <= dirs.size()) {
     size_t end = dirs.find(':', start);
     if (end == std::string::npos) end = dirs.size();
-    std::string dir = dirs.substr(start, end - start);
-    if (dir.empty()) dir = ".";
-    const std::string candidate = dir + "/" + name;
+    // An empty entry is the current directory.
+    std::string candidate = end > start ? dirs.substr(start, end - start) : std::string(".");
+    candidate += '/';
+    candidate += name;
     if (is_executable_file(candidate)) return candidate;
     start = end + 1;
   }
@@ -38,56 +39,42 @@ std::string resolve_program(const std::string& name) {
 
 }  // namespace
 
-std::string launch_usage(const char* program) {
-  return std::string("usage: ") + program +
-         " --iface IF [--mode adaptive|interrupt|poll] [--threading rtc|dedicated]\n"
-         "       [--metrics HOST:PORT] [--generic] [--verbose] -- CMD ARGS...\n"
-         "Runs CMD with its UDP sockets on IF served by lrp (AF_XDP); every other socket\n"
-         "stays on the kernel. The interface may also come from LRP_IFACE.\n";
+cli::CommandLine launch_command_line(LaunchOptions* o) {
+  if (const char* env_iface = std::getenv("LRP_IFACE")) o->iface = env_iface;
+  cli::CommandLine cl("lrp-run",
+                      "Runs CMD with its UDP sockets on IF served by lrp (AF_XDP); every other "
+                      "socket\nstays on the kernel.");
+  cl.option("--iface", "IF", "the interface (default: $LRP_IFACE)", cli::text(&o->iface));
+  cl.option("--mode", "adaptive|interrupt|poll", "the engine mode (default adaptive)",
+            cli::one_of(&o->mode, {"adaptive", "interrupt", "poll"}));
+  cl.option("--threading", "rtc|dedicated",
+            "run to completion (default) or a dedicated engine thread",
+            cli::one_of(&o->threading, {"rtc", "dedicated"}));
+  cl.option("--metrics", "HOST:PORT", "serve Prometheus metrics there",
+            [o](const std::string& text) -> Status {
+              auto address = exporters::parse_listen_address(text);
+              if (!address) return Error{EINVAL, address.error().context};
+              o->metrics = text;
+              return {};
+            });
+  cl.flag("--generic", "attach XDP in generic (skb) mode", &o->generic_xdp);
+  cl.flag("--verbose", "the library says which sockets it serves", &o->verbose);
+  cl.command("CMD ARGS...", "the program to run and its arguments", &o->command);
+  return cl;
 }
 
-Result<LaunchOptions> parse_launch_options(int argc, char** argv) {
-  LaunchOptions o;
-  if (const char* env_iface = std::getenv("LRP_IFACE")) o.iface = env_iface;
-  int i = 1;
-  for (; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--") {
-      ++i;
-      break;
-    }
-    const bool takes_value =
-        arg == "--iface" || arg == "--mode" || arg == "--threading" || arg == "--metrics";
-    if (takes_value) {
-      if (i + 1 >= argc) return make_error(EINVAL, arg + ": a value is required");
-      const std::string value = argv[++i];
-      if (arg == "--iface") o.iface = value;
-      if (arg == "--mode") o.mode = value;
-      if (arg == "--threading") o.threading = value;
-      if (arg == "--metrics") o.metrics = value;
-    } else if (arg == "--generic") {
-      o.generic_xdp = true;
-    } else if (arg == "--verbose") {
-      o.verbose = true;
-    } else if (!arg.empty() && arg[0] == '-') {
-      return make_error(EINVAL, "unknown option '" + arg + "'");
-    } else {
-      break;  // the command, without a "--" before it
-    }
-  }
-  for (; i < argc; ++i) o.command.emplace_back(argv[i]);
+Status check_launch_options(const LaunchOptions& o) {
   if (o.iface.empty())
-    return make_error(EINVAL, "no interface given: use --iface IF (or set LRP_IFACE)");
-  if (!o.mode.empty() && o.mode != "adaptive" && o.mode != "interrupt" && o.mode != "poll")
-    return make_error(EINVAL, "--mode: '" + o.mode + "' is not one of adaptive, interrupt, poll");
-  if (!o.threading.empty() && o.threading != "rtc" && o.threading != "dedicated")
-    return make_error(EINVAL, "--threading: '" + o.threading + "' is not rtc or dedicated");
-  if (!o.metrics.empty()) {
-    auto address = exporters::parse_listen_address(o.metrics);
-    if (!address) return Error{EINVAL, "--metrics: " + address.error().context};
-  }
-  if (o.command.empty()) return make_error(EINVAL, "no program given after --");
-  return o;
+    return make_error(0, "no interface given: use --iface IF (or set LRP_IFACE)");
+  if (o.command.empty()) return make_error(0, "no program given after --");
+  return {};
+}
+
+std::optional<int> parse_launch_options(int argc, char** argv, LaunchOptions* out) {
+  const cli::CommandLine cl = launch_command_line(out);
+  if (auto exit = cl.parse_or_exit(argc, argv)) return exit;
+  if (Status st = check_launch_options(*out); !st) return cl.fail(st.error().context);
+  return std::nullopt;
 }
 
 Result<std::string> check_can_launch(const LaunchOptions& o) {
@@ -112,11 +99,14 @@ Result<std::string> find_preload_library() {
   self[n] = '\0';
   std::string dir(self);
   dir.erase(dir.rfind('/'));
-  const std::string library = dir + "/../lib/liblrp-preload.so";
+  // Installed first: a build tree has no LIBDIR/lrp/ beside its bin/.
+  const std::string candidates[] = {dir + "/" LRP_PRELOAD_FROM_BIN "/liblrp-preload.so",
+                                    dir + "/../lib/liblrp-preload.so"};
   char real[PATH_MAX];
-  if (realpath(library.c_str(), real) == nullptr)
-    return errno_error("preload library " + library + " (expected beside lrp-run's bin/)");
-  return std::string(real);
+  for (const std::string& library : candidates)
+    if (realpath(library.c_str(), real) != nullptr) return std::string(real);
+  return make_error(ENOENT, "preload library not found beside lrp-run: neither " + candidates[0] +
+                                " (installed) nor " + candidates[1] + " (build tree)");
 }
 
 }  // namespace lrp::launcher

@@ -2,9 +2,11 @@
 // program to run under it.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cli/command_line.h"
 #include "lrp/result.h"
 
 namespace lrp::launcher {
@@ -19,15 +21,21 @@ struct LaunchOptions {
   std::vector<std::string> command;  // CMD ARGS...
 };
 
-// Parses `lrp-run [options] -- CMD ARGS...`; the error says which option and why.
-Result<LaunchOptions> parse_launch_options(int argc, char** argv);
-std::string launch_usage(const char* program);
+// lrp-run's command line, storing into *out (LRP_IFACE is read first).
+cli::CommandLine launch_command_line(LaunchOptions* out);
+// The checks after parsing: an interface and a program were given.
+Status check_launch_options(const LaunchOptions& options);
+// Parses `lrp-run [options] -- CMD ARGS...` into *out. Returns nothing when
+// lrp-run should go on, or the status main() returns at once: 0 after
+// --help, 2 after a bad command line (the reason and the usage printed).
+std::optional<int> parse_launch_options(int argc, char** argv, LaunchOptions* out);
 
 // Checks that need the system: root, the interface in this network
 // namespace, the program on PATH. Returns the program's path.
 Result<std::string> check_can_launch(const LaunchOptions& options);
 
-// The preload library beside the launcher: BIN/../lib/liblrp-preload.so.
+// The preload library, found from the launcher's own path: in the build tree
+// BIN/../lib/liblrp-preload.so, once installed PREFIX/LIBDIR/lrp/.
 Result<std::string> find_preload_library();
 
 }  // namespace lrp::launcher

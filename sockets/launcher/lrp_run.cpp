@@ -25,13 +25,8 @@ void set_env(const char* name, const std::string& value) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto parsed = lrp::launcher::parse_launch_options(argc, argv);
-  if (!parsed) {
-    std::fprintf(stderr, "lrp-run: %s\n%s", parsed.error().context.c_str(),
-                 lrp::launcher::launch_usage(argv[0]).c_str());
-    return 2;
-  }
-  const auto& o = parsed.value();
+  lrp::launcher::LaunchOptions o;
+  if (auto exit = lrp::launcher::parse_launch_options(argc, argv, &o)) return *exit;
   auto program = lrp::launcher::check_can_launch(o);
   if (!program) return fail(program.error(), 1);
   // A program the library cannot reach still runs, on the kernel; say so.

@@ -156,8 +156,9 @@ TEST_F(EngineTest, EachSocketReceivesOnlyItsOwnPort) {
   SlotId b = bind_any(7011);
   UdpPeer client(bench_->client_ns, AF_INET);
   for (int i = 0; i < 30; ++i) {
-    ASSERT_TRUE(client.send_to(VethBench::kServer4, 7010, "a" + std::to_string(i)));
-    ASSERT_TRUE(client.send_to(VethBench::kServer4, 7011, "b" + std::to_string(i)));
+    const std::string n = std::to_string(i);
+    ASSERT_TRUE(client.send_to(VethBench::kServer4, 7010, std::string("a").append(n)));
+    ASSERT_TRUE(client.send_to(VethBench::kServer4, 7011, std::string("b").append(n)));
   }
   auto got_a = receive(a, 30);
   auto got_b = receive(b, 30);

@@ -43,7 +43,10 @@ TEST(PreloadCalls, ServedSocketsKeepUdpSemantics) {
   ASSERT_TRUE(bench.ok);
   constexpr int kEchoPorts = 16;
   std::string ports;
-  for (int i = 0; i < kEchoPorts; ++i) ports += (i ? "," : "") + std::to_string(9800 + i);
+  for (int i = 0; i < kEchoPorts; ++i) {
+    if (i > 0) ports += ',';
+    ports += std::to_string(9800 + i);
+  }
   ChildProcess echo({"ip", "netns", "exec", bench.client_ns, bin_dir() + "/kernel-echo", "--port",
                      ports, "--quiet"},
                     temp_path("echo"));

@@ -58,7 +58,10 @@ std::string describe(const sockaddr_storage& ss, bool with_port) {
   if (ss.ss_family == AF_INET6)
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr, text, sizeof(text));
   std::string s = text;
-  if (with_port) s += ":" + std::to_string(port_of(ss));
+  if (with_port) {
+    s += ':';
+    s += std::to_string(port_of(ss));
+  }
   return s;
 }
 

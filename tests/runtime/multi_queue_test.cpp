@@ -68,9 +68,11 @@ size_t client_side(const VethBench& bench, int cpu, bool v6) {
   const std::string server = v6 ? VethBench::kServer6 : VethBench::kServer4;
   size_t echoed = 0;
   for (int round = 0; round < kPerSender; ++round) {
-    for (auto& p : peers)
-      EXPECT_TRUE(
-          p->send_to(server, kPort, "q" + std::to_string(cpu) + "-" + std::to_string(round)));
+    std::string payload = "q";
+    payload += std::to_string(cpu);
+    payload += '-';
+    payload += std::to_string(round);
+    for (auto& p : peers) EXPECT_TRUE(p->send_to(server, kPort, payload));
     for (auto& p : peers) {
       std::string got;
       if (p->receive(&got, 2000)) ++echoed;
@@ -109,8 +111,9 @@ TEST_P(RuntimeMultiQueue, EveryQueueDeliversAndNothingIsLost) {
   std::thread server([&] { echo_loop(r, app.value(), running); });
 
   size_t echoed[2] = {0, 0};
-  std::thread c0([&] { echoed[0] = client_side(bench, 0, v6); });
-  std::thread c1([&] { echoed[1] = client_side(bench, 1, v6); });
+  // A structured binding is captured by copy: clang before 16 cannot capture it.
+  std::thread c0([&, ipv6 = v6] { echoed[0] = client_side(bench, 0, ipv6); });
+  std::thread c1([&, ipv6 = v6] { echoed[1] = client_side(bench, 1, ipv6); });
   c0.join();
   c1.join();
   running = false;

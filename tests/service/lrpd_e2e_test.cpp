@@ -329,7 +329,8 @@ TEST(Lrpd, ServesEveryQueue) {
     for (int i = 0; i < kPeers; ++i)
       peers.push_back(std::make_unique<UdpPeer>(b.bench.client_ns, AF_INET));
     for (int r = 0; r < kRounds; ++r) {
-      for (auto& p : peers) p->send_to(VethBench::kServer4, 7060, "q" + std::to_string(r));
+      const std::string payload = std::string("q").append(std::to_string(r));
+      for (auto& p : peers) p->send_to(VethBench::kServer4, 7060, payload);
       for (auto& p : peers) {
         std::string got;
         if (p->receive(&got, 2000)) ++*out;

@@ -1,0 +1,29 @@
+// A program of another project, built against the installed lrp: it names a
+// socket option and opens a stack on an interface that does not exist, which
+// needs no privileges and goes through the engine's interface lookup.
+#include <cerrno>
+#include <cstdio>
+#include <string>
+
+#include "sockets/api/lrp_sockets.h"
+
+int main() {
+  auto option = lrp::sockets::parse_option("weight");
+  if (!option || std::string(lrp::sockets::to_string(option.value())) != "weight") {
+    std::fprintf(stderr, "consumer: parse_option(\"weight\") failed\n");
+    return 1;
+  }
+  lrp::sockets::StackConfig config;
+  config.ifname = "lrpnosuch0";
+  auto stack = lrp::sockets::Stack::open(config);
+  if (stack) {
+    std::fprintf(stderr, "consumer: opened a stack on a missing interface\n");
+    return 1;
+  }
+  if (stack.error().code != ENODEV) {
+    std::fprintf(stderr, "consumer: expected ENODEV, got: %s\n", stack.error().message().c_str());
+    return 1;
+  }
+  std::printf("consumer: ok: %s\n", stack.error().message().c_str());
+  return 0;
+}
