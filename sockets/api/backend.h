@@ -84,13 +84,5 @@ class Backend {
   virtual std::string metrics_url() const = 0;
 };
 
-struct StackConfig;
-
-// The in-process backend, when the library linked has one (its file
-// registers it at start-up): the drop-in library for lrpd is built without
-// it, so served programs carry neither libbpf nor the metrics server.
-using InProcessOpener = Result<std::unique_ptr<Backend>> (*)(StackConfig& config);
-void register_in_process(InProcessOpener opener);
-InProcessOpener in_process_opener();
 
 }  // namespace lrp::sockets

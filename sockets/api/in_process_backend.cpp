@@ -1,9 +1,18 @@
 #include "sockets/api/in_process_backend.h"
 
+#include <bpf/libbpf.h>
+
 #include "exporters/metrics_server.h"
 #include "sockets/api/stack.h"
 
 namespace lrp::sockets {
+
+namespace {
+int quiet_libbpf(enum libbpf_print_level, const char*, va_list) {
+  return 0;
+}
+}  // namespace
+
 
 Result<std::unique_ptr<Backend>> InProcessBackend::open(StackConfig& config) {
   runtime::RuntimeConfig rc;
@@ -17,18 +26,16 @@ Result<std::unique_ptr<Backend>> InProcessBackend::open(StackConfig& config) {
   rc.scheduler.busy_poll = config.busy_poll;
   rc.cpus = config.cpus;
   rc.program = "lrp";
+  // libbpf explains a refused attach in lines of its own; the error that
+  // comes back says it in one.
+  const libbpf_print_fn_t previous = config.quiet ? libbpf_set_print(quiet_libbpf) : nullptr;
   auto runtime = runtime::InterfaceRuntime::open(rc);
+  if (config.quiet) libbpf_set_print(previous);
   if (!runtime) return runtime.error();
   config.threading = runtime.value()->scheduler(0).config().threading;
   LRP_TRY(runtime.value()->start());
   return std::unique_ptr<Backend>(new InProcessBackend(std::move(runtime.value())));
 }
-
-// Linked in, the in-process backend is there for every Stack.
-static const bool registered = [] {
-  register_in_process(&InProcessBackend::open);
-  return true;
-}();
 
 InProcessBackend::InProcessBackend(std::unique_ptr<runtime::InterfaceRuntime> runtime)
     : runtime_(std::move(runtime)) {}

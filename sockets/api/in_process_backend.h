@@ -15,6 +15,8 @@ class MetricsServer;
 
 namespace lrp::sockets {
 
+struct StackConfig;
+
 class InProcessBackend : public Backend {
  public:
   explicit InProcessBackend(std::unique_ptr<runtime::InterfaceRuntime> runtime);

@@ -5,6 +5,9 @@
 #include "lrp/netdev.h"
 #include "sockets/api/application.h"
 #include "sockets/api/service_backend.h"
+#ifndef LRP_SOCKETS_LRPD_ONLY
+#include "sockets/api/in_process_backend.h"
+#endif
 #include "sockets/api/udp_socket.h"
 
 namespace lrp::sockets {
@@ -14,8 +17,6 @@ namespace {
 // One engine per interface queue and process: a second XDP attach would
 // fight the first.
 std::mutex open_mutex;
-InProcessOpener g_in_process = nullptr;
-
 std::set<std::string>& open_interfaces() {
   static std::set<std::string> names;
   return names;
@@ -32,21 +33,21 @@ Error explain_open_failure(const StackConfig& config, const Error& e) {
 
 }  // namespace
 
-void register_in_process(InProcessOpener opener) {
-  g_in_process = opener;
-}
-
-InProcessOpener in_process_opener() {
-  return g_in_process;
+// The in-process backend, unless this is the build of the native API for
+// lrpd only (the drop-in library for lrpd: served programs carry neither
+// libbpf nor the metrics server).
+Result<std::unique_ptr<Backend>> open_in_process(StackConfig& config) {
+#ifdef LRP_SOCKETS_LRPD_ONLY
+  return make_error(ENOTSUP, "open lrp on " + config.ifname +
+                                 " in this process: this build serves through lrpd only");
+#else
+  return InProcessBackend::open(config);
+#endif
 }
 
 Result<std::shared_ptr<Stack>> Stack::open(const StackConfig& config) {
   if (!config.in_process) return open_on_lrpd(config);
   if (config.ifname.empty()) return make_error(ENODEV, "open lrp: no interface named");
-  InProcessOpener opener = in_process_opener();
-  if (opener == nullptr)
-    return make_error(ENOTSUP, "open lrp on " + config.ifname +
-                                   " in this process: this build serves through lrpd only");
   std::shared_ptr<Stack> stack(new Stack());
   stack->config_ = config;
   {
@@ -55,7 +56,7 @@ Result<std::shared_ptr<Stack>> Stack::open(const StackConfig& config) {
       return make_error(EBUSY, "open lrp on " + config.ifname +
                                    ": this process already has a stack on the interface");
   }
-  auto backend = opener(stack->config_);
+  auto backend = open_in_process(stack->config_);
   if (!backend) {
     std::lock_guard lock(open_mutex);
     open_interfaces().erase(config.ifname);

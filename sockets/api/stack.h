@@ -42,6 +42,7 @@ struct StackConfig {
   bool in_process = false;
   std::string lrpd_socket;  // empty: $LRP_SOCKET, else /run/lrp/lrpd.sock
   std::string name;         // what lrpd shows for this process; empty: its command
+  bool quiet = false;       // in process: libbpf's own messages are not printed
   std::string ifname;
   sched::Mode mode = sched::Mode::Adaptive;
   // RunToCompletion: the thread that receives does its sockets' protocol

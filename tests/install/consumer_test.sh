@@ -19,7 +19,7 @@ libdir=$(dirname "$(find "$prefix" -name liblrp.so -print -quit)")
 [[ $libdir != . ]] || fail "no liblrp.so under $prefix"
 for f in "$prefix/bin/lrp-run" "$prefix/bin/lrp-echo" "$libdir/liblrp.a" \
   "$libdir/cmake/lrp/lrpConfig.cmake" "$libdir/pkgconfig/lrp.pc" \
-  "$libdir/lrp/liblrp-preload.so" "$prefix/include/lrp/sockets/api/lrp_sockets.h"; do
+  "$libdir/lrp/liblrp-preload.so" "$libdir/lrp/liblrp-preload-in-process.so" "$prefix/include/lrp/sockets/api/lrp_sockets.h"; do
   [[ -e $f ]] || fail "missing after install: ${f#"$prefix"/}"
 done
 if [[ -e $project/service/lrpd.service ]]; then
@@ -47,9 +47,9 @@ export PKG_CONFIG_PATH=$libdir/pkgconfig
 # The installed launcher finds the installed library, not the build tree's.
 if [[ $(id -u) -eq 0 ]]; then
   # shellcheck disable=SC2016 # the shell under lrp-run expands it
-  out=$("$prefix/bin/lrp-run" --iface lo -- sh -c 'echo "$LD_PRELOAD"')
-  [[ $out == "$(realpath "$libdir/lrp/liblrp-preload.so")"* ]] ||
-    fail "installed lrp-run preloads '$out', not $libdir/lrp/liblrp-preload.so"
+  out=$("$prefix/bin/lrp-run" --in-process --iface lo -- sh -c 'echo "$LD_PRELOAD"')
+  [[ $out == "$(realpath "$libdir/lrp/liblrp-preload-in-process.so")"* ]] ||
+    fail "installed lrp-run preloads '$out', not $libdir/lrp/liblrp-preload-in-process.so"
   echo "install test: lrp-run preloads ${out%%:*}"
 fi
 echo "install test: passed"

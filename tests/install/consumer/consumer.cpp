@@ -1,6 +1,7 @@
 // A program of another project, built against the installed lrp: it names a
-// socket option and opens a stack on an interface that does not exist, which
-// needs no privileges and goes through the engine's interface lookup.
+// socket option, opens an in-process stack on an interface that does not
+// exist (no privileges needed; it goes through the engine's interface
+// lookup) and an lrpd stack on a socket where no lrpd listens.
 #include <cerrno>
 #include <cstdio>
 #include <string>
@@ -14,6 +15,7 @@ int main() {
     return 1;
   }
   lrp::sockets::StackConfig config;
+  config.in_process = true;
   config.ifname = "lrpnosuch0";
   auto stack = lrp::sockets::Stack::open(config);
   if (stack) {
@@ -25,5 +27,13 @@ int main() {
     return 1;
   }
   std::printf("consumer: ok: %s\n", stack.error().message().c_str());
+  lrp::sockets::StackConfig lrpd;
+  lrpd.lrpd_socket = "/nonexistent/lrpd.sock";
+  auto attached = lrp::sockets::Stack::open(lrpd);
+  if (attached || attached.error().code != ENOENT) {
+    std::fprintf(stderr, "consumer: expected ENOENT without lrpd\n");
+    return 1;
+  }
+  std::printf("consumer: ok: %s\n", attached.error().message().c_str());
   return 0;
 }
