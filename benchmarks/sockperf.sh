@@ -22,8 +22,8 @@ start_server() {  # kind
   local cmd=(sockperf server -i 198.18.0.1 -p 11111)
   case $1 in
     kernel) ;;
-    lrp-poll) cmd=("$bin/lrp-run" --iface "$sif" --mode poll -- "${cmd[@]}") ;;
-    lrp-adaptive) cmd=("$bin/lrp-run" --iface "$sif" --mode adaptive -- "${cmd[@]}") ;;
+    lrp-poll) cmd=("$bin/lrp-run" --in-process --iface "$sif" --mode poll -- "${cmd[@]}") ;;
+    lrp-adaptive) cmd=("$bin/lrp-run" --in-process --iface "$sif" --mode adaptive -- "${cmd[@]}") ;;
     *) echo "sockperf.sh: unknown server $1" >&2; exit 2 ;;
   esac
   rm -f "$work/pid"

@@ -12,6 +12,9 @@
 namespace lrp::launcher {
 
 struct LaunchOptions {
+  // lrpd (the default) or an engine in the served process (--in-process).
+  bool in_process = false;
+  std::string socket;  // lrpd's control socket; empty: $LRP_SOCKET or the default
   std::string iface;
   std::string mode;       // empty: the library's default
   std::string threading;  // empty: the library's default
@@ -30,12 +33,15 @@ Status check_launch_options(const LaunchOptions& options);
 // --help, 2 after a bad command line (the reason and the usage printed).
 std::optional<int> parse_launch_options(int argc, char** argv, LaunchOptions* out);
 
-// Checks that need the system: root, the interface in this network
-// namespace, the program on PATH. Returns the program's path.
+// Checks that need the system: with lrpd, that it answers on its socket;
+// in process, root and the interface in this network namespace; the program
+// on PATH. Returns the program's path.
 Result<std::string> check_can_launch(const LaunchOptions& options);
 
 // The preload library, found from the launcher's own path: in the build tree
-// BIN/../lib/liblrp-preload.so, once installed PREFIX/LIBDIR/lrp/.
-Result<std::string> find_preload_library();
+// BIN/../lib/, once installed PREFIX/LIBDIR/lrp/. liblrp-preload.so serves
+// through lrpd and carries no engine; liblrp-preload-in-process.so has the
+// engine (and the metrics endpoint).
+Result<std::string> find_preload_library(bool in_process);
 
 }  // namespace lrp::launcher

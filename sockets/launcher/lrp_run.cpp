@@ -1,5 +1,6 @@
 // lrp-run: starts an unmodified program with the lrp preload library, so its
-// UDP sockets on the given interface are served by lrp (the `onload` model).
+// UDP sockets are served by lrp (the `onload` model): through lrpd, or by an
+// engine in the program's own process (--in-process).
 #include <unistd.h>
 
 #include <cstdio>
@@ -34,11 +35,16 @@ int main(int argc, char** argv) {
     const std::string note = lrp::launcher::unsupported_note(program.value(), kind.value());
     if (!note.empty()) std::fprintf(stderr, "lrp-run: %s\n", note.c_str());
   }
-  auto library = lrp::launcher::find_preload_library();
+  auto library = lrp::launcher::find_preload_library(o.in_process);
   if (!library) return fail(library.error(), 1);
 
   namespace p = lrp::preload;
-  set_env(p::kEnvIface, o.iface);
+  if (o.in_process) {
+    set_env(p::kEnvIface, o.iface);
+  } else {
+    unsetenv(p::kEnvIface);
+    set_env(p::kEnvSocket, o.socket);
+  }
   set_env(p::kEnvMode, o.mode);
   set_env(p::kEnvThreading, o.threading);
   set_env(p::kEnvMetrics, o.metrics);

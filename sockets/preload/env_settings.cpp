@@ -16,8 +16,8 @@ std::string env(const char* name) {
 Result<Settings> settings_from_env() {
   Settings s;
   s.iface = env(kEnvIface);
-  if (s.iface.empty())
-    return make_error(EINVAL, std::string(kEnvIface) + " is not set: no lrp interface given");
+  s.in_process = !s.iface.empty();
+  s.socket = env(kEnvSocket);
   if (auto m = env(kEnvMode); !m.empty()) s.mode = m;
   if (s.mode != "adaptive" && s.mode != "interrupt" && s.mode != "poll")
     return make_error(EINVAL, std::string(kEnvMode) + "='" + s.mode +

@@ -8,7 +8,11 @@
 
 namespace lrp::preload {
 
+// Set: an engine in the served process on this interface (lrp-run
+// --in-process). Unset: lrpd serves, at LRP_SOCKET (default
+// /run/lrp/lrpd.sock).
 inline constexpr const char* kEnvIface = "LRP_IFACE";
+inline constexpr const char* kEnvSocket = "LRP_SOCKET";
 inline constexpr const char* kEnvMode = "LRP_MODE";               // adaptive | interrupt | poll
 inline constexpr const char* kEnvThreading = "LRP_THREADING";     // rtc | dedicated
 inline constexpr const char* kEnvMetrics = "LRP_METRICS";         // HOST:PORT, unset = off
@@ -20,7 +24,9 @@ inline constexpr const char* kEnvVerbose = "LRP_VERBOSE";  // "1": say which soc
 inline constexpr const char* kEnvStatsDir = "LRP_STATS_DIR";
 
 struct Settings {
-  std::string iface;
+  bool in_process = false;
+  std::string socket;  // lrpd's control socket (lrpd mode)
+  std::string iface;   // the engine's interface (in process)
   std::string mode = "adaptive";
   std::string threading = "rtc";
   std::string metrics;

@@ -31,16 +31,19 @@ bool is_udp(int domain, int type, int protocol) {
          (protocol == 0 || protocol == IPPROTO_UDP);
 }
 
-// The child of a fork keeps its kernel sockets; sockets the parent served
-// with lrp stay the parent's (see refuse_inherited).
+// The child of a fork keeps its kernel sockets. Sockets lrpd serves go on
+// being served in the child, shared as a kernel socket is; sockets the
+// parent's own engine served stay the parent's (see refuse_inherited).
 void after_fork_in_child() {
   FdTable::get().reset_lock_after_fork();
   InternalFds::get().reset_lock_after_fork();
   EpollRegistry::get().reset_lock_after_fork();
   TakeoverStats::get().after_fork();
   Runtime::get().note_fork_child();
-  FdTable::get().for_each([](int, const std::shared_ptr<TrackedSocket>& s) {
-    if (s->taken()) s->mark_inherited();
+  const Settings* s = Runtime::get().settings();
+  if (s == nullptr || !s->in_process) return;
+  FdTable::get().for_each([](int, const std::shared_ptr<TrackedSocket>& t) {
+    if (t->taken()) t->mark_inherited();
   });
 }
 

@@ -1,7 +1,6 @@
 #include "sockets/preload/runtime.h"
 
 #include <arpa/inet.h>
-#include <bpf/libbpf.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -11,6 +10,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "service/protocol.h"
+#include "sockets/api/service_backend.h"
 #include "sockets/preload/fd_table.h"
 #include "sockets/preload/libc_calls.h"
 #include "sockets/preload/wait_policy.h"
@@ -67,10 +68,6 @@ std::optional<IpAddress> address_of(const sockaddr* sa) {
   return a.value();
 }
 
-int quiet_libbpf(enum libbpf_print_level, const char*, va_list) {
-  return 0;
-}
-
 bool is_multicast(const IpAddress& a) {
   if (a.is_v4()) return (a.v4_bytes()[0] & 0xf0) == 0xe0 || a.to_v4().s_addr == INADDR_BROADCAST;
   return a.bytes()[0] == 0xff;
@@ -103,20 +100,44 @@ bool Runtime::interface_known() {
   return true;
 }
 
+// In process: the engine's interface. With lrpd: the interfaces lrpd
+// serves, as it says (the first one names the datagrams' interface).
+std::vector<std::string> Runtime::served_interfaces() {
+  if (settings_->in_process) return {settings_->iface};
+  std::vector<std::string> names;
+  auto stack = this->stack();
+  if (!stack) return names;
+  auto* lrpd = dynamic_cast<sockets::ServiceBackend*>(&stack.value()->backend());
+  if (lrpd == nullptr) return names;
+  auto engines = lrpd->client().query(service::MsgType::QueryStatus);
+  if (!engines) return names;
+  for (const service::Message& m : engines.value()) {
+    service::EngineStatus e{};
+    if (m.type != service::MsgType::EngineStatusRecord || !m.read(&e)) continue;
+    const std::string name(e.ifname, strnlen(e.ifname, sizeof(e.ifname)));
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  return names;
+}
+
 void Runtime::load_interface() {
+  const std::vector<std::string> names = served_interfaces();
   InsideLrp inside;
-  ifindex_ = static_cast<int>(if_nametoindex(settings_->iface.c_str()));
+  if (names.empty()) return;
+  ifindex_ = static_cast<int>(if_nametoindex(names[0].c_str()));
   const int probe = libc().socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (probe >= 0) {
     ifreq req{};
-    std::strncpy(req.ifr_name, settings_->iface.c_str(), IFNAMSIZ - 1);
+    std::strncpy(req.ifr_name, names[0].c_str(), IFNAMSIZ - 1);
     if (libc().ioctl(probe, SIOCGIFMTU, &req) == 0 && req.ifr_mtu > 0) mtu_ = req.ifr_mtu;
     libc().close(probe);
   }
   ifaddrs* list = nullptr;
   if (getifaddrs(&list) != 0) return;
   for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
-    if (i->ifa_addr == nullptr || settings_->iface != i->ifa_name) continue;
+    if (i->ifa_addr == nullptr ||
+        std::find(names.begin(), names.end(), i->ifa_name) == names.end())
+      continue;
     auto address = address_of(i->ifa_addr);
     if (!address) continue;
     InterfacePrefix p{address.value(), prefix_length(i->ifa_netmask), {}};
@@ -216,12 +237,14 @@ Result<std::shared_ptr<sockets::Stack>> Runtime::stack() {
   if (stack_ != nullptr) return stack_;
   if (forked_from_stack_)
     return make_error(EBUSY, "this process was forked from one that serves " + s->iface +
-                                 " with lrp; only the parent's engine serves it");
+                                 " with lrp in process; only the parent's engine serves it");
   if (stack_error_ && now_ns() - stack_error_at_ns_ < kRetryOpenNs) return *stack_error_;
   reserve_fds();
   InsideLrp inside;
   sockets::StackConfig config;
-  config.in_process = true;
+  config.in_process = s->in_process;
+  config.lrpd_socket = s->socket;
+  config.name = program_invocation_short_name;
   config.ifname = s->iface;
   auto mode = sched::parse_mode(s->mode);
   auto threading = sched::parse_threading(s->threading);
@@ -233,9 +256,8 @@ Result<std::shared_ptr<sockets::Stack>> Runtime::stack() {
   config.metrics = s->metrics;
   // libbpf explains a refused attach in several lines of its own; the
   // library says it in one (libbpf's stay for LRP_VERBOSE).
-  const libbpf_print_fn_t previous = s->verbose ? nullptr : libbpf_set_print(quiet_libbpf);
+  config.quiet = !s->verbose;
   auto stack = sockets::Stack::open(config);
-  if (!s->verbose) libbpf_set_print(previous);
   if (!stack) {
     stack_error_ = stack.error();
     stack_error_at_ns_ = now_ns();
@@ -245,8 +267,12 @@ Result<std::shared_ptr<sockets::Stack>> Runtime::stack() {
   stack_ = std::move(stack.value());
   if (s->verbose) {
     const std::string url = stack_->metrics_url();
-    say("serving udp on " + s->iface + " (mode " + s->mode + ", threading " + s->threading +
-        (url.empty() ? std::string() : ", metrics at " + url) + ")");
+    if (s->in_process) {
+      say("serving udp on " + s->iface + " (mode " + s->mode + ", threading " + s->threading +
+          (url.empty() ? std::string() : ", metrics at " + url) + ")");
+    } else {
+      say("serving udp through lrpd");
+    }
   }
   return stack_;
 }
@@ -260,7 +286,8 @@ void Runtime::note_fork_child() {
   // Called in the child right after fork, one thread only: no lock needed,
   // and the parent's lock state is not to be trusted.
   new (&mutex_) std::mutex();
-  if (stack_ != nullptr) {
+  // lrpd's client follows a fork by itself: the child keeps serving.
+  if (stack_ != nullptr && settings_ != nullptr && settings_->in_process) {
     forked_from_stack_ = true;
     // The stack's memory and fds are the parent's: leave them alone for good.
     new std::shared_ptr<sockets::Stack>(std::move(stack_));

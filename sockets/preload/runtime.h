@@ -92,6 +92,7 @@ class Runtime {
   // Loads the interface's addresses the first time; false without settings.
   bool interface_known();
   void load_interface();
+  std::vector<std::string> served_interfaces();
   void reserve_fds();
 
   std::mutex mutex_;  // the stack, messages said once

@@ -26,7 +26,7 @@ TEST(PreloadCalls, OtherSocketsBehaveExactlyAsWithoutIt) {
       run_capture({"ip", "netns", "exec", bench.server_ns, probe(), "passthrough"}, 30000, &plain),
       0)
       << plain;
-  ASSERT_EQ(run_capture({"ip", "netns", "exec", bench.server_ns, bin_dir() + "/lrp-run", "--iface",
+  ASSERT_EQ(run_capture({"ip", "netns", "exec", bench.server_ns, bin_dir() + "/lrp-run", "--in-process", "--iface",
                          bench.server_if, "--verbose", "--", probe(), "passthrough"},
                         30000, &preloaded),
             0)
@@ -60,7 +60,7 @@ TEST(PreloadCalls, ServedSocketsKeepUdpSemantics) {
   ASSERT_TRUE(listening) << echo.output();
   std::string out;
   const int status = run_capture(
-      {"ip", "netns", "exec", bench.server_ns, bin_dir() + "/lrp-run", "--iface", bench.server_if,
+      {"ip", "netns", "exec", bench.server_ns, bin_dir() + "/lrp-run", "--in-process", "--iface", bench.server_if,
        "--verbose", "--", probe(), "semantics", "9800", std::to_string(kEchoPorts)},
       60000, &out);
   EXPECT_EQ(status, 0) << out;

@@ -94,7 +94,7 @@ std::vector<Backend> backends() {
                                          "env",
                                          "LRP_STATS_DIR=" + stats,
                                          bin + "/lrp-run",
-                                         "--iface",
+                                         "--in-process", "--iface",
                                          b.server_if,
                                          "--"};
        }},

@@ -60,7 +60,7 @@ class PreloadFallback : public testing::Test {
                                      "env",
                                      "LRP_STATS_DIR=" + stats_,
                                      bin_dir() + "/lrp-run",
-                                     "--iface",
+                                     "--in-process", "--iface",
                                      bench_->server_if,
                                      "--",
                                      bin_dir() + "/preload-probe",

@@ -1,5 +1,6 @@
-// lrp-run refuses clearly what cannot work: no interface, an interface that
-// is not there, a user who is not root, a program that is not there.
+// lrp-run refuses clearly what cannot work: no lrpd to attach to (and says
+// how to start one), in process no interface, an interface that is not
+// there, a user who is not root; a program that is not there.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -17,16 +18,34 @@ std::string lrp_run() {
   return bin_dir() + "/lrp-run";
 }
 
-TEST(Launcher, RefusesWithoutAnInterface) {
+TEST(Launcher, WithoutLrpdSaysHowToStartIt) {
+  unsetenv("LRP_IFACE");
+  const std::string socket = "/tmp/lrp-launcher-no-lrpd-" + std::to_string(getpid()) + ".sock";
+  std::string out;
+  EXPECT_EQ(run_capture({lrp_run(), "--socket", socket, "--", "true"}, 10000, &out), 1);
+  EXPECT_NE(out.find("lrpd does not answer at " + socket), std::string::npos) << out;
+  EXPECT_NE(out.find("lrpd --iface IF"), std::string::npos) << out;
+  EXPECT_NE(out.find("--in-process"), std::string::npos) << out;
+}
+
+TEST(Launcher, EngineOptionsNeedInProcess) {
   unsetenv("LRP_IFACE");
   std::string out;
-  EXPECT_EQ(run_capture({lrp_run(), "--", "true"}, 10000, &out), 2);
+  EXPECT_EQ(run_capture({lrp_run(), "--mode", "poll", "--", "true"}, 10000, &out), 2);
+  EXPECT_NE(out.find("add --in-process"), std::string::npos) << out;
+}
+
+TEST(Launcher, RefusesWithoutAnInterfaceInProcess) {
+  unsetenv("LRP_IFACE");
+  std::string out;
+  EXPECT_EQ(run_capture({lrp_run(), "--in-process", "--", "true"}, 10000, &out), 2);
   EXPECT_NE(out.find("no interface given"), std::string::npos) << out;
 }
 
 TEST(Launcher, RefusesABadMode) {
   std::string out;
-  EXPECT_EQ(run_capture({lrp_run(), "--iface", "lo", "--mode", "fast", "--", "true"}, 10000, &out),
+  EXPECT_EQ(run_capture({lrp_run(), "--in-process", "--iface", "lo", "--mode", "fast", "--", "true"},
+                        10000, &out),
             2);
   EXPECT_NE(out.find("--mode: 'fast' is not one of"), std::string::npos) << out;
 }
@@ -34,14 +53,18 @@ TEST(Launcher, RefusesABadMode) {
 TEST(Launcher, RefusesAMissingInterface) {
   LRP_REQUIRE_PRIVILEGES();
   std::string out;
-  EXPECT_EQ(run_capture({lrp_run(), "--iface", "lrpnosuch0", "--", "true"}, 10000, &out), 1);
+  EXPECT_EQ(run_capture({lrp_run(), "--in-process", "--iface", "lrpnosuch0", "--", "true"}, 10000,
+                        &out),
+            1);
   EXPECT_NE(out.find("interface 'lrpnosuch0' does not exist"), std::string::npos) << out;
 }
 
 TEST(Launcher, RefusesAMissingProgram) {
   LRP_REQUIRE_PRIVILEGES();
   std::string out;
-  EXPECT_EQ(run_capture({lrp_run(), "--iface", "lo", "--", "lrp-no-such-program"}, 10000, &out), 1);
+  EXPECT_EQ(run_capture({lrp_run(), "--in-process", "--iface", "lo", "--", "lrp-no-such-program"},
+                        10000, &out),
+            1);
   EXPECT_NE(out.find("program 'lrp-no-such-program' not found"), std::string::npos) << out;
 }
 
@@ -50,21 +73,23 @@ TEST(Launcher, RefusesWhenNotRoot) {
   std::string out;
   // setpriv (util-linux) runs it as nobody.
   EXPECT_EQ(run_capture({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", lrp_run(),
-                         "--iface", "lo", "--", "true"},
+                         "--in-process", "--iface", "lo", "--", "true"},
                         10000, &out),
             1);
   EXPECT_NE(out.find("must run as root"), std::string::npos) << out;
+  EXPECT_NE(out.find("let lrpd serve"), std::string::npos) << out;
 }
 
 TEST(Launcher, RunsTheProgramWithTheLibraryAndSettings) {
   LRP_REQUIRE_PRIVILEGES();
   std::string out;
   EXPECT_EQ(
-      run_capture({lrp_run(), "--iface", "lo", "--mode", "poll", "--threading", "dedicated", "--",
-                   "sh", "-c", "echo \"$LD_PRELOAD $LRP_IFACE $LRP_MODE $LRP_THREADING\""},
+      run_capture({lrp_run(), "--in-process", "--iface", "lo", "--mode", "poll", "--threading",
+                   "dedicated", "--", "sh", "-c",
+                   "echo \"$LD_PRELOAD $LRP_IFACE $LRP_MODE $LRP_THREADING\""},
                   10000, &out),
       0);
-  EXPECT_NE(out.find("liblrp-preload.so lo poll dedicated"), std::string::npos) << out;
+  EXPECT_NE(out.find("liblrp-preload-in-process.so lo poll dedicated"), std::string::npos) << out;
 }
 
 // Programs the preload library cannot reach run all the same, and lrp-run
@@ -80,7 +105,8 @@ TEST(Launcher, NamesStaticAndGoProgramsAndRunsThem) {
                         Case{"hello-dynamic", nullptr}}) {
     std::string out;
     EXPECT_EQ(
-        run_capture({lrp_run(), "--iface", "lo", "--", bin_dir() + "/" + c.program}, 10000, &out),
+        run_capture({lrp_run(), "--in-process", "--iface", "lo", "--", bin_dir() + "/" + c.program},
+                    10000, &out),
         0)
         << out;
     EXPECT_NE(out.find("hello from the program"), std::string::npos) << out;

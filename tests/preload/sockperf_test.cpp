@@ -85,7 +85,7 @@ TEST_P(SockperfUnderLrp, AnswersEveryClientThroughLrp) {
                        "exec",
                        bench.server_ns,
                        bin_dir() + "/lrp-run",
-                       "--iface",
+                       "--in-process", "--iface",
                        bench.server_if,
                        "--mode",
                        mux.mode,
