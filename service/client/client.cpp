@@ -486,6 +486,9 @@ void ServiceApp::install(std::shared_ptr<Attachment> a) {
   ev.data.fd = a->doorbell.get();
   epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, a->doorbell.get(), &ev);
   epoll_doorbell_ = a->doorbell.get();
+  // A caller may wait on the ready fd before it ever receives (an event
+  // loop that polls first): the first delivery must ring.
+  a->region->rx().set_consumer_waiting();
   if (attachment_ != nullptr) {
     retired_.push_back(std::move(attachment_));
     if (retired_.size() > 4) retired_.erase(retired_.begin());
