@@ -13,7 +13,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
-#include <map>
 #include <mutex>
 #include <thread>
 
@@ -21,6 +20,7 @@
 #include "service/shm/doorbell.h"
 #include "service/wire/channel.h"
 #include "tests/reliability/server_process.h"
+#include "tests/service/lrpd_bench.h"
 #include "tests/support/netns.h"
 #include "tests/support/privileges.h"
 #include "tests/support/udp_peer.h"
@@ -28,117 +28,15 @@
 namespace lrp::service {
 namespace {
 
+using lrp::test::eventually;
+using lrp::test::LrpdBench;
 using lrp::test::NetnsGuard;
+using lrp::test::ping_pong;
+using lrp::test::served_by;
 using lrp::test::ServerProcess;
 using lrp::test::UdpPeer;
 using lrp::test::VethBench;
 using namespace std::chrono_literals;
-
-std::string socket_path_for(const std::string& tag) {
-  return "/tmp/lrp-e2e-" + tag + "-" + std::to_string(getpid()) + ".sock";
-}
-
-class LrpdBench {
- public:
-  explicit LrpdBench(const std::string& tag, unsigned queues = 1)
-      : bench(tag, queues), socket_path(socket_path_for(tag)) {}
-  ~LrpdBench() { unlink(socket_path.c_str()); }
-
-  bool start_lrpd() {
-    lrpd = std::make_unique<ServerProcess>(
-        bench.server_ns, "lrpd",
-        std::vector<std::string>{"--iface", bench.server_if, "--socket", socket_path, "--cpus",
-                                 "1"});
-    return lrpd->wait_stderr("control socket", 20s);
-  }
-  std::unique_ptr<ServerProcess> echo(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--socket", socket_path});
-    auto p = std::make_unique<ServerProcess>(bench.server_ns, "lrp-service-echo", args);
-    if (!p->wait_stderr("ready", 10s)) ADD_FAILURE() << "echo did not start: " << p->stderr_text();
-    return p;
-  }
-  // A query over a fresh connection (from this process).
-  template <class T>
-  std::vector<T> records(MsgType query, MsgType type) {
-    ClientConfig cc;
-    cc.socket_path = socket_path;
-    cc.name = "test";
-    cc.reconnect = false;
-    auto client = ServiceClient::connect(cc);
-    if (!client) return {};
-    auto answer = client.value()->query(query);
-    std::vector<T> out;
-    if (!answer) return out;
-    for (const auto& m : answer.value()) {
-      T t{};
-      if (m.type == type && m.read(&t)) out.push_back(t);
-    }
-    return out;
-  }
-  std::vector<AppStatus> apps() {
-    return records<AppStatus>(MsgType::QueryApps, MsgType::AppStatusRecord);
-  }
-  std::vector<SocketStatus> sockets() {
-    return records<SocketStatus>(MsgType::QuerySockets, MsgType::SocketStatusRecord);
-  }
-  std::vector<EngineStatus> engines() {
-    return records<EngineStatus>(MsgType::QueryStatus, MsgType::EngineStatusRecord);
-  }
-
-  VethBench bench;
-  std::string socket_path;
-  std::unique_ptr<ServerProcess> lrpd;
-};
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 3s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
-
-// Sends `count` numbered requests, at most `window` unanswered at a time;
-// returns how many were answered with the same payload.
-size_t ping_pong(UdpPeer& peer, uint16_t port, size_t count, size_t window) {
-  size_t sent = 0, answered = 0, lost = 0;
-  const auto deadline = std::chrono::steady_clock::now() + 120s;
-  std::map<std::string, bool> outstanding;
-  while ((sent < count || !outstanding.empty()) && std::chrono::steady_clock::now() < deadline) {
-    while (sent < count && outstanding.size() < window) {
-      const std::string id = "req-" + std::to_string(sent++);
-      peer.send_to(VethBench::kServer4, port, id);
-      outstanding[id] = true;
-    }
-    std::string reply;
-    if (peer.receive(&reply, 500)) {
-      if (outstanding.erase(reply) == 1) ++answered;
-    } else {
-      // Nothing for half a second: what is outstanding is lost.
-      lost += outstanding.size();
-      outstanding.clear();
-    }
-  }
-  (void)lost;
-  return answered;
-}
-
-uint64_t served_by(const std::string& text, std::vector<uint64_t>* per_process) {
-  uint64_t total = 0;
-  size_t pos = 0;
-  while ((pos = text.find("served ", pos)) != std::string::npos) {
-    int pid = 0;
-    unsigned long long n = 0;
-    if (std::sscanf(text.c_str() + pos, "served %d %llu", &pid, &n) == 2) {
-      total += n;
-      if (per_process != nullptr) per_process->push_back(n);
-    }
-    pos += 7;
-  }
-  return total;
-}
 
 #define REQUIRE_BENCH(b)     \
   LRP_REQUIRE_PRIVILEGES();  \
