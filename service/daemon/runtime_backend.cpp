@@ -206,8 +206,8 @@ class RuntimeBackend::QueueChannel : public sched::AppChannel {
                             &d.view,
                             served_.ifindex,
                             d.queue,
-                            0,
-                            0,
+                            d.view.tos,
+                            d.view.ttl,
                             now};
       }
       const size_t got = port_.deliver(std::span<const Delivery>(batch, n));

@@ -114,6 +114,8 @@ size_t ServiceBackend::receive(BackendApp app, std::span<Datagram> out, int time
     d.view.source = r.source;
     d.view.destination = r.destination;
     d.view.payload = r.payload;
+    d.view.tos = r.tos;
+    d.view.ttl = r.ttl;
     // The ring entry stays held (the RxDatagram goes without done()) until
     // done() hands its token back; queue names the application's ring.
     d.frame = r.token();
