@@ -45,6 +45,27 @@ Result<std::shared_ptr<LrpFlow>> LrpFlow::join(const std::shared_ptr<sockets::St
   return flow;
 }
 
+Status LrpFlow::reconnect_in_place(const std::string& key) {
+  if (member_count() != 1 || sockets_.size() != 1)
+    return make_error(EINVAL, "reconnect udp " + key_ + " in place: the flow is shared");
+  std::lock_guard lock(registry_mutex);
+  if (auto existing = registry()[key].lock(); existing != nullptr && existing.get() != this)
+    return make_error(EADDRINUSE, "lrp already serves udp " + key);
+  {
+    // The backend's rebind, not UdpSocket::connect: lrpd reads the flow from
+    // the kernel socket itself (a disconnect, a dual-stack socket's IPv4 peer).
+    InsideLrp inside;
+    const sockets::UdpSocket& s = *sockets_[0];
+    LRP_TRY(
+        stack_->backend().rebind_socket(s.application_id(), s.slot(), BindSpec{}, s.kernel_fd()));
+  }
+  auto it = registry().find(key_);
+  if (it != registry().end() && it->second.lock().get() == this) registry().erase(it);
+  key_ = key;
+  registry()[key] = weak_from_this();
+  return {};
+}
+
 std::shared_ptr<LrpFlow> LrpFlow::find(const std::string& key) {
   std::lock_guard lock(registry_mutex);
   auto it = registry().find(key);

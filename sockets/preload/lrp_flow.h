@@ -31,6 +31,12 @@ class LrpFlow : public std::enable_shared_from_this<LrpFlow> {
                                                const std::string& key,
                                                const std::vector<BindSpec>& binds,
                                                const sockets::SocketConfig& config, bool reuseport);
+  // With lrpd, after the program's connect (or disconnect) of the flow's
+  // only socket: lrpd knows a kernel socket once (by its inode), so rather
+  // than a new flow, lrpd re-reads the kernel socket's addresses and steers
+  // the flow they name into the same lrp socket; the flow is then known by
+  // `key`. The flow must have one member and one native socket.
+  Status reconnect_in_place(const std::string& key);
   // The flow open at `key`, if any.
   static std::shared_ptr<LrpFlow> find(const std::string& key);
   ~LrpFlow();

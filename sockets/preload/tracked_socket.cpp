@@ -155,6 +155,15 @@ std::optional<std::pair<KernelReason, std::string>> TrackedSocket::refuse() {
   return std::nullopt;
 }
 
+std::string TrackedSocket::flow_key(const Endpoint& local,
+                                    const std::optional<Endpoint>& remote) const {
+  const bool dual =
+      !remote && family_ == AF_INET6 && local.addr == IpAddress::any_v6() && !options().v6only;
+  std::string key = local.to_string() + (dual ? "/dual" : "");
+  if (remote) key += "->" + remote->to_string();
+  return key;
+}
+
 Result<std::shared_ptr<LrpFlow>> TrackedSocket::open_flow(const Endpoint& local,
                                                           const std::optional<Endpoint>& remote,
                                                           int kernel_fd, KernelReason* reason,
@@ -173,11 +182,14 @@ Result<std::shared_ptr<LrpFlow>> TrackedSocket::open_flow(const Endpoint& local,
     // A connected socket is one exact flow, of the remote's family.
     binds.push_back(BindSpec{local.addr, local.port, remote});
   } else {
-    if (dual) binds.push_back(BindSpec{IpAddress::any_v4(), local.port, std::nullopt});
+    // In process an IPv4 socket takes the IPv4 half; lrpd serves both
+    // families through the one kernel socket it is shown (and knows a
+    // kernel socket only once).
+    if (dual && rt.settings()->in_process)
+      binds.push_back(BindSpec{IpAddress::any_v4(), local.port, std::nullopt});
     binds.push_back(BindSpec{local.addr, local.port, std::nullopt});
   }
-  std::string key = local.to_string() + (dual ? "/dual" : "");
-  if (remote) key += "->" + remote->to_string();
+  const std::string key = flow_key(local, remote);
   if (key_out != nullptr) *key_out = key;
   sockets::SocketConfig config;
   config.application.name =
@@ -372,6 +384,17 @@ void TrackedSocket::swap_flow(std::shared_ptr<LrpFlow> next) {
   }
 }
 
+// With lrpd the kernel socket keeps its lrp socket over connect and
+// disconnect (lrpd knows it by its inode and refuses a second one).
+Status TrackedSocket::reconnect_in_place(const Endpoint& local,
+                                         const std::optional<Endpoint>& remote) {
+  const Settings* settings = Runtime::get().settings();
+  auto flow = flow_.load();
+  if (settings == nullptr || settings->in_process || flow == nullptr)
+    return make_error(EINVAL, "reconnect in place");
+  return flow->reconnect_in_place(flow_key(local, remote));
+}
+
 void TrackedSocket::after_connect(const std::optional<Endpoint>& remote) {
   std::unique_lock lock(transition_mutex_);
   if (state_.load() != State::Served) return;
@@ -387,6 +410,12 @@ void TrackedSocket::after_connect(const std::optional<Endpoint>& remote) {
   } else if (!remote && local->port == 0) {
     reason = KernelReason::Disconnected;
     why = "connect(AF_UNSPEC) unbound the socket";
+  } else if (reconnect_in_place(local.value(), remote).ok()) {
+    std::lock_guard state(state_mutex);
+    peer = remote;
+    connected_local = remote ? std::optional<IpAddress>(local->addr) : std::nullopt;
+    connected = remote.has_value();
+    return;
   } else {
     auto next = open_flow(local.value(), remote, kernel_fd(), &reason);
     if (next) {

@@ -131,6 +131,9 @@ class TrackedSocket {
   // datagrams that were this socket's are held (the kernel keeps what a
   // socket queued over a connect).
   void swap_flow(std::shared_ptr<LrpFlow> next);
+  Status reconnect_in_place(const Endpoint& local, const std::optional<Endpoint>& remote);
+  // The key of the flow for these addresses (see LrpFlow::join).
+  std::string flow_key(const Endpoint& local, const std::optional<Endpoint>& remote) const;
   void watch_flow(const LrpFlow& flow, bool add);
   void refresh_options();
   // Gives back the served sockets holding the flow at `key`.
