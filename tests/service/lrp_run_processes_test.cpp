@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -187,6 +188,53 @@ TEST(LrpRunProcesses, AFloodedProcessDoesNotStallItsNeighbour) {
       percentile(unloaded, 0.5), percentile(unloaded, 0.99), percentile(loaded, 0.5),
       percentile(loaded, 0.99), flood_sent.load(),
       static_cast<unsigned long long>(flooded_app.delivered));
+}
+
+// lrpd killed under a steady request stream: the server under lrp-run
+// answers on its kernel socket within a second, without a restart, and
+// re-attaches by itself when lrpd is back.
+TEST(LrpRunProcesses, SurvivesLrpdAndReattaches) {
+  LrpdBench b("prestart");
+  REQUIRE_LRPD(b);
+  ChildProcess server(b.lrp_run({plain_echo(), "7200"}), temp_path("survivor"));
+  ASSERT_TRUE(wait_for_output(server, "ready", 10s)) << server.output();
+  UdpPeer peer(b.bench.client_ns, AF_INET);
+  ASSERT_TRUE(peer.ok());
+  ASSERT_EQ(ping_pong(peer, 7200, 50, 4), 50u);
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::vector<std::chrono::steady_clock::time_point> answers;
+  std::thread load([&] {
+    UdpPeer p(b.bench.client_ns, AF_INET);
+    for (int i = 0; !stop && i < 20000; ++i) {
+      p.send_to(VethBench::kServer4, 7200, "tick");
+      std::string reply;
+      while (p.receive(&reply, 0)) {
+        std::lock_guard lock(mutex);
+        answers.push_back(std::chrono::steady_clock::now());
+      }
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  std::this_thread::sleep_for(300ms);
+  const auto killed = std::chrono::steady_clock::now();
+  b.lrpd->signal(SIGKILL);
+  ASSERT_TRUE(b.lrpd->wait_exit(5s).has_value());
+  std::this_thread::sleep_for(1500ms);
+  {
+    std::lock_guard lock(mutex);
+    auto first_after =
+        std::find_if(answers.begin(), answers.end(), [&](auto t) { return t > killed + 20ms; });
+    ASSERT_NE(first_after, answers.end()) << "no answer after lrpd died: " << server.output();
+    EXPECT_LT(*first_after - killed, 1s);
+  }
+  ASSERT_TRUE(b.start_lrpd()) << b.lrpd->stderr_text();
+  // Back on lrp: lrpd's socket for the port delivers the stream again.
+  EXPECT_TRUE(eventually([&] { return b.socket_on(7200).delivered > 10; }, 5s))
+      << "the server did not re-attach: " << server.output();
+  stop = true;
+  load.join();
+  EXPECT_EQ(ping_pong(peer, 7200, 50, 4), 50u);
 }
 
 }  // namespace
