@@ -21,8 +21,24 @@ const char* to_string(FramePlace place) {
   return "unknown";
 }
 
+namespace {
+
+// Only the lock holder writes: a plain load and store, no read-modify-write.
+inline void add(std::atomic<size_t>& c, size_t n) {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+inline void sub(std::atomic<size_t>& c, size_t n) {
+  c.store(c.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+}
+
+}  // namespace
+
 FramePool::FramePool(size_t frame_count, uint32_t frame_size, size_t max_owners)
-    : frame_size_(frame_size), states_(frame_count), held_(max_owners), tx_(max_owners) {
+    : frame_size_(frame_size),
+      states_(frame_count),
+      held_(new std::atomic<size_t>[max_owners]()),
+      tx_(new std::atomic<size_t>[max_owners]()),
+      max_owners_(max_owners) {
   free_.reserve(frame_count);
   // Hand out low addresses first: a stack, so push the highest first.
   for (size_t i = frame_count; i-- > 0;) free_.push_back(uint64_t{i} * frame_size);
@@ -49,13 +65,13 @@ bool FramePool::move(uint64_t addr, FramePlace from, FramePlace to, uint16_t fro
     note_violation();
     return false;
   }
-  if (from == FramePlace::Held) --held_[state.owner];
-  if (from == FramePlace::KernelTx) --tx_[state.owner];
+  if (from == FramePlace::Held) sub(held_[state.owner], 1);
+  if (from == FramePlace::KernelTx) sub(tx_[state.owner], 1);
   --by_place_[static_cast<size_t>(from)];
   state.place = to;
   state.owner = to_owner;
-  if (to == FramePlace::Held) ++held_[to_owner];
-  if (to == FramePlace::KernelTx) ++tx_[to_owner];
+  if (to == FramePlace::Held) add(held_[to_owner], 1);
+  if (to == FramePlace::KernelTx) add(tx_[to_owner], 1);
   ++by_place_[static_cast<size_t>(to)];
   return true;
 }
@@ -81,13 +97,13 @@ void FramePool::return_unfilled(std::span<const uint64_t> addrs) {
 }
 
 bool FramePool::received(uint64_t addr, uint16_t owner) {
-  if (owner >= held_.size()) return false;
+  if (owner >= max_owners_) return false;
   std::lock_guard lock(mutex_);
   return move(frame_base(addr), FramePlace::KernelRx, FramePlace::Held, kNoOwner, owner);
 }
 
 void FramePool::received_batch(std::span<const uint64_t> addrs, uint16_t owner, bool* ok) {
-  if (owner >= held_.size()) {
+  if (owner >= max_owners_) {
     for (size_t i = 0; i < addrs.size(); ++i) ok[i] = false;
     return;
   }
@@ -117,7 +133,7 @@ bool FramePool::release(uint64_t addr, uint16_t owner) {
 }
 
 bool FramePool::take_for_send(uint16_t owner, uint64_t* addr) {
-  if (owner >= held_.size()) return false;
+  if (owner >= max_owners_) return false;
   std::lock_guard lock(mutex_);
   if (free_.empty()) return false;
   const uint64_t base = free_.back();
@@ -130,6 +146,44 @@ bool FramePool::take_for_send(uint16_t owner, uint64_t* addr) {
 bool FramePool::submitted_for_tx(uint64_t addr, uint16_t owner) {
   std::lock_guard lock(mutex_);
   return move(frame_base(addr), FramePlace::Held, FramePlace::KernelTx, owner, owner);
+}
+
+size_t FramePool::take_for_tx(uint16_t owner, std::span<uint64_t> out) {
+  if (owner >= max_owners_) return 0;
+  std::lock_guard lock(mutex_);
+  size_t n = 0;
+  while (n < out.size() && !free_.empty()) {
+    const uint64_t addr = free_.back();
+    free_.pop_back();
+    move(addr, FramePlace::Free, FramePlace::KernelTx, kNoOwner, owner);
+    out[n++] = addr;
+  }
+  return n;
+}
+
+void FramePool::untake_for_tx(std::span<const uint64_t> addrs, uint16_t owner) {
+  std::lock_guard lock(mutex_);
+  for (uint64_t addr : addrs) {
+    const uint64_t base = frame_base(addr);
+    if (move(base, FramePlace::KernelTx, FramePlace::Free, owner, kNoOwner)) free_.push_back(base);
+  }
+}
+
+void FramePool::completed_batch(std::span<const uint64_t> addrs, uint16_t* owners) {
+  std::lock_guard lock(mutex_);
+  for (size_t i = 0; i < addrs.size(); ++i) {
+    const uint64_t base = frame_base(addrs[i]);
+    const uint64_t index = base / frame_size_;
+    owners[i] = kNoOwner;
+    if (index >= states_.size()) {
+      note_violation();
+      continue;
+    }
+    const uint16_t was = states_[index].owner;
+    if (!move(base, FramePlace::KernelTx, FramePlace::Free, kNoOwner, kNoOwner)) continue;
+    free_.push_back(base);
+    owners[i] = was;
+  }
 }
 
 bool FramePool::completed(uint64_t addr, uint16_t* owner) {
@@ -162,13 +216,11 @@ size_t FramePool::reclaim_owner(uint16_t owner) {
 }
 
 size_t FramePool::held_by(uint16_t owner) const {
-  std::lock_guard lock(mutex_);
-  return owner < held_.size() ? held_[owner] : 0;
+  return owner < max_owners_ ? held_[owner].load(std::memory_order_relaxed) : 0;
 }
 
 size_t FramePool::tx_by(uint16_t owner) const {
-  std::lock_guard lock(mutex_);
-  return owner < tx_.size() ? tx_[owner] : 0;
+  return owner < max_owners_ ? tx_[owner].load(std::memory_order_relaxed) : 0;
 }
 
 FrameCounts FramePool::counts() const {
@@ -187,7 +239,7 @@ uint64_t FramePool::violations() const {
 bool FramePool::consistent(std::string* why) const {
   std::lock_guard lock(mutex_);
   size_t recount[static_cast<size_t>(FramePlace::Count)] = {};
-  std::vector<size_t> held(held_.size()), tx(tx_.size());
+  std::vector<size_t> held(max_owners_), tx(max_owners_);
   for (const FrameState& s : states_) {
     ++recount[static_cast<size_t>(s.place)];
     if (s.place == FramePlace::Held) ++held[s.owner];
@@ -213,7 +265,10 @@ bool FramePool::consistent(std::string* why) const {
       return fail("free list entry " + std::to_string(addr) + " is not a unique free frame");
     seen[index] = true;
   }
-  if (held != held_ || tx != tx_) return fail("per-owner counts disagree with frame states");
+  for (size_t o = 0; o < max_owners_; ++o)
+    if (held[o] != held_[o].load(std::memory_order_relaxed) ||
+        tx[o] != tx_[o].load(std::memory_order_relaxed))
+      return fail("per-owner counts of owner " + std::to_string(o) + " disagree with frame states");
   if (violations_ != 0) return fail(std::to_string(violations_) + " invalid frame moves");
   return true;
 }

@@ -1,9 +1,13 @@
 // The frames of one UMEM and where each one is. Every frame is in exactly one
 // place; every move between places is checked against where the frame was.
+// The moves of the data path come in batches, one lock per batch; the
+// per-owner counts are read without the lock.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
@@ -53,8 +57,17 @@ class FramePool {
   bool take_for_send(uint16_t owner, uint64_t* addr);
   // Held -> KernelTx: put on owner's TX ring.
   bool submitted_for_tx(uint64_t addr, uint16_t owner);
+  // Free -> KernelTx for owner, up to out.size() frames under one lock: for a
+  // sender that has reserved as many TX descriptors and fills them before it
+  // publishes them. Returns the count (fewer when the pool runs short).
+  size_t take_for_tx(uint16_t owner, std::span<uint64_t> out);
+  // KernelTx -> Free for frames take_for_tx gave that never reached the ring.
+  void untake_for_tx(std::span<const uint64_t> addrs, uint16_t owner);
   // KernelTx -> Free: returned on the completion ring. Reports the owner.
   bool completed(uint64_t addr, uint16_t* owner);
+  // The same for a batch under one lock; owners[i] is addrs[i]'s owner, or
+  // kNoOwner when that frame was not out for transmit (a violation).
+  void completed_batch(std::span<const uint64_t> addrs, uint16_t* owners);
   // Every frame held or in flight for transmit by owner -> Free; for an
   // owner that leaves. Frames in the kernel's RX rings come back through
   // the normal path. Returns the number reclaimed.
@@ -80,8 +93,10 @@ class FramePool {
   mutable std::mutex mutex_;
   std::vector<FrameState> states_;
   std::vector<uint64_t> free_;  // stack of free frame addresses
-  std::vector<size_t> held_;    // per owner
-  std::vector<size_t> tx_;      // per owner
+  // Per owner; written under the lock, read without it.
+  std::unique_ptr<std::atomic<size_t>[]> held_;
+  std::unique_ptr<std::atomic<size_t>[]> tx_;
+  const size_t max_owners_;
   size_t by_place_[static_cast<size_t>(FramePlace::Count)] = {};
   uint64_t violations_ = 0;
 };
