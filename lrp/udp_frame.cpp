@@ -340,6 +340,78 @@ Result<size_t> write_udp_headers(std::span<uint8_t> frame, const FrameHeaderSpec
   return l4 + udp_len;
 }
 
+Status check_udp_frame(const FrameHeaderSpec& spec, size_t payload_len, size_t capacity) {
+  LRP_TRY(check_spec(spec));
+  const size_t ip_header = spec.source.addr.is_v4() ? kIpv4Header : 0;
+  if (payload_len > kMaxIpPacket - ip_header - kUdpHeader) {
+    return make_error(EMSGSIZE, "UDP payload of " + std::to_string(payload_len) +
+                                    " bytes is above the IP maximum");
+  }
+  if (udp_header_size(spec) + payload_len > capacity) {
+    return make_error(EMSGSIZE, "UDP payload of " + std::to_string(payload_len) +
+                                    " bytes does not fit frames of " + std::to_string(capacity) +
+                                    " bytes");
+  }
+  return {};
+}
+
+Result<size_t> build_udp_frame_split(std::span<const std::span<uint8_t>> segments,
+                                     const FrameHeaderSpec& spec, std::span<const uint8_t> payload,
+                                     std::span<uint32_t> lengths) {
+  size_t capacity = 0;
+  for (const auto& s : segments) capacity += s.size();
+  LRP_TRY(check_udp_frame(spec, payload.size(), capacity));
+  const size_t headers = udp_header_size(spec);
+  if (segments.empty() || segments[0].size() < headers || lengths.size() < segments.size())
+    return make_error(EMSGSIZE, "the first buffer of a split frame must hold its " +
+                                    std::to_string(headers) + " bytes of headers");
+  // Headers first, with the UDP checksum left for later: the payload is not
+  // contiguous behind them, so it is summed from the caller's buffer.
+  uint8_t* p = segments[0].data();
+  const size_t udp_len = kUdpHeader + payload.size();
+  const size_t l3 = write_ethernet(p, spec);
+  size_t l4 = l3;
+  if (spec.source.addr.is_v4()) {
+    write_ipv4(p + l3, spec, udp_len);
+    l4 += kIpv4Header;
+  } else {
+    write_ipv6(p + l3, spec, udp_len);
+    l4 += kIpv6Header;
+  }
+  uint8_t* u = p + l4;
+  store_be16(u, spec.source.port);
+  store_be16(u + 2, spec.destination.port);
+  store_be16(u + 4, static_cast<uint16_t>(udp_len));
+  store_be16(u + 6, 0);
+  ChecksumAccumulator acc;
+  if (spec.source.addr.is_v4()) {
+    add_ipv4_pseudo_header(acc, std::span<const uint8_t, 4>(spec.source.addr.v4_bytes(), 4),
+                           std::span<const uint8_t, 4>(spec.destination.addr.v4_bytes(), 4),
+                           IPPROTO_UDP, static_cast<uint16_t>(udp_len));
+  } else {
+    add_ipv6_pseudo_header(acc, spec.source.addr.bytes(), spec.destination.addr.bytes(),
+                           IPPROTO_UDP, static_cast<uint32_t>(udp_len));
+  }
+  acc.add({u, kUdpHeader});
+  acc.add(payload);
+  const uint16_t sum = acc.checksum();
+  store_be16(u + 6, sum == 0 ? 0xffff : sum);
+  // Then the payload, across the segments in turn.
+  size_t used = 0;
+  size_t offset = headers;  // in the current segment
+  size_t copied = 0;
+  for (; used < segments.size(); ++used) {
+    const std::span<uint8_t> seg = segments[used];
+    const size_t n = std::min(seg.size() - offset, payload.size() - copied);
+    if (n > 0) std::memcpy(seg.data() + offset, payload.data() + copied, n);
+    copied += n;
+    lengths[used] = static_cast<uint32_t>(offset + n);
+    offset = 0;
+    if (copied == payload.size()) return used + 1;
+  }
+  return make_error(EMSGSIZE, "split frame did not fit its buffers");
+}
+
 Result<size_t> build_udp_frame(std::span<uint8_t> out, const FrameHeaderSpec& spec,
                                std::span<const uint8_t> payload) {
   LRP_TRY(check_spec(spec));
