@@ -25,11 +25,13 @@ Result<std::unique_ptr<Interface>> Interface::open(const InterfaceConfig& config
   if (!program) return program.error();
   i->program_ = std::move(program.value());
   i->shed_ = std::make_unique<ShedVotes>(*i->program_);
+  auto neighbours = NeighbourResolver::open(i->info_);  // one for the interface's engines
+  if (!neighbours) return neighbours.error();
   for (uint32_t q : queues) {
     EngineConfig ec = config.engine;
     ec.ifname = config.ifname;
     ec.queue = q;
-    auto engine = Engine::open(ec, *i->program_, *i->shed_, i->info_);
+    auto engine = Engine::open(ec, *i->program_, *i->shed_, i->info_, neighbours.value());
     if (!engine) return engine.error();
     i->engines_.push_back(std::move(engine.value()));
   }
