@@ -110,20 +110,14 @@ Status UdpSocket::reply(const Datagram& to, std::span<const uint8_t> payload) {
 Result<size_t> UdpSocket::send_batch(std::span<const OutDatagram> batch, Kick kick) {
   LRP_TRY(check_open("send"));
   std::lock_guard lock(send_mutex_);
-  size_t sent = 0;
-  Status first_error;
-  for (const OutDatagram& d : batch) {
-    Status st =
-        queue_one(d.to, d.payload, d.from.has_value() ? &*d.from : nullptr, kick == Kick::Now, -1);
-    if (!st.ok()) {
-      first_error = st;
-      break;
-    }
-    ++sent;
-  }
-  if (sent == 0 && !first_error.ok()) return first_error.error();
-  if (kick == Kick::Now) LRP_TRY(app_->stack().backend().flush(slot_));
-  return sent;
+  // The family is this layer's rule; the engine checks the rest.
+  size_t n = 0;
+  while (n < batch.size() && batch[n].to.addr.is_v4() == bind_.local.is_v4()) ++n;
+  if (n == 0 && !batch.empty())
+    return make_error(EAFNOSUPPORT, "send from udp port " + std::to_string(local_.port) + " to " +
+                                        batch[0].to.to_string() +
+                                        ": the socket is of the other family");
+  return app_->stack().backend().send_batch(slot_, batch.first(n), -1, kick);
 }
 
 Status UdpSocket::flush() {
