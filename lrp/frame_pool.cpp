@@ -23,6 +23,11 @@ const char* to_string(FramePlace place) {
 
 namespace {
 
+uint32_t log2_if_power_of_two(uint32_t v) {
+  if (v < 2 || (v & (v - 1)) != 0) return 0;
+  return static_cast<uint32_t>(__builtin_ctz(v));
+}
+
 // Only the lock holder writes: a plain load and store, no read-modify-write.
 inline void add(std::atomic<size_t>& c, size_t n) {
   c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -35,6 +40,7 @@ inline void sub(std::atomic<size_t>& c, size_t n) {
 
 FramePool::FramePool(size_t frame_count, uint32_t frame_size, size_t max_owners)
     : frame_size_(frame_size),
+      shift_(log2_if_power_of_two(frame_size)),
       states_(frame_count),
       held_(new std::atomic<size_t>[max_owners]()),
       tx_(new std::atomic<size_t>[max_owners]()),
@@ -55,7 +61,7 @@ void FramePool::note_violation() {
 
 bool FramePool::move(uint64_t addr, FramePlace from, FramePlace to, uint16_t from_owner,
                      uint16_t to_owner) {
-  const uint64_t index = addr / frame_size_;
+  const uint64_t index = index_of(addr);
   if (index >= states_.size()) {
     note_violation();
     return false;
@@ -76,15 +82,44 @@ bool FramePool::move(uint64_t addr, FramePlace from, FramePlace to, uint16_t fro
   return true;
 }
 
+inline bool FramePool::set_place(uint64_t base, FramePlace from, FramePlace to, uint16_t from_owner,
+                                 uint16_t to_owner) {
+  const uint64_t index = index_of(base);
+  if (index >= states_.size()) {
+    note_violation();
+    return false;
+  }
+  FrameState& state = states_[index];
+  if (state.place != from || (from_owner != kNoOwner && state.owner != from_owner)) {
+    note_violation();
+    return false;
+  }
+  state.place = to;
+  state.owner = to_owner;
+  return true;
+}
+
+// `owner`: the owner on whichever side of the move has one.
+void FramePool::count_moves(FramePlace from, FramePlace to, uint16_t owner, size_t n) {
+  if (n == 0) return;
+  if (from == FramePlace::Held) sub(held_[owner], n);
+  if (from == FramePlace::KernelTx) sub(tx_[owner], n);
+  if (to == FramePlace::Held) add(held_[owner], n);
+  if (to == FramePlace::KernelTx) add(tx_[owner], n);
+  by_place_[static_cast<size_t>(from)] -= n;
+  by_place_[static_cast<size_t>(to)] += n;
+}
+
 size_t FramePool::take_for_fill(std::span<uint64_t> out) {
   std::lock_guard lock(mutex_);
   size_t n = 0;
   while (n < out.size() && !free_.empty()) {
     const uint64_t addr = free_.back();
     free_.pop_back();
-    move(addr, FramePlace::Free, FramePlace::KernelRx, kNoOwner, kNoOwner);
-    out[n++] = addr;
+    if (set_place(addr, FramePlace::Free, FramePlace::KernelRx, kNoOwner, kNoOwner))
+      out[n++] = addr;
   }
+  count_moves(FramePlace::Free, FramePlace::KernelRx, kNoOwner, n);
   return n;
 }
 
@@ -108,19 +143,26 @@ void FramePool::received_batch(std::span<const uint64_t> addrs, uint16_t owner, 
     return;
   }
   std::lock_guard lock(mutex_);
-  for (size_t i = 0; i < addrs.size(); ++i)
-    ok[i] = move(frame_base(addrs[i]), FramePlace::KernelRx, FramePlace::Held, kNoOwner, owner);
+  size_t n = 0;
+  for (size_t i = 0; i < addrs.size(); ++i) {
+    ok[i] =
+        set_place(frame_base(addrs[i]), FramePlace::KernelRx, FramePlace::Held, kNoOwner, owner);
+    n += ok[i];
+  }
+  count_moves(FramePlace::KernelRx, FramePlace::Held, owner, n);
 }
 
 size_t FramePool::release_batch(std::span<const uint64_t> addrs, uint16_t owner) {
+  if (owner >= max_owners_) return 0;
   std::lock_guard lock(mutex_);
   size_t n = 0;
   for (uint64_t addr : addrs) {
     const uint64_t base = frame_base(addr);
-    if (!move(base, FramePlace::Held, FramePlace::Free, owner, kNoOwner)) continue;
+    if (!set_place(base, FramePlace::Held, FramePlace::Free, owner, kNoOwner)) continue;
     free_.push_back(base);
     ++n;
   }
+  count_moves(FramePlace::Held, FramePlace::Free, owner, n);
   return n;
 }
 
@@ -155,9 +197,9 @@ size_t FramePool::take_for_tx(uint16_t owner, std::span<uint64_t> out) {
   while (n < out.size() && !free_.empty()) {
     const uint64_t addr = free_.back();
     free_.pop_back();
-    move(addr, FramePlace::Free, FramePlace::KernelTx, kNoOwner, owner);
-    out[n++] = addr;
+    if (set_place(addr, FramePlace::Free, FramePlace::KernelTx, kNoOwner, owner)) out[n++] = addr;
   }
+  count_moves(FramePlace::Free, FramePlace::KernelTx, owner, n);
   return n;
 }
 
@@ -173,7 +215,7 @@ void FramePool::completed_batch(std::span<const uint64_t> addrs, uint16_t* owner
   std::lock_guard lock(mutex_);
   for (size_t i = 0; i < addrs.size(); ++i) {
     const uint64_t base = frame_base(addrs[i]);
-    const uint64_t index = base / frame_size_;
+    const uint64_t index = index_of(base);
     owners[i] = kNoOwner;
     if (index >= states_.size()) {
       note_violation();
@@ -189,7 +231,7 @@ void FramePool::completed_batch(std::span<const uint64_t> addrs, uint16_t* owner
 bool FramePool::completed(uint64_t addr, uint16_t* owner) {
   std::lock_guard lock(mutex_);
   const uint64_t base = frame_base(addr);
-  const uint64_t index = base / frame_size_;
+  const uint64_t index = index_of(base);
   if (index >= states_.size()) {
     note_violation();
     return false;
@@ -260,7 +302,7 @@ bool FramePool::consistent(std::string* why) const {
                 std::to_string(recount[static_cast<size_t>(FramePlace::Free)]) + " free frames");
   std::vector<bool> seen(states_.size());
   for (uint64_t addr : free_) {
-    const uint64_t index = addr / frame_size_;
+    const uint64_t index = index_of(addr);
     if (states_[index].place != FramePlace::Free || seen[index])
       return fail("free list entry " + std::to_string(addr) + " is not a unique free frame");
     seen[index] = true;

@@ -38,8 +38,11 @@ class FramePool {
   uint32_t frame_size() const { return frame_size_; }
 
   // Frame address (offset into the UMEM) of any byte inside the frame; the
-  // kernel may hand back addresses with headroom added.
-  uint64_t frame_base(uint64_t addr) const { return addr - addr % frame_size_; }
+  // kernel may hand back addresses with headroom added. (Frame sizes are
+  // powers of two in aligned mode: a mask, not a division, per frame.)
+  uint64_t frame_base(uint64_t addr) const {
+    return shift_ != 0 ? addr & ~uint64_t{frame_size_ - 1} : addr - addr % frame_size_;
+  }
 
   // Free -> KernelRx: up to out.size() frames for the fill ring. Returns count.
   size_t take_for_fill(std::span<uint64_t> out);
@@ -87,9 +90,19 @@ class FramePool {
     uint16_t owner = kNoOwner;
   };
   bool move(uint64_t addr, FramePlace from, FramePlace to, uint16_t from_owner, uint16_t to_owner);
+  // The batch form: each frame's state is checked and set, the counts
+  // change once for the batch (count_moves).
+  bool set_place(uint64_t base, FramePlace from, FramePlace to, uint16_t from_owner,
+                 uint16_t to_owner);
+  void count_moves(FramePlace from, FramePlace to, uint16_t owner, size_t n);
   void note_violation();
 
+  uint64_t index_of(uint64_t base) const {
+    return shift_ != 0 ? base >> shift_ : base / frame_size_;
+  }
+
   const uint32_t frame_size_;
+  const uint32_t shift_;  // log2(frame_size_) for a power of two, else 0
   mutable std::mutex mutex_;
   std::vector<FrameState> states_;
   std::vector<uint64_t> free_;  // stack of free frame addresses
