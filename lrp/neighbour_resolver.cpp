@@ -164,7 +164,9 @@ Result<NeighbourResolver::Answer> NeighbourResolver::lookup(const IpAddress& dst
 
 std::optional<MacAddress> NeighbourResolver::wait(const NextHop& hop, WaitingDatagram& d) {
   std::deque<WaitingDatagram> overflow;
+  WaitingSink* const caller = d.sink;  // alive: its thread is in here
   bool first = false;
+  bool foreign = false;
   {
     std::lock_guard lock(mutex_);
     if (auto it = usable_.find(hop); it != usable_.end()) return it->second;
@@ -178,16 +180,22 @@ std::optional<MacAddress> NeighbourResolver::wait(const NextHop& hop, WaitingDat
     const size_t limit = queue_bytes(hop.family);
     while (q.bytes > limit && q.datagrams.size() > 1) {
       q.bytes -= q.datagrams.front().charge();
-      overflow.push_back(std::move(q.datagrams.front()));
+      WaitingDatagram& oldest = q.datagrams.front();
+      // Another engine's datagram is counted by the thread, which keeps
+      // that engine from going away meanwhile (detach).
+      if (oldest.sink == caller) {
+        overflow.push_back(std::move(oldest));
+      } else {
+        overflowed_.push_back(std::move(oldest));
+        foreign = true;
+      }
       q.datagrams.pop_front();
+      counters_.overflow.fetch_add(1, std::memory_order_relaxed);
     }
   }
   counters_.queued.fetch_add(1, std::memory_order_relaxed);
-  if (!overflow.empty()) {
-    counters_.overflow.fetch_add(overflow.size(), std::memory_order_relaxed);
-    for (const auto& o : overflow) o.sink->drop_waiting(o, ENOBUFS);
-  }
-  if (first) {
+  for (const auto& o : overflow) caller->drop_waiting(o, ENOBUFS);
+  if (first || foreign) {
     const uint64_t one = 1;
     (void)!write(wake_fd_, &one, sizeof(one));
   }
@@ -197,6 +205,7 @@ std::optional<MacAddress> NeighbourResolver::wait(const NextHop& hop, WaitingDat
 void NeighbourResolver::detach(WaitingSink* sink) {
   std::lock_guard calls(callback_mutex_);
   std::lock_guard lock(mutex_);
+  std::erase_if(overflowed_, [&](const WaitingDatagram& d) { return d.sink == sink; });
   for (auto it = queues_.begin(); it != queues_.end();) {
     Queue& q = it->second;
     std::erase_if(q.datagrams, [&](const WaitingDatagram& d) { return d.sink == sink; });
@@ -213,11 +222,12 @@ size_t NeighbourResolver::waiting() const {
   return n;
 }
 
+// Caller holds callback_mutex_ (taken before the datagrams left their
+// queue, so that their engines cannot detach and go meanwhile).
 void NeighbourResolver::release(std::deque<WaitingDatagram>& datagrams, const MacAddress& mac) {
   if (datagrams.empty()) return;
   counters_.released.fetch_add(datagrams.size(), std::memory_order_relaxed);
   std::vector<WaitingDatagram> batch;
-  std::lock_guard calls(callback_mutex_);
   while (!datagrams.empty()) {
     // One call per engine, in the order they were sent.
     WaitingSink* sink = datagrams.front().sink;
@@ -234,15 +244,16 @@ void NeighbourResolver::release(std::deque<WaitingDatagram>& datagrams, const Ma
   }
 }
 
+// Caller holds callback_mutex_, as for release().
 void NeighbourResolver::drop(std::deque<WaitingDatagram>& datagrams, int error) {
   if (datagrams.empty()) return;
   counters_.failed.fetch_add(datagrams.size(), std::memory_order_relaxed);
-  std::lock_guard calls(callback_mutex_);
   for (const auto& d : datagrams) d.sink->drop_waiting(d, error);
   datagrams.clear();
 }
 
 void NeighbourResolver::hop_usable(const NextHop& hop, const MacAddress& mac) {
+  std::lock_guard calls(callback_mutex_);
   std::deque<WaitingDatagram> ready;
   {
     std::lock_guard lock(mutex_);
@@ -267,6 +278,7 @@ void NeighbourResolver::hop_usable(const NextHop& hop, const MacAddress& mac) {
 }
 
 void NeighbourResolver::hop_failed(const NextHop& hop, bool drop_waiting) {
+  std::lock_guard calls(callback_mutex_);
   std::deque<WaitingDatagram> failed;
   {
     std::lock_guard lock(mutex_);
@@ -385,6 +397,15 @@ void NeighbourResolver::run() {
     if (stop_.load(std::memory_order_acquire)) break;
     uint64_t wakes = 0;
     (void)!read(wake_fd_, &wakes, sizeof(wakes));
+    {
+      std::lock_guard calls(callback_mutex_);
+      std::deque<WaitingDatagram> overflowed;
+      {
+        std::lock_guard lock(mutex_);
+        overflowed.swap(overflowed_);
+      }
+      for (const auto& d : overflowed) d.sink->drop_waiting(d, ENOBUFS);
+    }
     for (;;) {
       auto got = notifications_.receive_pending([&](const nlmsghdr& m) { handle(m); });
       if (got) {

@@ -182,11 +182,15 @@ class NeighbourResolver {
   std::condition_variable pool_ready_;
   std::vector<std::unique_ptr<NeighbourTable>> pool_;
 
-  mutable std::mutex mutex_;  // queues_ and usable_
+  mutable std::mutex mutex_;  // queues_, usable_, overflowed_
   std::unordered_map<NextHop, Queue, HopHash> queues_;
+  std::deque<WaitingDatagram> overflowed_;  // other engines' overflow, counted by the thread
   std::unordered_map<NextHop, MacAddress, HopHash> usable_;  // as the last notification said
 
-  std::mutex callback_mutex_;                  // held while a sink is being called from the thread
+  // Held by the thread from taking datagrams out of their queues until their
+  // engines have been called, and by detach(): an engine is never called
+  // after it detached. Senders never take it.
+  std::mutex callback_mutex_;
   std::unique_ptr<NeighbourTable> own_table_;  // the thread's
   RtnlSocket notifications_;
   int wake_fd_ = -1;
