@@ -22,6 +22,13 @@ namespace {
 constexpr int64_t kTxStallNs = 1'000'000'000;
 // Datagrams built per pass (one pool lock, one ring publication).
 constexpr size_t kChunk = 64;
+// Room for a chunk of frames to build, left uninitialised: a send of one
+// datagram must not pay for clearing 64.
+union FrameChunk {
+  FrameChunk() {}
+  TxFrame frames[kChunk];
+};
+
 // Kicks the resolver's thread makes for datagrams that waited before it
 // gives up on a ring that does not drain (the rest are dropped, counted).
 constexpr int kWaitingKickRounds = 64;
@@ -86,7 +93,10 @@ Status Engine::tx_budget_check(Socket& s) {
 
 // Caller holds s.tx_mutex. Returns how many datagrams of batch were taken.
 Result<size_t> Engine::send_locked(Socket& s, std::span<const OutDatagram> batch, int64_t now_ns) {
-  const std::string where_queue = config_.ifname + " queue " + std::to_string(config_.queue);
+  // Messages only: built when an error needs one.
+  const auto sending = [&] {
+    return port_on(s.local, config_.ifname + " queue " + std::to_string(config_.queue));
+  };
   SlotWaits& waits = waits_[s.slot];
   if (waits.pending_error.load(std::memory_order_relaxed) != 0) {
     if (const int e = waits.pending_error.exchange(0); e != 0) {
@@ -95,15 +105,15 @@ Result<size_t> Engine::send_locked(Socket& s, std::span<const OutDatagram> batch
         std::lock_guard lock(waits.failed_mutex);
         failed = waits.failed;
       }
-      return make_error(e, port_on(s.local, where_queue) + ": an earlier datagram to " +
-                               failed.to_string() +
+      return make_error(e, sending() + ": an earlier datagram to " + failed.to_string() +
                                " was dropped, its next hop did not answer ARP or NDP");
     }
   }
   const TxQueue q{&s.tx, pool_.get(), umem_->data(0), config_.umem.frame_size, multi_buffer_};
   const size_t capacity = frame_capacity(q);
   const uint64_t generation = neighbours_->generation();
-  TxFrame frames[kChunk];
+  FrameChunk chunk;
+  TxFrame* const frames = chunk.frames;
   size_t n_frames = 0;
   size_t chunk_first = 0;  // batch index of frames[0]
   size_t taken = 0;
@@ -127,10 +137,9 @@ Result<size_t> Engine::send_locked(Socket& s, std::span<const OutDatagram> batch
       bump(s.counters.send_would_block);
       const bool ring_full = xsk_prod_nb_free(&s.tx, 1) == 0;
       const bool budget_full = pool_->tx_by(s.slot) >= s.options.tx_cap;
-      stop = make_error(EAGAIN,
-                        port_on(s.local, where_queue) + (ring_full     ? ": TX ring full"
-                                                         : budget_full ? ": transmit budget in use"
-                                                                       : ": no free frames"));
+      stop = make_error(EAGAIN, sending() + (ring_full     ? ": TX ring full"
+                                             : budget_full ? ": transmit budget in use"
+                                                           : ": no free frames"));
     }
     n_frames = 0;
     return all;
@@ -141,8 +150,7 @@ Result<size_t> Engine::send_locked(Socket& s, std::span<const OutDatagram> batch
     const OutDatagram& d = batch[i];
     if (n_frames == 0) chunk_first = i;
     if (d.to.port == 0 || d.to.addr.is_any()) {
-      stop = make_error(EINVAL, port_on(s.local, where_queue) + " to " + d.to.to_string() +
-                                    ": no such destination");
+      stop = make_error(EINVAL, sending() + " to " + d.to.to_string() + ": no such destination");
       break;
     }
     auto source = source_for(s, d.to, d.from ? &*d.from : nullptr);
@@ -173,11 +181,10 @@ Result<size_t> Engine::send_locked(Socket& s, std::span<const OutDatagram> batch
     }
     const size_t ip_size = ip_packet_size(d.to.addr, d.payload.size());
     if (ip_size > path.mtu) {
-      stop =
-          make_error(EMSGSIZE, port_on(s.local, where_queue) + " to " + d.to.to_string() +
-                                   ": an IP packet of " + std::to_string(ip_size) +
-                                   " bytes is above the path MTU of " + std::to_string(path.mtu) +
-                                   "; the kernel socket can send it (it fragments)");
+      stop = make_error(EMSGSIZE, sending() + " to " + d.to.to_string() + ": an IP packet of " +
+                                      std::to_string(ip_size) + " bytes is above the path MTU of " +
+                                      std::to_string(path.mtu) +
+                                      "; the kernel socket can send it (it fragments)");
       break;
     }
     FrameHeaderSpec spec{};
@@ -287,7 +294,8 @@ void Engine::send_waiting(std::span<WaitingDatagram> datagrams, const MacAddress
     sq.tx = &s->tx;
     int idle_rounds = 0;
     while (i < end && idle_rounds < kWaitingKickRounds) {
-      TxFrame frames[kChunk];
+      FrameChunk chunk;
+      TxFrame* const frames = chunk.frames;
       size_t n = 0;
       for (size_t k = i; k < end && n < kChunk; ++k) {
         FrameHeaderSpec spec{};
