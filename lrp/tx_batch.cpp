@@ -45,9 +45,9 @@ size_t transmit_frames(const TxQueue& q, uint16_t owner, std::span<const TxFrame
   for (; built < count; ++built) {
     const TxFrame& f = frames[built];
     if (descs[built] == 1) {
-      auto len = build_udp_frame({q.area + addrs[built_descs], q.frame_size}, f.header, f.payload);
-      if (!len) break;  // checked by the caller; never expected
-      lengths[built_descs] = static_cast<uint32_t>(len.value());
+      // Checked by the caller (check_udp_frame) before frames were taken.
+      lengths[built_descs] = static_cast<uint32_t>(build_checked_udp_frame(
+          {q.area + addrs[built_descs], q.frame_size}, f.header, f.payload));
     } else {
       std::array<std::span<uint8_t>, kMaxTxDescriptorsPerFrame> segments;
       for (uint32_t k = 0; k < descs[built]; ++k)
