@@ -58,12 +58,12 @@ uint32_t route_mtu(const rtattr* metrics) {
   return 0;
 }
 
-}  // namespace
-
 bool is_multicast(const IpAddress& a) {
   return a.is_v4() ? (a.v4_bytes()[0] & 0xf0) == 0xe0 : a.bytes()[0] == 0xff;
 }
 
+// Multicast destinations need no neighbour: their MAC is derived from the
+// group (RFC 1112 section 6.4, RFC 2464 section 7).
 MacAddress multicast_mac(const IpAddress& a) {
   if (a.is_v4()) {
     const uint8_t* v4 = a.v4_bytes();
@@ -72,6 +72,8 @@ MacAddress multicast_mac(const IpAddress& a) {
   const auto& b = a.bytes();
   return {0x33, 0x33, b[12], b[13], b[14], b[15]};
 }
+
+}  // namespace
 
 NeighbourTable::NeighbourTable(std::chrono::milliseconds cache_ttl) : ttl_(cache_ttl) {
   auto socket = RtnlSocket::open();

@@ -115,9 +115,4 @@ class NeighbourTable {
   std::unordered_map<int, std::string> names_;  // for messages only
 };
 
-// Multicast destinations need no neighbour: their MAC is derived from the
-// group (RFC 1112 section 6.4, RFC 2464 section 7).
-bool is_multicast(const IpAddress& a);
-MacAddress multicast_mac(const IpAddress& a);
-
 }  // namespace lrp
