@@ -29,12 +29,14 @@ Result<std::unique_ptr<Interface>> Interface::open(const InterfaceConfig& config
   // Local senders on veth leave partial UDP checksums (netdev.h).
   auto partial = driver_may_pass_partial_checksums(config.ifname);
   if (!partial) return partial.error();
+  auto neighbours = NeighbourResolver::open(i->info_);  // one for the interface's engines
+  if (!neighbours) return neighbours.error();
   for (uint32_t q : queues) {
     EngineConfig ec = config.engine;
     ec.ifname = config.ifname;
     ec.queue = q;
     ec.parse.accept_partial_checksum = partial.value();
-    auto engine = Engine::open(ec, *i->program_, *i->shed_, i->info_);
+    auto engine = Engine::open(ec, *i->program_, *i->shed_, i->info_, neighbours.value());
     if (!engine) return engine.error();
     i->engines_.push_back(std::move(engine.value()));
   }

@@ -50,8 +50,9 @@ cli::CommandLine launch_command_line(LaunchOptions* o) {
                       "Runs CMD with its UDP sockets served by lrp: by lrpd, the host's daemon "
                       "(no root\nneeded), or with --in-process by an engine in CMD's own process "
                       "on IF (as root).\nEvery other socket stays on the kernel.");
-  cl.option("--socket", "PATH", "lrpd's control socket (default: $LRP_SOCKET or " +
-                                    std::string(service::kDefaultSocketPath) + ")",
+  cl.option("--socket", "PATH",
+            "lrpd's control socket (default: $LRP_SOCKET or " +
+                std::string(service::kDefaultSocketPath) + ")",
             cli::text(&o->socket));
   cl.flag("--in-process", "serve in CMD's process instead of through lrpd", &o->in_process);
   cl.option("--iface", "IF", "with --in-process: the interface (default: $LRP_IFACE)",

@@ -26,10 +26,11 @@ TEST(PreloadCalls, OtherSocketsBehaveExactlyAsWithoutIt) {
       run_capture({"ip", "netns", "exec", bench.server_ns, probe(), "passthrough"}, 30000, &plain),
       0)
       << plain;
-  ASSERT_EQ(run_capture({"ip", "netns", "exec", bench.server_ns, bin_dir() + "/lrp-run", "--in-process", "--iface",
-                         bench.server_if, "--verbose", "--", probe(), "passthrough"},
-                        30000, &preloaded),
-            0)
+  ASSERT_EQ(
+      run_capture({"ip", "netns", "exec", bench.server_ns, bin_dir() + "/lrp-run", "--in-process",
+                   "--iface", bench.server_if, "--verbose", "--", probe(), "passthrough"},
+                  30000, &preloaded),
+      0)
       << preloaded;
   EXPECT_GT(plain.size(), 1000u);
   EXPECT_EQ(preloaded, plain);
@@ -59,10 +60,10 @@ TEST(PreloadCalls, ServedSocketsKeepUdpSemantics) {
   }
   ASSERT_TRUE(listening) << echo.output();
   std::string out;
-  const int status = run_capture(
-      {"ip", "netns", "exec", bench.server_ns, bin_dir() + "/lrp-run", "--in-process", "--iface", bench.server_if,
-       "--verbose", "--", probe(), "semantics", "9800", std::to_string(kEchoPorts)},
-      60000, &out);
+  const int status = run_capture({"ip", "netns", "exec", bench.server_ns, bin_dir() + "/lrp-run",
+                                  "--in-process", "--iface", bench.server_if, "--verbose", "--",
+                                  probe(), "semantics", "9800", std::to_string(kEchoPorts)},
+                                 60000, &out);
   EXPECT_EQ(status, 0) << out;
   EXPECT_EQ(out.find("FAIL"), std::string::npos) << out;
   EXPECT_NE(out.find("failures 0"), std::string::npos) << out;

@@ -94,7 +94,8 @@ std::vector<Backend> backends() {
                                          "env",
                                          "LRP_STATS_DIR=" + stats,
                                          bin + "/lrp-run",
-                                         "--in-process", "--iface",
+                                         "--in-process",
+                                         "--iface",
                                          b.server_if,
                                          "--"};
        }},

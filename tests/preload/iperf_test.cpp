@@ -24,10 +24,11 @@ TEST_P(IperfUnderLrp, ReceivesTheUdpTestThroughLrp) {
   VethBench bench(v6 ? "ip6" : "ip4");
   ASSERT_TRUE(bench.ok);
   const std::string server_addr = v6 ? VethBench::kServer6 : VethBench::kServer4;
-  ChildProcess server({"ip", "netns", "exec", bench.server_ns, bin_dir() + "/lrp-run", "--in-process", "--iface",
-                       bench.server_if, "--metrics", "127.0.0.1:" + std::to_string(kMetricsPort),
-                       "--", "iperf3", "-s", "-B", server_addr, "-p", "5201"},
-                      temp_path("iperf-server"));
+  ChildProcess server(
+      {"ip", "netns", "exec", bench.server_ns, bin_dir() + "/lrp-run", "--in-process", "--iface",
+       bench.server_if, "--metrics", "127.0.0.1:" + std::to_string(kMetricsPort), "--", "iperf3",
+       "-s", "-B", server_addr, "-p", "5201"},
+      temp_path("iperf-server"));
   bool listening = false;
   for (int i = 0; i < 100 && !listening; ++i) {
     std::string ss;

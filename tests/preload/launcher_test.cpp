@@ -44,18 +44,19 @@ TEST(Launcher, RefusesWithoutAnInterfaceInProcess) {
 
 TEST(Launcher, RefusesABadMode) {
   std::string out;
-  EXPECT_EQ(run_capture({lrp_run(), "--in-process", "--iface", "lo", "--mode", "fast", "--", "true"},
-                        10000, &out),
-            2);
+  EXPECT_EQ(
+      run_capture({lrp_run(), "--in-process", "--iface", "lo", "--mode", "fast", "--", "true"},
+                  10000, &out),
+      2);
   EXPECT_NE(out.find("--mode: 'fast' is not one of"), std::string::npos) << out;
 }
 
 TEST(Launcher, RefusesAMissingInterface) {
   LRP_REQUIRE_PRIVILEGES();
   std::string out;
-  EXPECT_EQ(run_capture({lrp_run(), "--in-process", "--iface", "lrpnosuch0", "--", "true"}, 10000,
-                        &out),
-            1);
+  EXPECT_EQ(
+      run_capture({lrp_run(), "--in-process", "--iface", "lrpnosuch0", "--", "true"}, 10000, &out),
+      1);
   EXPECT_NE(out.find("interface 'lrpnosuch0' does not exist"), std::string::npos) << out;
 }
 
@@ -83,12 +84,11 @@ TEST(Launcher, RefusesWhenNotRoot) {
 TEST(Launcher, RunsTheProgramWithTheLibraryAndSettings) {
   LRP_REQUIRE_PRIVILEGES();
   std::string out;
-  EXPECT_EQ(
-      run_capture({lrp_run(), "--in-process", "--iface", "lo", "--mode", "poll", "--threading",
-                   "dedicated", "--", "sh", "-c",
-                   "echo \"$LD_PRELOAD $LRP_IFACE $LRP_MODE $LRP_THREADING\""},
-                  10000, &out),
-      0);
+  EXPECT_EQ(run_capture({lrp_run(), "--in-process", "--iface", "lo", "--mode", "poll",
+                         "--threading", "dedicated", "--", "sh", "-c",
+                         "echo \"$LD_PRELOAD $LRP_IFACE $LRP_MODE $LRP_THREADING\""},
+                        10000, &out),
+            0);
   EXPECT_NE(out.find("liblrp-preload-in-process.so lo poll dedicated"), std::string::npos) << out;
 }
 
