@@ -107,19 +107,20 @@ double WaitPolicy::idle_share(Nanos now) const {
   return idle_.share(now - since_, !working_);
 }
 
-WaitStep WaitPolicy::next(Nanos now) {
+WaitStep WaitPolicy::next(Nanos now, bool may_spin) {
   const Nanos idle_for = working_ ? 0 : now - since_;
   WaitStep step{WaitStep::Kind::Event, config_.max_sleep};
   switch (mode_) {
     case WaitMode::Poll:
-      return {WaitStep::Kind::Poll, 0};
+      if (may_spin) return {WaitStep::Kind::Poll, 0};
+      break;
     case WaitMode::Interrupt:
       break;
     case WaitMode::Adaptive:
       // Saturation ends when waiting took up enough of the recent time.
       if (regime_ == WaitRegime::Saturated) classify(now);
-      if (regime_ == WaitRegime::Saturated) return {WaitStep::Kind::Poll, 0};
-      if (idle_for < spin_budget()) return {WaitStep::Kind::Poll, 0};
+      if (may_spin && regime_ == WaitRegime::Saturated) return {WaitStep::Kind::Poll, 0};
+      if (may_spin && idle_for < spin_budget()) return {WaitStep::Kind::Poll, 0};
       if (regime_ == WaitRegime::Defer && misses_ < config_.defer_misses) {
         // From the last work: the first arrival after it waits at most the
         // window. A window already spent (slow work) starts afresh, shorter.

@@ -91,8 +91,10 @@ class WaitPolicy {
 
   // After every look at the queues: how many items it found (0: none).
   void on_poll(Nanos now, size_t items);
-  // After a look that found nothing: what to do next.
-  WaitStep next(Nanos now);
+  // After a look that found nothing: what to do next. Without may_spin
+  // (another thread is awake on the waiter's core) it sleeps instead of
+  // spinning.
+  WaitStep next(Nanos now, bool may_spin = true);
   // A sleep (timer or event) ended.
   void on_wake(Nanos now);
   // The CPU the waiter measured for one event sleep and wake-up.
