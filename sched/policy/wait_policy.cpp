@@ -121,7 +121,7 @@ WaitStep WaitPolicy::next(Nanos now, bool may_spin) {
       if (regime_ == WaitRegime::Saturated) classify(now);
       if (may_spin && regime_ == WaitRegime::Saturated) return {WaitStep::Kind::Poll, 0};
       if (may_spin && idle_for < spin_budget()) return {WaitStep::Kind::Poll, 0};
-      if (regime_ == WaitRegime::Defer && misses_ < config_.defer_misses) {
+      if (config_.defer && regime_ == WaitRegime::Defer && misses_ < config_.defer_misses) {
         // From the last work: the first arrival after it waits at most the
         // window. A window already spent (slow work) starts afresh, shorter.
         const Nanos window = defer_window();

@@ -44,6 +44,9 @@ struct WaitConfig {
   // Deferral starts when arrivals come closer than this (so a window
   // gathers more than one).
   Nanos defer_below = 25'000;
+  // Off for a waiter whose arrivals are already batched upstream (an
+  // application fed by a deferring engine thread): it sleeps until they come.
+  bool defer = true;
   // Timer looks in a row that found nothing before sleeping on arrivals.
   uint32_t defer_misses = 2;
   // Saturation: idle share below which the waiter polls without sleeping,

@@ -137,8 +137,13 @@ void DedicatedDriver::loop() {
 }
 
 size_t DedicatedDriver::receive(Scheduler::App& a, std::span<Datagram> out, int timeout_ms) {
-  if (a.waiter == nullptr)
-    a.waiter = std::make_unique<Waiter>(wait_mode(s_.config_.mode), s_.config_.wait, s_.clock_);
+  if (a.waiter == nullptr) {
+    // The engine thread's deferral batches what it delivers: the receiver
+    // sleeps until a batch comes.
+    WaitConfig wait = s_.config_.wait;
+    wait.defer = false;
+    a.waiter = std::make_unique<Waiter>(wait_mode(s_.config_.mode), wait, s_.clock_);
+  }
   QueuePoll poll(s_, a, out);
   return a.waiter->wait(poll, receive_deadline(s_.clock_, timeout_ms));
 }

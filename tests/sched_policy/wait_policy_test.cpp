@@ -167,6 +167,15 @@ TEST(WaitPolicy, LearnsTheCostOfAWakeUp) {
   EXPECT_EQ(policy.regime(), WaitRegime::Spin);
 }
 
+TEST(WaitPolicy, WithoutDeferralMediumLoadSleepsUntilArrivals) {
+  WaitConfig config;
+  config.defer = false;
+  const WaitRun r = run_at(60'000, false, config);
+  EXPECT_EQ(r.regimes_seen_after_warmup, std::vector<WaitRegime>{WaitRegime::Defer});
+  EXPECT_EQ(r.counters.timer_sleeps, 0u);
+  EXPECT_GE(r.counters.event_sleeps, r.work_looks - 1);
+}
+
 TEST(WaitPolicy, InterruptAndPollModesIgnoreTheLoad) {
   for (double rate : {2'000.0, 150'000.0}) {
     WaitPolicy interrupt(WaitMode::Interrupt);
