@@ -137,7 +137,7 @@ void KernelAssistant::settle(uint32_t napi, const std::string& source) {
     summary_ = where + ": NAPI " + std::to_string(napi) + " (" + source +
                "): preferred busy polling on; " + irq;
   }
-  counters_.kernel_assist.store(level_, std::memory_order_relaxed);
+  counters_.kernel_assist.store(level(), std::memory_order_relaxed);
   report();
 }
 
@@ -151,7 +151,7 @@ Status KernelAssistant::apply_socket(SlotId slot) {
 }
 
 void KernelAssistant::apply_epoll(int epfd) {
-  if (level_ < KernelAssist::BusyPoll || epfd < 0) return;
+  if (level() < KernelAssist::BusyPoll || epfd < 0) return;
   EpollParams p{kBusyPollUsecs, static_cast<uint16_t>(budget_), 1, 0};
   // Kernels before 6.9 refuse the request: then the sockets' own busy
   // polling is all there is.

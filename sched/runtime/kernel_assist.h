@@ -13,6 +13,7 @@
 // per interface on stderr and shown in EngineCounters::kernel_assist.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -44,11 +45,11 @@ class KernelAssistant {
   // A socket has delivered its first packet: its SO_INCOMING_NAPI_ID
   // decides if nothing did yet. True when the level was settled now.
   bool on_first_packet(SlotId slot);
-  bool settled() const { return level_ != KernelAssist::Unknown; }
-  KernelAssist level() const { return level_; }
+  bool settled() const { return level() != KernelAssist::Unknown; }
+  KernelAssist level() const { return level_.load(std::memory_order_relaxed); }
   uint32_t napi_id() const { return napi_; }
   // Whether looks at the rings should also drive the device's NAPI.
-  bool busy_polling() const { return force_busy_poll_ || level_ >= KernelAssist::BusyPoll; }
+  bool busy_polling() const { return force_busy_poll_ || level() >= KernelAssist::BusyPoll; }
 
   // Applies the current level to a socket and to an epoll set a waiter
   // sleeps on (no-ops below BusyPoll).
@@ -67,7 +68,8 @@ class KernelAssistant {
   bool enabled_;
   bool force_busy_poll_;
   EngineCounters& counters_;
-  KernelAssist level_ = KernelAssist::Unknown;
+  // Written under the scheduler's lock, read by metrics and tests too.
+  std::atomic<KernelAssist> level_{KernelAssist::Unknown};
   uint32_t napi_ = 0;
   bool probed_ = false;
   bool restore_ = false;

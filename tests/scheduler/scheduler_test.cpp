@@ -459,6 +459,36 @@ TEST(SchedulerPollSharing, LightApplicationKeepsItsLatencyBesideABusyOneOnItsCor
   EXPECT_GT(s.engine_counters().yields.load(), yields_before);
 }
 
+// veth in AF_XDP copy mode has no NAPI id: the kernel's busy polling and
+// IRQ suspension are reported unavailable once a packet has arrived, in the
+// counters and in one line, and the datagrams still flow.
+TEST(SchedulerKernelAssist, VethHasNoNapiIdAndSaysSo) {
+  LRP_REQUIRE_PRIVILEGES();
+  SchedulerConfig config;
+  Bench b;
+  ASSERT_EQ(open_bench(b, config, "kas"), "");
+  Scheduler& s = *b.scheduler;
+  const AppId app = add_app(b, "app", 7700);
+  EXPECT_EQ(s.engine_counters().kernel_assist.load(), KernelAssist::Unknown)
+      << "nothing can be said before a packet arrived";
+  UdpPeer client(b.veth->client_ns, AF_INET);
+  ASSERT_EQ(client.send_many(VethBench::kServer4, 7700, 10, 18), 10u);
+  Datagram d[16];
+  size_t got = 0;
+  const int64_t deadline = mono_ns() + 2'000'000'000;
+  while (got < 10 && mono_ns() < deadline) {
+    const size_t n = s.receive(app, {d, 16}, 50);
+    s.done(std::span<const Datagram>(d, n));
+    got += n;
+  }
+  EXPECT_EQ(got, 10u);
+  EXPECT_EQ(s.engine_counters().kernel_assist.load(), KernelAssist::None);
+  EXPECT_TRUE(s.engine_counters().busy_poll_unavailable.load());
+  EXPECT_EQ(s.kernel_assist().napi_id(), 0u);
+  EXPECT_NE(s.kernel_assist().summary().find("no NAPI id"), std::string::npos)
+      << s.kernel_assist().summary();
+}
+
 TEST(SchedulerApps, LeavingApplicationReturnsItsFrames) {
   LRP_REQUIRE_PRIVILEGES();
   SchedulerConfig config;
