@@ -50,6 +50,8 @@ struct IpLayer {
   const uint8_t* dst = nullptr;
   size_t udp_offset = 0;  // from the frame start
   size_t udp_room = 0;    // bytes of IP payload from udp_offset on
+  uint8_t tos = 0;        // IPv4 TOS, IPv6 traffic class
+  uint8_t ttl = 0;        // IPv4 TTL, IPv6 hop limit
 };
 
 // The IPv4 or IPv6 ethertype after at most one VLAN tag.
@@ -96,6 +98,8 @@ std::optional<DropReason> parse_ipv4(std::span<const uint8_t> f, size_t l3,
   ip->dst = h + 16;
   ip->udp_offset = l3 + header_len;
   ip->udp_room = total_len - header_len;
+  ip->tos = h[1];
+  ip->ttl = h[8];
   return std::nullopt;
 }
 
@@ -155,6 +159,9 @@ std::optional<DropReason> parse_ipv6(std::span<const uint8_t> f, size_t l3, IpLa
   ip->dst = h + 24;
   ip->udp_offset = udp_offset;
   ip->udp_room = end - udp_offset;
+  // Traffic class: the 8 bits after the version nibble.
+  ip->tos = static_cast<uint8_t>((h[0] & 0x0f) << 4 | h[1] >> 4);
+  ip->ttl = h[7];
   return std::nullopt;
 }
 
@@ -313,6 +320,8 @@ ParseResult parse_udp_frame(std::span<const uint8_t> frame, const ParseOptions& 
   view.destination = Endpoint{address_at(ip.dst, ip.v4), load_be16(u + 2)};
   view.payload = frame.subspan(ip.udp_offset + kUdpHeader, udp_len - kUdpHeader);
   view.vlan = link.vlan;
+  view.tos = ip.tos;
+  view.ttl = ip.ttl;
   return view;
 }
 

@@ -36,6 +36,8 @@ struct DatagramView {
   Endpoint destination;
   std::span<const uint8_t> payload;
   uint16_t vlan = 0;  // VLAN ID of the tag; 0 when untagged
+  uint8_t tos = 0;    // IPv4 TOS byte, IPv6 traffic class (DSCP and ECN)
+  uint8_t ttl = 0;    // IPv4 TTL, IPv6 hop limit
 };
 
 struct ParseOptions {

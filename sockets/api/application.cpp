@@ -20,7 +20,10 @@ Result<std::shared_ptr<Application>> Application::create(std::shared_ptr<Stack> 
   auto id = backend.add_app(config);
   if (!id) return id.error();
   std::shared_ptr<Application> app(new Application(stack, config, id.value(), exclusive));
-  auto path = ReceivePath::create(backend, id.value());
+  int64_t spin_ns = 50'000;
+  if (stack->config().mode == sched::Mode::Poll) spin_ns = -1;
+  if (stack->config().mode == sched::Mode::Interrupt) spin_ns = 0;
+  auto path = ReceivePath::create(backend, id.value(), spin_ns);
   if (!path) return path.error();  // the destructor removes the scheduler's application
   app->path_ = std::move(path.value());
   return app;
@@ -61,12 +64,15 @@ Result<std::unique_ptr<UdpSocket>> Application::open_udp(const BindSpec& bind) {
     return make_error(EINVAL, "application '" + config_.name + "' belongs to one socket");
   auto resolved = stack_->resolve_bind(bind);
   if (!resolved) return resolved.error();
-  auto slot = add_slot(resolved.value(), -1);
+  auto kernel = KernelSocket::open(resolved.value());
+  if (!kernel) return kernel.error();
+  resolved->port = kernel->port();
+  auto slot = add_slot(resolved.value(), kernel->fd());
   if (!slot) return slot.error();
   SocketConfig config;
   config.application = config_;
-  return std::unique_ptr<UdpSocket>(
-      new UdpSocket(shared_from_this(), resolved.value(), slot.value(), config));
+  return std::unique_ptr<UdpSocket>(new UdpSocket(shared_from_this(), resolved.value(),
+                                                  slot.value(), config, std::move(kernel.value())));
 }
 
 Result<size_t> Application::receive(std::span<Datagram> out, int timeout_ms) {
@@ -74,11 +80,19 @@ Result<size_t> Application::receive(std::span<Datagram> out, int timeout_ms) {
 }
 
 void Application::done(const Datagram& datagram) {
-  stack_->backend().done({&datagram, 1});
+  path_->done({&datagram, 1});
 }
 
 void Application::done(std::span<const Datagram> datagrams) {
-  stack_->backend().done(datagrams);
+  path_->done(datagrams);
+}
+
+Status Application::watch_kernel(SlotId slot, KernelSocket* socket) {
+  return path_->watch_kernel(slot, socket);
+}
+
+void Application::unwatch_kernel(SlotId slot, int fd) {
+  path_->unwatch_kernel(slot, fd);
 }
 
 Result<ReceiveInfo> Application::receive_copy(std::span<uint8_t> buffer, int timeout_ms,
@@ -94,6 +108,9 @@ Result<ReceiveInfo> Application::receive_copy(std::span<uint8_t> buffer, int tim
   info.source = d.view.source;
   if (want_local) info.local = d.view.destination;
   info.slot = d.slot;
+  info.through_kernel = d.queue == kKernelQueue;
+  info.tos = d.view.tos;
+  info.ttl = d.view.ttl;
   done(d);
   return info;
 }

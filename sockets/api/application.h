@@ -12,6 +12,7 @@
 #include "lrp/result.h"
 #include "sockets/api/backend.h"
 #include "sockets/api/datagrams.h"
+#include "sockets/api/kernel_socket.h"
 #include "sockets/api/options.h"
 
 namespace lrp::sockets {
@@ -68,6 +69,8 @@ class Application : public std::enable_shared_from_this<Application> {
   // Closes the socket; datagrams of it still queued or cached are dropped
   // (the engine took their frames back).
   Status remove_slot(SlotId slot);
+  Status watch_kernel(SlotId slot, KernelSocket* socket);
+  void unwatch_kernel(SlotId slot, int fd);
 
   std::shared_ptr<Stack> stack_;
   ApplicationConfig config_;

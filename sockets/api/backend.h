@@ -60,6 +60,10 @@ class Backend {
   virtual void done(std::span<const Datagram> datagrams) = 0;
   virtual int ready_fd(BackendApp app) const = 0;
   virtual size_t queued(BackendApp app) const = 0;
+  // Datagrams waiting for a receive on one socket of the application: what
+  // queued() counts, and what a backend still holds for it before protocol
+  // work (in process: its receive rings).
+  virtual size_t pending(BackendApp app, SlotId /*slot*/) const { return queued(app); }
   // A look without system calls or locks: may a receive find something?
   virtual bool maybe_pending(BackendApp app) = 0;
 
@@ -73,6 +77,20 @@ class Backend {
 
   virtual SocketStats socket_stats(SlotId slot) const = 0;
   virtual AppStats app_stats(BackendApp app) const = 0;
+
+  // A Prometheus endpoint on HOST:PORT for what this backend runs; returns
+  // its URL. ENOTSUP where the daemon serves the metrics.
+  virtual Result<std::string> start_metrics(const std::string& host_port) = 0;
+  virtual std::string metrics_url() const = 0;
 };
+
+struct StackConfig;
+
+// The in-process backend, when the library linked has one (its file
+// registers it at start-up): the drop-in library for lrpd is built without
+// it, so served programs carry neither libbpf nor the metrics server.
+using InProcessOpener = Result<std::unique_ptr<Backend>> (*)(StackConfig& config);
+void register_in_process(InProcessOpener opener);
+InProcessOpener in_process_opener();
 
 }  // namespace lrp::sockets

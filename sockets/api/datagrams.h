@@ -18,6 +18,12 @@ namespace lrp::sockets {
 // slot names the receiving socket (UdpSocket::slot()).
 using lrp::Datagram;
 
+// Datagram::queue of a datagram that reached the socket through its kernel
+// socket instead of lrp (from this host, from another interface, IP
+// fragments); its payload is a copy, given back with done() all the same,
+// and a reply to it leaves through the kernel too.
+inline constexpr uint16_t kKernelQueue = 0xffff;
+
 // A datagram copied into the caller's buffer.
 struct ReceiveInfo {
   size_t size = 0;           // bytes written to the buffer
@@ -27,7 +33,10 @@ struct ReceiveInfo {
   // The address and port the datagram was sent to, when the socket asked
   // for it (Option::ReceiveLocalAddress, like IP_PKTINFO).
   std::optional<Endpoint> local;
-  SlotId slot = 0;  // the socket it arrived on
+  SlotId slot = 0;              // the socket it arrived on
+  bool through_kernel = false;  // it came through the kernel socket (kKernelQueue)
+  uint8_t tos = 0;              // IPv4 TOS or IPv6 traffic class (IP_RECVTOS, IPV6_RECVTCLASS)
+  uint8_t ttl = 0;              // IPv4 TTL or IPv6 hop limit (IP_RECVTTL, IPV6_RECVHOPLIMIT)
 };
 
 struct OutDatagram {

@@ -1,9 +1,57 @@
 #include "sockets/api/in_process_backend.h"
 
+#include "exporters/metrics_server.h"
+#include "sockets/api/stack.h"
+
 namespace lrp::sockets {
 
+Result<std::unique_ptr<Backend>> InProcessBackend::open(StackConfig& config) {
+  runtime::RuntimeConfig rc;
+  rc.interface.ifname = config.ifname;
+  rc.interface.xdp_mode = config.xdp_mode;
+  rc.interface.engine = config.engine;
+  rc.scheduler = config.scheduler;
+  rc.scheduler.mode = config.mode;
+  rc.scheduler.threading = config.threading;
+  rc.scheduler.engine_cpu = config.engine_cpu;
+  rc.scheduler.busy_poll = config.busy_poll;
+  rc.cpus = config.cpus;
+  rc.program = "lrp";
+  auto runtime = runtime::InterfaceRuntime::open(rc);
+  if (!runtime) return runtime.error();
+  config.threading = runtime.value()->scheduler(0).config().threading;
+  LRP_TRY(runtime.value()->start());
+  return std::unique_ptr<Backend>(new InProcessBackend(std::move(runtime.value())));
+}
+
+// Linked in, the in-process backend is there for every Stack.
+static const bool registered = [] {
+  register_in_process(&InProcessBackend::open);
+  return true;
+}();
+
+InProcessBackend::InProcessBackend(std::unique_ptr<runtime::InterfaceRuntime> runtime)
+    : runtime_(std::move(runtime)) {}
+
 InProcessBackend::~InProcessBackend() {
+  metrics_.reset();
   runtime_->stop();
+}
+
+Result<std::string> InProcessBackend::start_metrics(const std::string& host_port) {
+  std::lock_guard lock(metrics_mutex_);
+  if (metrics_ != nullptr)
+    return make_error(
+        EALREADY, "metrics of " + runtime_->interface().name() + " already at " + metrics_->url());
+  auto server = exporters::MetricsServer::start(host_port, runtime_->metrics_sources());
+  if (!server) return server.error();
+  metrics_ = std::move(server.value());
+  return metrics_->url();
+}
+
+std::string InProcessBackend::metrics_url() const {
+  std::lock_guard lock(metrics_mutex_);
+  return metrics_ == nullptr ? std::string() : metrics_->url();
 }
 
 Result<BackendApp> InProcessBackend::add_app(const ApplicationConfig& config) {
@@ -46,6 +94,13 @@ int InProcessBackend::ready_fd(BackendApp app) const {
 
 size_t InProcessBackend::queued(BackendApp app) const {
   return runtime_->queued(app);
+}
+
+size_t InProcessBackend::pending(BackendApp app, SlotId slot) const {
+  size_t n = runtime_->queued(app);
+  for (size_t q = 0; q < runtime_->queue_count(); ++q)
+    n += runtime_->engine(q).rx_ring_entries(slot);
+  return n;
 }
 
 bool InProcessBackend::maybe_pending(BackendApp app) {

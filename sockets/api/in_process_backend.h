@@ -3,16 +3,21 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <string>
 
 #include "runtime/interface_runtime.h"
 #include "sockets/api/backend.h"
+
+namespace lrp::exporters {
+class MetricsServer;
+}
 
 namespace lrp::sockets {
 
 class InProcessBackend : public Backend {
  public:
-  explicit InProcessBackend(std::unique_ptr<runtime::InterfaceRuntime> runtime)
-      : runtime_(std::move(runtime)) {}
+  explicit InProcessBackend(std::unique_ptr<runtime::InterfaceRuntime> runtime);
   ~InProcessBackend() override;
 
   const char* kind() const override { return "in-process"; }
@@ -25,17 +30,26 @@ class InProcessBackend : public Backend {
   void done(std::span<const Datagram> datagrams) override;
   int ready_fd(BackendApp app) const override;
   size_t queued(BackendApp app) const override;
+  size_t pending(BackendApp app, SlotId slot) const override;
   bool maybe_pending(BackendApp app) override;
   Status send(SlotId slot, const Endpoint& to, std::span<const uint8_t> payload,
               const IpAddress* from, int reply_queue, bool kick_when_full) override;
   Status flush(SlotId slot) override;
   SocketStats socket_stats(SlotId slot) const override;
   AppStats app_stats(BackendApp app) const override;
+  Result<std::string> start_metrics(const std::string& host_port) override;
+  std::string metrics_url() const override;
 
   runtime::InterfaceRuntime& runtime() { return *runtime_; }
 
+  // Opens the runtime on config.ifname (config.threading becomes what the
+  // scheduler chose: eager runs dedicated).
+  static Result<std::unique_ptr<Backend>> open(StackConfig& config);
+
  private:
   std::unique_ptr<runtime::InterfaceRuntime> runtime_;
+  mutable std::mutex metrics_mutex_;
+  std::unique_ptr<exporters::MetricsServer> metrics_;  // goes before the runtime it reads
 };
 
 }  // namespace lrp::sockets

@@ -30,6 +30,14 @@ struct SocketConfig {
   ApplicationConfig application;
   // Copying receive reports the datagram's destination (IP_PKTINFO).
   bool receive_local_address = false;
+  // A kernel UDP socket the caller already bound (or connected) as the bind
+  // says, and reads itself; -1: the API opens one and reads it (see
+  // kernel_socket.h for what it is for).
+  int kernel_fd = -1;
+  // SO_REUSEADDR on the kernel socket: as in the kernel, a socket bound to
+  // one address (or connected) may then share the port with one bound to
+  // any address, when both ask for it.
+  bool reuse_address = false;
 };
 
 enum class Option : uint8_t {

@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,14 +10,22 @@
 namespace lrp::sockets {
 
 namespace {
-// Datagrams a copying receive takes from the scheduler at once.
+// Datagrams a copying receive takes from the backend at once.
 constexpr size_t kCopyBatch = 32;
+
+int64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
 }  // namespace
 
-ReceivePath::ReceivePath(Backend& backend, BackendApp app) : backend_(backend), app_(app) {}
+ReceivePath::ReceivePath(Backend& backend, BackendApp app, int64_t spin_ns)
+    : backend_(backend), app_(app), spin_ns_(spin_ns) {}
 
-Result<std::unique_ptr<ReceivePath>> ReceivePath::create(Backend& backend, BackendApp app) {
-  std::unique_ptr<ReceivePath> p(new ReceivePath(backend, app));
+Result<std::unique_ptr<ReceivePath>> ReceivePath::create(Backend& backend, BackendApp app,
+                                                         int64_t spin_ns) {
+  std::unique_ptr<ReceivePath> p(new ReceivePath(backend, app, spin_ns));
   p->pending_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   p->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (p->pending_fd_ < 0 || p->epoll_fd_ < 0)
@@ -44,10 +53,41 @@ size_t ReceivePath::take_cached(std::span<Datagram> out) {
   return n;
 }
 
+size_t ReceivePath::take_new(std::span<Datagram> out) {
+  size_t n = backend_.receive(app_, out, 0);
+  if (n < out.size()) n += kernel_.take(out.subspan(n));
+  return n;
+}
+
+// Spins for spin_ns_ (the backend's own work happens in its receive, in
+// run-to-completion threading), then sleeps on the readiness fd.
+size_t ReceivePath::wait_and_take(std::span<Datagram> out, int timeout_ms) {
+  const int64_t start = now_ns();
+  const int64_t deadline = timeout_ms < 0 ? -1 : start + int64_t{timeout_ms} * 1'000'000;
+  for (;;) {
+    const size_t n = take_new(out);
+    if (n > 0) return n;
+    const int64_t now = now_ns();
+    if (deadline >= 0 && now >= deadline) return 0;
+    if (spin_ns_ < 0 || now - start < spin_ns_) continue;
+    const int wait_ms =
+        deadline < 0 ? 100 : static_cast<int>((deadline - now + 999'999) / 1'000'000);
+    epoll_event ev;
+    (void)epoll_wait(epoll_fd_, &ev, 1, wait_ms);
+  }
+}
+
 size_t ReceivePath::receive(std::span<Datagram> out, int timeout_ms) {
   if (out.empty()) return 0;
   size_t n = take_cached(out);
-  if (n < out.size()) n += backend_.receive(app_, out.subspan(n), n > 0 ? 0 : timeout_ms);
+  if (n < out.size()) {
+    if (kernel_.empty()) {
+      // Only the backend: its own receive waits as its mode says.
+      n += backend_.receive(app_, out.subspan(n), n > 0 ? 0 : timeout_ms);
+    } else {
+      n += n > 0 || timeout_ms == 0 ? take_new(out.subspan(n)) : wait_and_take(out, timeout_ms);
+    }
+  }
   update_pending();
   return n;
 }
@@ -55,12 +95,42 @@ size_t ReceivePath::receive(std::span<Datagram> out, int timeout_ms) {
 bool ReceivePath::receive_one(Datagram* out, int timeout_ms) {
   if (cache_.empty()) {
     Datagram batch[kCopyBatch];
-    const size_t n = backend_.receive(app_, batch, timeout_ms);
+    const size_t n = receive(batch, timeout_ms);
     cache_.insert(cache_.end(), batch, batch + n);
   }
   const bool got = take_cached({out, 1}) == 1;
   update_pending();
   return got;
+}
+
+Status ReceivePath::watch_kernel(SlotId slot, KernelSocket* socket) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = socket->fd();
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, socket->fd(), &ev) != 0)
+    return errno_error("watch the kernel socket of port " + std::to_string(socket->port()));
+  kernel_.watch(slot, socket);
+  return {};
+}
+
+void ReceivePath::unwatch_kernel(SlotId slot, int fd) {
+  kernel_.unwatch(slot);
+  (void)epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+}
+
+void ReceivePath::done(std::span<const Datagram> datagrams) {
+  // Runs of lrp datagrams go back to the backend together.
+  size_t i = 0;
+  while (i < datagrams.size()) {
+    if (datagrams[i].queue == kKernelQueue) {
+      kernel_.give_back(datagrams[i++]);
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < datagrams.size() && datagrams[j].queue != kKernelQueue) ++j;
+    backend_.done(datagrams.subspan(i, j - i));
+    i = j;
+  }
 }
 
 void ReceivePath::forget_slot(SlotId slot) {
@@ -74,12 +144,14 @@ void ReceivePath::forget_slot(SlotId slot) {
     cache_.insert(cache_.end(), batch, batch + n);
     left -= n;
   }
+  for (const Datagram& d : cache_)
+    if (d.slot == slot && d.queue == kKernelQueue) kernel_.give_back(d);
   std::erase_if(cache_, [slot](const Datagram& d) { return d.slot == slot; });
   update_pending();
 }
 
 void ReceivePath::release_cached() {
-  for (const Datagram& d : cache_) backend_.done({&d, 1});
+  for (const Datagram& d : cache_) done({&d, 1});
   cache_.clear();
   update_pending();
 }

@@ -1,8 +1,9 @@
-// The receive side of one scheduler application, as the API presents it: a
-// small cache of datagrams already taken from the scheduler (so a copying
-// receive costs one scheduler visit per batch, not per datagram) and a
-// level-triggered readiness fd that covers both the cache and the
-// scheduler's own readiness. One receiving thread at a time.
+// The receive side of one application, as the API presents it: a small
+// cache of datagrams already taken from the backend (so a copying receive
+// costs one backend visit per batch, not per datagram), the datagrams its
+// sockets' kernel sockets received (kernel_inbox.h), and a level-triggered
+// readiness fd that covers the cache, the backend's own readiness and the
+// kernel sockets. One receiving thread at a time.
 #pragma once
 
 #include <cstddef>
@@ -11,12 +12,16 @@
 
 #include "lrp/engine.h"
 #include "sockets/api/backend.h"
+#include "sockets/api/kernel_inbox.h"
 
 namespace lrp::sockets {
 
 class ReceivePath {
  public:
-  static Result<std::unique_ptr<ReceivePath>> create(Backend& backend, BackendApp app);
+  // spin_ns: how long an empty receive looks again before it sleeps (<0:
+  // until its timeout, the poll mode).
+  static Result<std::unique_ptr<ReceivePath>> create(Backend& backend, BackendApp app,
+                                                     int64_t spin_ns);
   ~ReceivePath();
   ReceivePath(const ReceivePath&) = delete;
   ReceivePath& operator=(const ReceivePath&) = delete;
@@ -33,18 +38,29 @@ class ReceivePath {
   void release_cached();
   int ready_fd() const { return epoll_fd_; }
 
+  // A socket's kernel socket, read by this path (until unwatch_kernel).
+  Status watch_kernel(SlotId slot, KernelSocket* socket);
+  void unwatch_kernel(SlotId slot, int fd);
+  // Gives a datagram back: to the backend, or a kernel datagram's buffer.
+  void done(std::span<const Datagram> datagrams);
+
  private:
-  ReceivePath(Backend& backend, BackendApp app);
+  ReceivePath(Backend& backend, BackendApp app, int64_t spin_ns);
   size_t take_cached(std::span<Datagram> out);
+  // One look at the backend and the kernel sockets, without waiting.
+  size_t take_new(std::span<Datagram> out);
+  size_t wait_and_take(std::span<Datagram> out, int timeout_ms);
   // Makes the pending eventfd match "the cache or the scheduler's queue
   // holds something".
   void update_pending();
 
   Backend& backend_;
   BackendApp app_;
+  int64_t spin_ns_ = 0;
   std::deque<Datagram> cache_;
+  KernelInbox kernel_;
   int pending_fd_ = -1;  // eventfd: readable while something waits here
-  int epoll_fd_ = -1;    // pending_fd_ + the scheduler's ready fd
+  int epoll_fd_ = -1;    // pending_fd_ + the backend's ready fd + kernel sockets
   bool pending_ = false;
 };
 

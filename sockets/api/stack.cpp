@@ -2,10 +2,9 @@
 
 #include <set>
 
-#include "exporters/metrics_server.h"
 #include "lrp/netdev.h"
 #include "sockets/api/application.h"
-#include "sockets/api/in_process_backend.h"
+#include "sockets/api/service_backend.h"
 #include "sockets/api/udp_socket.h"
 
 namespace lrp::sockets {
@@ -15,6 +14,8 @@ namespace {
 // One engine per interface queue and process: a second XDP attach would
 // fight the first.
 std::mutex open_mutex;
+InProcessOpener g_in_process = nullptr;
+
 std::set<std::string>& open_interfaces() {
   static std::set<std::string> names;
   return names;
@@ -31,37 +32,36 @@ Error explain_open_failure(const StackConfig& config, const Error& e) {
 
 }  // namespace
 
+void register_in_process(InProcessOpener opener) {
+  g_in_process = opener;
+}
+
+InProcessOpener in_process_opener() {
+  return g_in_process;
+}
+
 Result<std::shared_ptr<Stack>> Stack::open(const StackConfig& config) {
+  if (!config.in_process) return open_on_lrpd(config);
   if (config.ifname.empty()) return make_error(ENODEV, "open lrp: no interface named");
+  InProcessOpener opener = in_process_opener();
+  if (opener == nullptr)
+    return make_error(ENOTSUP, "open lrp on " + config.ifname +
+                                   " in this process: this build serves through lrpd only");
   std::shared_ptr<Stack> stack(new Stack());
   stack->config_ = config;
-  runtime::RuntimeConfig rc;
-  rc.interface.ifname = config.ifname;
-  rc.interface.xdp_mode = config.xdp_mode;
-  rc.interface.engine = config.engine;
-  rc.scheduler = config.scheduler;
-  rc.scheduler.mode = config.mode;
-  rc.scheduler.threading = config.threading;
-  rc.scheduler.engine_cpu = config.engine_cpu;
-  rc.scheduler.busy_poll = config.busy_poll;
-  rc.cpus = config.cpus;
-  rc.program = "lrp";
   {
     std::lock_guard lock(open_mutex);
     if (!open_interfaces().insert(config.ifname).second)
       return make_error(EBUSY, "open lrp on " + config.ifname +
                                    ": this process already has a stack on the interface");
   }
-  auto runtime = runtime::InterfaceRuntime::open(rc);
-  if (!runtime) {
+  auto backend = opener(stack->config_);
+  if (!backend) {
     std::lock_guard lock(open_mutex);
     open_interfaces().erase(config.ifname);
-    return explain_open_failure(config, runtime.error());
+    return explain_open_failure(config, backend.error());
   }
-  // The scheduler may have changed the threading (eager runs dedicated).
-  stack->config_.threading = runtime.value()->scheduler(0).config().threading;
-  LRP_TRY(runtime.value()->start());
-  stack->backend_ = std::make_unique<InProcessBackend>(std::move(runtime.value()));
+  stack->backend_ = std::move(backend.value());
   if (!config.metrics.empty()) {
     auto url = stack->start_metrics(config.metrics);
     if (!url) return url.error();
@@ -69,19 +69,25 @@ Result<std::shared_ptr<Stack>> Stack::open(const StackConfig& config) {
   return stack;
 }
 
+Result<std::shared_ptr<Stack>> Stack::open_on_lrpd(const StackConfig& config) {
+  std::shared_ptr<Stack> stack(new Stack());
+  stack->config_ = config;
+  service::ClientConfig cc;
+  cc.socket_path = config.lrpd_socket;
+  cc.name = config.name;
+  auto backend = ServiceBackend::connect(cc);
+  if (!backend) return backend.error();
+  stack->backend_ = std::move(backend.value());
+  return stack;
+}
+
 Stack::~Stack() {
-  metrics_.reset();
-  const bool opened = backend_ != nullptr;
+  const bool opened = backend_ != nullptr && config_.in_process;
   backend_.reset();
   if (opened) {
     std::lock_guard lock(open_mutex);
     open_interfaces().erase(config_.ifname);
   }
-}
-
-runtime::InterfaceRuntime* Stack::in_process() {
-  auto* b = dynamic_cast<InProcessBackend*>(backend_.get());
-  return b == nullptr ? nullptr : &b->runtime();
 }
 
 Result<std::unique_ptr<UdpSocket>> Stack::open_udp(const BindSpec& bind,
@@ -91,12 +97,18 @@ Result<std::unique_ptr<UdpSocket>> Stack::open_udp(const BindSpec& bind,
     ac.name = std::string(bind.local.is_v4() ? "udp:" : "udp6:") + std::to_string(bind.port);
   auto resolved = resolve_bind(bind);
   if (!resolved) return resolved.error();
+  // The kernel's rules first (ports in use, privileged ports); port 0 gets
+  // the kernel's choice.
+  auto kernel = config.kernel_fd >= 0 ? Result<KernelSocket>(KernelSocket::borrow(config.kernel_fd))
+                                      : KernelSocket::open(resolved.value(), config.reuse_address);
+  if (!kernel) return kernel.error();
+  if (resolved->port == 0) resolved->port = kernel->port();
   auto app = Application::create(shared_from_this(), ac, /*exclusive=*/true);
   if (!app) return app.error();
-  auto slot = app.value()->add_slot(resolved.value(), -1);
+  auto slot = app.value()->add_slot(resolved.value(), kernel->fd());
   if (!slot) return slot.error();
-  return std::unique_ptr<UdpSocket>(
-      new UdpSocket(app.value(), resolved.value(), slot.value(), config));
+  return std::unique_ptr<UdpSocket>(new UdpSocket(app.value(), resolved.value(), slot.value(),
+                                                  config, std::move(kernel.value())));
 }
 
 Result<std::shared_ptr<Application>> Stack::create_application(const ApplicationConfig& config) {
@@ -125,22 +137,11 @@ Result<BindSpec> Stack::resolve_bind(const BindSpec& bind) const {
 }
 
 Result<std::string> Stack::start_metrics(const std::string& host_port) {
-  std::lock_guard lock(mutex_);
-  if (metrics_ != nullptr)
-    return make_error(EALREADY, "metrics of " + config_.ifname + " already at " + metrics_->url());
-  runtime::InterfaceRuntime* rt = in_process();
-  if (rt == nullptr)
-    return make_error(ENOTSUP,
-                      "metrics of " + config_.ifname + ": lrpd serves them (lrpd --metrics)");
-  auto server = exporters::MetricsServer::start(host_port, rt->metrics_sources());
-  if (!server) return server.error();
-  metrics_ = std::move(server.value());
-  return metrics_->url();
+  return backend_->start_metrics(host_port);
 }
 
 std::string Stack::metrics_url() const {
-  std::lock_guard lock(mutex_);
-  return metrics_ == nullptr ? std::string() : metrics_->url();
+  return backend_->metrics_url();
 }
 
 size_t Stack::socket_count() const {

@@ -28,19 +28,20 @@
 #include "sockets/api/backend.h"
 #include "sockets/api/options.h"
 
-namespace lrp::exporters {
-class MetricsServer;
-}
-namespace lrp::runtime {
-class InterfaceRuntime;
-}
-
 namespace lrp::sockets {
 
 class Application;
 class UdpSocket;
 
 struct StackConfig {
+  // Where the sockets are served. By default by lrpd, the host's daemon
+  // (any user; it serves the interfaces it was started on, so ifname may
+  // stay empty). in_process: by an engine in this process on `ifname`
+  // (zero-copy; needs the privileges for XDP and AF_XDP); the settings
+  // below are for that.
+  bool in_process = false;
+  std::string lrpd_socket;  // empty: $LRP_SOCKET, else /run/lrp/lrpd.sock
+  std::string name;         // what lrpd shows for this process; empty: its command
   std::string ifname;
   sched::Mode mode = sched::Mode::Adaptive;
   // RunToCompletion: the thread that receives does its sockets' protocol
@@ -91,8 +92,6 @@ class Stack : public std::enable_shared_from_this<Stack> {
   const StackConfig& config() const { return config_; }
   const std::string& ifname() const { return config_.ifname; }
   Backend& backend() { return *backend_; }
-  // The runtime of an in-process stack (null on lrpd): engines, schedulers.
-  runtime::InterfaceRuntime* in_process();
   // Open sockets of this stack.
   size_t socket_count() const;
 
@@ -100,6 +99,7 @@ class Stack : public std::enable_shared_from_this<Stack> {
   friend class Application;
   friend class UdpSocket;
   Stack() = default;
+  static Result<std::shared_ptr<Stack>> open_on_lrpd(const StackConfig& config);
   // For a connected bind on a wildcard address: the interface's address of
   // the remote's family.
   Result<BindSpec> resolve_bind(const BindSpec& bind) const;
@@ -107,8 +107,7 @@ class Stack : public std::enable_shared_from_this<Stack> {
 
   StackConfig config_;
   std::unique_ptr<Backend> backend_;
-  mutable std::mutex mutex_;  // metrics server, socket count
-  std::unique_ptr<exporters::MetricsServer> metrics_;
+  mutable std::mutex mutex_;  // socket count
   size_t sockets_ = 0;
 };
 

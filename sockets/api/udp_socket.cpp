@@ -1,18 +1,22 @@
 #include "sockets/api/udp_socket.h"
 
 #include "sockets/api/application.h"
+#include "sockets/api/kernel_inbox.h"
 #include "sockets/api/receive_path.h"
 #include "sockets/api/stack.h"
 
 namespace lrp::sockets {
 
 UdpSocket::UdpSocket(std::shared_ptr<Application> app, const BindSpec& bind, SlotId slot,
-                     const SocketConfig& config)
+                     const SocketConfig& config, KernelSocket kernel)
     : app_(std::move(app)),
       bind_(bind),
       local_{bind.local, bind.port},
       slot_(slot),
-      config_(config) {}
+      config_(config),
+      kernel_(std::move(kernel)) {
+  if (kernel_.owned()) (void)app_->watch_kernel(slot_, &kernel_);
+}
 
 UdpSocket::~UdpSocket() {
   if (open_) (void)close();
@@ -39,6 +43,10 @@ SocketStats UdpSocket::counters() const {
 
 bool UdpSocket::maybe_pending() const {
   return app_ != nullptr && app_->stack().backend().maybe_pending(app_->id());
+}
+
+size_t UdpSocket::pending() const {
+  return app_ == nullptr ? 0 : app_->stack().backend().pending(app_->id(), slot_);
 }
 
 Result<size_t> UdpSocket::receive(std::span<Datagram> out, int timeout_ms) {
@@ -79,7 +87,10 @@ Status UdpSocket::queue_one(const Endpoint& to, std::span<const uint8_t> payload
   if (to.port == 0 || to.addr.is_any())
     return make_error(EINVAL, "send from udp port " + std::to_string(local_.port) + " to " +
                                   to.to_string() + ": no such destination");
-  return app_->stack().backend().send(slot_, to, payload, from, reply_queue, kick_when_full);
+  Status st = app_->stack().backend().send(slot_, to, payload, from, reply_queue, kick_when_full);
+  // lrpd is away (or not yet serving this socket): the kernel socket sends.
+  if (!st.ok() && st.error().code == ENOTCONN) return kernel_.send(to, payload, from);
+  return st;
 }
 
 Status UdpSocket::send_to(const Endpoint& to, std::span<const uint8_t> payload,
@@ -104,6 +115,12 @@ Status UdpSocket::send(std::span<const uint8_t> payload) {
 
 Status UdpSocket::reply(const Datagram& to, std::span<const uint8_t> payload) {
   const IpAddress from = to.view.destination.addr;
+  // What came through the kernel (from this host, another interface) goes
+  // back the same way.
+  if (to.queue == kKernelQueue) {
+    LRP_TRY(check_open("send"));
+    return kernel_.send(to.view.source, payload, &from);
+  }
   return send_locked_and_kick(to.view.source, payload, &from, to.queue);
 }
 
@@ -140,9 +157,10 @@ Status UdpSocket::connect(const Endpoint& remote) {
   if (!resolved) return resolved.error();
   if (resolved->remote == bind_.remote && resolved->local == bind_.local) return {};
   std::lock_guard lock(send_mutex_);
+  if (kernel_.owned()) LRP_TRY(kernel_.connect(remote));
   // The backend adds the new flow before the old one goes, so datagrams
   // from the remote are never unsteered; the slot stays.
-  LRP_TRY(app_->stack().backend().rebind_socket(app_->id(), slot_, resolved.value(), -1));
+  LRP_TRY(app_->stack().backend().rebind_socket(app_->id(), slot_, resolved.value(), kernel_.fd()));
   bind_ = resolved.value();
   local_ = Endpoint{bind_.local, bind_.port};
   return {};
@@ -152,8 +170,10 @@ Status UdpSocket::close() {
   LRP_TRY(check_open("close"));
   std::lock_guard lock(send_mutex_);
   open_ = false;
+  if (kernel_.owned()) app_->unwatch_kernel(slot_, kernel_.fd());
   Status st = app_->remove_slot(slot_);
   app_.reset();
+  kernel_ = KernelSocket();
   return st;
 }
 

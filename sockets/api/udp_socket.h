@@ -11,6 +11,7 @@
 #include "lrp/result.h"
 #include "sockets/api/backend.h"
 #include "sockets/api/datagrams.h"
+#include "sockets/api/kernel_socket.h"
 #include "sockets/api/options.h"
 
 namespace lrp::sockets {
@@ -85,6 +86,8 @@ class UdpSocket {
   SlotId slot() const { return slot_; }
   // Local address (possibly wildcard) and port.
   const Endpoint& local() const { return local_; }
+  // The kernel socket bound beside it (see kernel_socket.h).
+  int kernel_fd() const { return kernel_.fd(); }
   const std::optional<Endpoint>& remote() const { return bind_.remote; }
   int family() const { return bind_.local.family(); }
   BackendApp application_id() const;
@@ -94,12 +97,16 @@ class UdpSocket {
   SocketStats counters() const;
   // A look without system calls or locks: may a receive find something?
   bool maybe_pending() const;
+  // Datagrams waiting for a receive: delivered to its application and, in
+  // process, still in its receive rings (a look at the rings, no protocol
+  // work). What a receive path already took into its cache is not counted.
+  size_t pending() const;
 
  private:
   friend class Application;
   friend class Stack;
   UdpSocket(std::shared_ptr<Application> app, const BindSpec& bind, SlotId slot,
-            const SocketConfig& config);
+            const SocketConfig& config, KernelSocket kernel);
   Status check_open(const char* what) const;
   // kick_when_full: on EAGAIN, kick and reclaim once and retry.
   // reply_queue: the queue the datagram answered arrived on, or -1.
@@ -114,6 +121,7 @@ class UdpSocket {
   SlotId slot_ = 0;
   SocketConfig config_;
   bool open_ = true;
+  KernelSocket kernel_;
   std::mutex send_mutex_;  // one producer on the socket's TX ring
 };
 

@@ -144,6 +144,7 @@ int main(int argc, char** argv) {
   // One stack per interface: it attaches XDP and owns the engine and the
   // scheduler (and, when asked, the metrics endpoint).
   lrp::sockets::StackConfig config;
+  config.in_process = true;
   config.ifname = o.iface;
   config.threading = threading.value();
   config.metrics = o.metrics;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sockets/launcher/launch_options.h"
+#include "sockets/launcher/program_kind.h"
 #include "sockets/preload/env_settings.h"
 
 namespace {
@@ -33,6 +34,11 @@ int main(int argc, char** argv) {
   const auto& o = parsed.value();
   auto program = lrp::launcher::check_can_launch(o);
   if (!program) return fail(program.error(), 1);
+  // A program the library cannot reach still runs, on the kernel; say so.
+  if (auto kind = lrp::launcher::inspect_program(program.value())) {
+    const std::string note = lrp::launcher::unsupported_note(program.value(), kind.value());
+    if (!note.empty()) std::fprintf(stderr, "lrp-run: %s\n", note.c_str());
+  }
   auto library = lrp::launcher::find_preload_library();
   if (!library) return fail(library.error(), 1);
 

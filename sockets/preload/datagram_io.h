@@ -12,12 +12,13 @@ class TrackedSocket;
 
 // One datagram: from the socket's held datagrams, its lrp flow, or the
 // kernel socket (traffic that did not come through lrp). Fills msg_name,
-// msg_control (IP_PKTINFO / IPV6_PKTINFO) and msg_flags.
+// msg_control (the control messages the socket's options ask for) and
+// msg_flags. MSG_ERRQUEUE reads the kernel socket's error queue.
 ssize_t receive_message(TrackedSocket& s, msghdr* msg, int flags);
 int receive_messages(TrackedSocket& s, mmsghdr* msgs, unsigned int n, int flags, timespec* timeout);
 
-// To a destination on the lrp interface's subnets: through lrp (source from
-// IP_PKTINFO / IPV6_PKTINFO when given); anywhere else: the kernel socket.
+// Through lrp when it can send exactly what the kernel would, else through
+// the kernel socket (see send_io.cpp).
 ssize_t send_message(TrackedSocket& s, const msghdr* msg, int flags);
 int send_messages(TrackedSocket& s, mmsghdr* msgs, unsigned int n, int flags);
 

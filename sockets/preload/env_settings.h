@@ -16,6 +16,8 @@ inline constexpr const char* kEnvGenericXdp = "LRP_GENERIC_XDP";  // "1": skb-mo
 inline constexpr const char* kEnvSpinUs =
     "LRP_SPIN_US";  // adaptive: spin this long before sleeping
 inline constexpr const char* kEnvVerbose = "LRP_VERBOSE";  // "1": say which sockets lrp takes
+// A directory: the library keeps DIR/lrp-preload.PID with its takeover counts.
+inline constexpr const char* kEnvStatsDir = "LRP_STATS_DIR";
 
 struct Settings {
   std::string iface;

@@ -37,6 +37,15 @@ void FdTable::for_each(const std::function<void(int, const std::shared_ptr<Track
     if (used_[fd].load(std::memory_order_relaxed)) f(fd, sockets_[fd]);
 }
 
+std::vector<int> FdTable::numbers_of(const TrackedSocket* socket) {
+  std::vector<int> numbers;
+  std::lock_guard lock(mutex_);
+  for (int fd = 0; fd < kMaxFd; ++fd)
+    if (used_[fd].load(std::memory_order_relaxed) && sockets_[fd].get() == socket)
+      numbers.push_back(fd);
+  return numbers;
+}
+
 void FdTable::reset_lock_after_fork() {
   new (&mutex_) std::mutex();
 }

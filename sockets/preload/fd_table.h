@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace lrp::preload {
 
@@ -27,6 +28,8 @@ class FdTable {
   // The removed socket, or null; it is destroyed when its last number goes.
   std::shared_ptr<TrackedSocket> remove(int fd);
   void for_each(const std::function<void(int, const std::shared_ptr<TrackedSocket>&)>& f);
+  // Every number that names `socket`.
+  std::vector<int> numbers_of(const TrackedSocket* socket);
   // After fork, in the child: the lock may have been held by a thread that
   // does not exist there.
   void reset_lock_after_fork();

@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <sys/uio.h>
 
+#include <vector>
+
 #include "sockets/preload/datagram_io.h"
+#include "sockets/preload/fd_passing.h"
 #include "sockets/preload/libc_calls.h"
 #include "sockets/preload/socket_lookup.h"
 
@@ -59,7 +62,15 @@ ssize_t recv(int fd, void* buf, size_t len, int flags) {
 
 ssize_t recvmsg(int fd, msghdr* msg, int flags) {
   auto s = served(fd);
-  if (s == nullptr) return libc().recvmsg(fd, msg, flags);
+  if (s == nullptr) {
+    const ssize_t r = libc().recvmsg(fd, msg, flags);
+    if (r >= 0 && msg != nullptr && msg->msg_controllen > 0 && !InsideLrp::active()) {
+      const int saved = errno;
+      adopt_received_fds(msg, flags);
+      errno = saved;
+    }
+    return r;
+  }
   if (s->inherited()) return refuse_inherited(fd);
   return receive_message(*s, msg, flags);
 }
@@ -105,7 +116,15 @@ ssize_t send(int fd, const void* buf, size_t len, int flags) {
 
 ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
   auto s = served(fd);
-  if (s == nullptr) return libc().sendmsg(fd, msg, flags);
+  if (s == nullptr) {
+    if (msg != nullptr && msg->msg_controllen > 0 && !InsideLrp::active()) {
+      msghdr translated;
+      std::vector<char> control;
+      if (translate_passed_fds(msg, &translated, &control))
+        return libc().sendmsg(fd, &translated, flags);
+    }
+    return libc().sendmsg(fd, msg, flags);
+  }
   if (s->inherited()) return refuse_inherited(fd);
   return send_message(*s, msg, flags);
 }

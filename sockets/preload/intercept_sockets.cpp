@@ -1,5 +1,5 @@
 // Socket life cycle and control calls: socket, bind, connect, names,
-// options, fcntl, ioctl, dup, close, and the fork policy.
+// options, fcntl, ioctl, dup, and the fork policy.
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -9,6 +9,7 @@
 
 #include "sockets/preload/datagram_io.h"
 #include "sockets/preload/epoll_registry.h"
+#include "sockets/preload/internal_fds.h"
 #include "sockets/preload/libc_calls.h"
 #include "sockets/preload/socket_lookup.h"
 
@@ -30,18 +31,13 @@ bool is_udp(int domain, int type, int protocol) {
          (protocol == 0 || protocol == IPPROTO_UDP);
 }
 
-// Drops the program's number from the table; the socket goes when its last number does.
-void forget(int fd) {
-  auto gone = FdTable::get().remove(fd);
-  EpollRegistry::get().forget_fd(fd);
-  InsideLrp inside;
-  gone.reset();
-}
-
 // The child of a fork keeps its kernel sockets; sockets the parent served
 // with lrp stay the parent's (see refuse_inherited).
 void after_fork_in_child() {
   FdTable::get().reset_lock_after_fork();
+  InternalFds::get().reset_lock_after_fork();
+  EpollRegistry::get().reset_lock_after_fork();
+  TakeoverStats::get().after_fork();
   Runtime::get().note_fork_child();
   FdTable::get().for_each([](int, const std::shared_ptr<TrackedSocket>& s) {
     if (s->taken()) s->mark_inherited();
@@ -62,12 +58,15 @@ extern "C" {
 
 int socket(int domain, int type, int protocol) {
   const int fd = libc().socket(domain, type, protocol);
-  if (fd < 0 || InsideLrp::active() || !is_udp(domain, type, protocol)) return fd;
+  if (fd < 0) return fd;
+  if (InsideLrp::active()) return note_created(fd);
+  if (!is_udp(domain, type, protocol)) return fd;
   auto s = std::make_shared<TrackedSocket>(domain, fd);
   s->nonblocking = (type & SOCK_NONBLOCK) != 0;
-  if (!FdTable::get().insert(fd, std::move(s)))
-    Runtime::get().warn_once("fd-limit", "fd " + std::to_string(fd) +
-                                             " is beyond the fds lrp tracks: stays on the kernel");
+  if (!FdTable::get().insert(fd, s))
+    TakeoverStats::get().kernel(
+        KernelReason::FdRange, "udp socket (fd " + std::to_string(fd) + ")",
+        "the fd number is beyond the " + std::to_string(FdTable::kMaxFd) + " the library tracks");
   return fd;
 }
 
@@ -75,9 +74,10 @@ int bind(int fd, const sockaddr* addr, socklen_t len) {
   auto s = tracked(fd);
   if (s == nullptr) return libc().bind(fd, addr, len);
   if (s->inherited()) return refuse_inherited(fd);
-  const int r = libc().bind(fd, addr, len);
-  if (r != 0) return r;
-  return s->consider_takeover(fd, std::nullopt);
+  const int r = libc().bind(s->kernel_fd(), addr, len);
+  // The kernel's answer is the program's, whatever lrp makes of the socket.
+  if (r == 0) s->consider_takeover(fd);
+  return r;
 }
 
 int connect(int fd, const sockaddr* addr, socklen_t len) {
@@ -86,20 +86,17 @@ int connect(int fd, const sockaddr* addr, socklen_t len) {
   if (s->inherited()) return refuse_inherited(fd);
   const int r = libc().connect(s->kernel_fd(), addr, len);
   if (r != 0 || addr == nullptr) return r;
+  const int saved = errno;
   if (addr->sa_family == AF_UNSPEC) {
-    if (s->taken()) {
-      Runtime::get().warn_once("disconnect",
-                               "connect(AF_UNSPEC) on a socket lrp serves: lrp keeps "
-                               "receiving only from the former peer");
-      std::lock_guard lock(s->state_mutex);
-      s->peer.reset();
-    }
-    return r;
+    s->after_connect(std::nullopt);
+  } else if (auto remote = lrp::Endpoint::from_sockaddr(addr, len)) {
+    if (s->taken())
+      s->after_connect(remote.value());
+    else
+      s->consider_takeover(fd);
   }
-  auto remote = lrp::Endpoint::from_sockaddr(addr, len);
-  if (!remote) return r;
-  if (s->taken()) return s->connect_flow(remote.value());
-  return s->consider_takeover(fd, remote.value());
+  errno = saved;
+  return r;
 }
 
 int getsockname(int fd, sockaddr* addr, socklen_t* len) {
@@ -118,7 +115,11 @@ int setsockopt(int fd, int level, int name, const void* value, socklen_t len) {
   if (s->inherited()) return refuse_inherited(fd);
   // The kernel socket holds every option, so getsockopt answers as it would.
   const int r = libc().setsockopt(s->kernel_fd(), level, name, value, len);
-  if (r == 0) s->note_option(level, name, value, len);
+  if (r == 0) {
+    const int saved = errno;
+    s->note_option(level, name);
+    errno = saved;
+  }
   return r;
 }
 
@@ -129,12 +130,31 @@ int getsockopt(int fd, int level, int name, void* value, socklen_t* len) {
 
 int shutdown(int fd, int how) {
   auto s = served(fd);
-  return libc().shutdown(s ? s->kernel_fd() : fd, how);
+  if (s == nullptr) return libc().shutdown(fd, how);
+  const int r = libc().shutdown(s->kernel_fd(), how);
+  // The kernel marks an unconnected UDP socket shut down too, and says
+  // ENOTCONN: programs use it to wake a thread blocked in a receive.
+  if (r == 0 || errno == ENOTCONN) {
+    const int saved = errno;
+    s->note_shutdown(how);
+    errno = saved;
+  }
+  return r;
 }
 
 static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, uintptr_t arg) {
+  if (InsideLrp::active()) {
+    const int r = real(fd, cmd, arg);
+    return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC ? note_created(r) : r;
+  }
   auto s = served(fd);
-  if (s == nullptr) return real(fd, cmd, arg);
+  if (s == nullptr) {
+    const int r = real(fd, cmd, arg);
+    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) {
+      if (auto t = tracked(fd)) FdTable::get().insert(r, t);
+    }
+    return r;
+  }
   if (s->inherited()) return refuse_inherited(fd);
   switch (cmd) {
     case F_GETFL: {
@@ -143,7 +163,8 @@ static int fcntl_common(int (*real)(int, int, ...), int fd, int cmd, uintptr_t a
       return (flags & ~O_NONBLOCK) | (s->nonblocking.load() ? O_NONBLOCK : 0);
     }
     case F_SETFL:
-      // O_NONBLOCK is lrp's to honour; the rest goes to the kernel socket.
+      // O_NONBLOCK is lrp's to honour, and the kernel socket's too (its
+      // sends and the receives lrp passes to it).
       s->nonblocking = (static_cast<int>(arg) & O_NONBLOCK) != 0;
       return real(s->kernel_fd(), F_SETFL, arg);
     case F_DUPFD:
@@ -186,8 +207,9 @@ int ioctl(int fd, unsigned long request, ...) {
       errno = EFAULT;
       return -1;
     }
-    s->nonblocking = *static_cast<int*>(arg) != 0;
-    return 0;
+    const int r = libc().ioctl(s->kernel_fd(), FIONBIO, arg);
+    if (r == 0) s->nonblocking = *static_cast<int*>(arg) != 0;
+    return r;
   }
   if (request == FIONREAD) {
     if (arg == nullptr) {
@@ -200,16 +222,10 @@ int ioctl(int fd, unsigned long request, ...) {
   return libc().ioctl(s->kernel_fd(), request, arg);
 }
 
-int close(int fd) {
-  if (InsideLrp::active()) return libc().close(fd);
-  if (FdTable::get().tracked(fd)) forget(fd);
-  EpollRegistry::get().forget_epoll(fd);
-  return libc().close(fd);
-}
-
 int dup(int fd) {
   const int copy = libc().dup(fd);
   if (copy < 0) return copy;
+  if (InsideLrp::active()) return note_created(copy);
   if (auto s = tracked(fd)) FdTable::get().insert(copy, s);
   return copy;
 }
@@ -221,7 +237,7 @@ static int dup_onto(int fd, int target, int flags, bool dup2_style) {
   if (fd == target && dup2_style) return libc().dup2(fd, target);
   const int r = dup2_style ? libc().dup2(fd, target) : libc().dup3(fd, target, flags);
   if (r < 0) return r;
-  if (FdTable::get().tracked(target)) forget(target);
+  if (FdTable::get().tracked(target)) forget_number(target);
   EpollRegistry::get().forget_epoll(target);
   if (s != nullptr) FdTable::get().insert(target, s);
   return r;

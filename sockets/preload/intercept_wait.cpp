@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sockets/preload/epoll_registry.h"
+#include "sockets/preload/internal_fds.h"
 #include "sockets/preload/libc_calls.h"
 #include "sockets/preload/socket_lookup.h"
 #include "sockets/preload/wait_policy.h"
@@ -32,6 +33,30 @@ timespec ms_timespec(int ms) {
   return timespec{ms / 1000, (ms % 1000) * 1'000'000L};
 }
 
+// What the readiness fd cannot say of a served socket it shows readable:
+// - when lrp holds nothing for it, the readiness came from its kernel
+//   socket, whose own poll answers (POLLERR for a pending ICMP error);
+// - shut down for reading, the kernel adds POLLRDHUP (when asked) and, shut
+//   both ways, POLLHUP.
+void add_socket_bits(pollfd* fds, nfds_t n) {
+  for (nfds_t i = 0; i < n; ++i) {
+    if ((fds[i].revents & POLLIN) == 0 || !is_served(fds[i].fd)) continue;
+    auto s = served(fds[i].fd);
+    if (s == nullptr) continue;
+    auto flow = s->flow();
+    if (!s->has_held() && (flow == nullptr || flow->pending_count() == 0)) {
+      pollfd k{s->kernel_fd(), static_cast<short>(fds[i].events & (POLLIN | POLLRDNORM)), 0};
+      if (libc().poll(&k, 1, 0) >= 0 && (k.revents & POLLERR) != 0)
+        fds[i].revents = static_cast<short>((fds[i].revents & ~(POLLIN | POLLRDNORM)) |
+                                            (k.revents & (POLLIN | POLLRDNORM | POLLERR)));
+    }
+    const int shut = s->shut_down();
+    if ((shut & TrackedSocket::kReadShut) == 0) continue;
+    if ((fds[i].events & POLLRDHUP) != 0) fds[i].revents |= POLLRDHUP;
+    if (shut == (TrackedSocket::kReadShut | TrackedSocket::kWriteShut)) fds[i].revents |= POLLHUP;
+  }
+}
+
 template <class Real>
 int poll_common(pollfd* fds, nfds_t n, int timeout_ms, Real&& real) {
   bool any = false;
@@ -42,7 +67,11 @@ int poll_common(pollfd* fds, nfds_t n, int timeout_ms, Real&& real) {
     out = out || (fds[i].events & kOut) != 0;
   }
   if (!any) return real(fds, n, timeout_ms);
-  if (!out) return spin_then_wait([&](int t) { return real(fds, n, t); }, timeout_ms);
+  if (!out) {
+    const int r = spin_then_wait([&](int t) { return real(fds, n, t); }, timeout_ms);
+    if (r > 0) add_socket_bits(fds, n);
+    return r;
+  }
   // Served sockets asked for writability: ready now; the kernel answers the rest.
   std::vector<short> wanted(n);
   for (nfds_t i = 0; i < n; ++i) {
@@ -58,8 +87,10 @@ int poll_common(pollfd* fds, nfds_t n, int timeout_ms, Real&& real) {
   for (nfds_t i = 0; i < n; ++i) {
     if (fds[i].events != wanted[i]) fds[i].revents |= static_cast<short>(wanted[i] & kOut);
     fds[i].events = wanted[i];
-    if (fds[i].revents != 0) ++ready;
   }
+  add_socket_bits(fds, n);
+  for (nfds_t i = 0; i < n; ++i)
+    if (fds[i].revents != 0) ++ready;
   return ready;
 }
 
@@ -148,29 +179,22 @@ int pselect(int nfds, fd_set* rd, fd_set* wr, fd_set* ex, const timespec* timeou
 }
 
 int epoll_create(int size) {
-  return libc().epoll_create(size);
+  return note_created(libc().epoll_create(size));
 }
 int epoll_create1(int flags) {
-  return libc().epoll_create1(flags);
+  return note_created(libc().epoll_create1(flags));
 }
 
 int epoll_ctl(int epfd, int op, int fd, epoll_event* event) {
   auto s = tracked(fd);
-  if (s == nullptr) return libc().epoll_ctl(epfd, op, fd, event);
+  if (s == nullptr || s->returned()) return libc().epoll_ctl(epfd, op, fd, event);
+  if (s->inherited()) return refuse_inherited(fd);
   if (!s->taken()) {
     const int r = libc().epoll_ctl(epfd, op, fd, event);
     if (r == 0) EpollRegistry::get().note_early(epfd, op, fd, event);
     return r;
   }
-  if (s->inherited()) return refuse_inherited(fd);
-  epoll_event kernel_event{};
-  if (event != nullptr) {
-    kernel_event = *event;
-    kernel_event.events &= ~static_cast<uint32_t>(EPOLLOUT);
-  }
-  const int r = libc().epoll_ctl(epfd, op, fd, event != nullptr ? &kernel_event : nullptr);
-  if (r == 0) EpollRegistry::get().note(epfd, op, fd, event);
-  return r;
+  return EpollRegistry::get().ctl_served(epfd, op, fd, event);
 }
 
 static int epoll_common(int epfd, epoll_event* events, int max, int timeout_ms,
@@ -187,7 +211,9 @@ static int epoll_common(int epfd, epoll_event* events, int max, int timeout_ms,
     const int total = registry.add_out_events(epfd, events, n, max);
     if (total > 0) return total;
   }
-  return spin_then_wait(real, timeout_ms);
+  const int n = spin_then_wait(real, timeout_ms);
+  if (n > 0 && registry.wants_out(epfd)) return registry.add_out_events(epfd, events, n, max);
+  return n;
 }
 
 int epoll_wait(int epfd, epoll_event* events, int max, int timeout_ms) {

@@ -17,27 +17,38 @@ std::map<std::string, std::weak_ptr<LrpFlow>>& registry() {
 
 }  // namespace
 
-Result<std::shared_ptr<LrpFlow>> LrpFlow::join(const std::string& key,
+Result<std::shared_ptr<LrpFlow>> LrpFlow::join(const std::shared_ptr<sockets::Stack>& stack,
+                                               const std::string& key,
                                                const std::vector<BindSpec>& binds,
-                                               const std::string& name) {
+                                               const sockets::SocketConfig& config,
+                                               bool reuseport) {
+  // Declared before the lock: a flow that fails to open is destroyed after
+  // the lock is released (its destructor takes the lock).
+  std::shared_ptr<LrpFlow> flow;
   std::lock_guard lock(registry_mutex);
-  if (auto existing = registry()[key].lock()) return existing;
-  auto stack = Runtime::get().stack();
-  if (!stack) return stack.error();
-  std::shared_ptr<LrpFlow> flow(new LrpFlow());
+  if (auto existing = registry()[key].lock()) {
+    if (reuseport && existing->reuseport_) return existing;
+    return make_error(EADDRINUSE, "lrp already serves udp " + key +
+                                      " for a socket it cannot share with (no SO_REUSEPORT)");
+  }
+  flow.reset(new LrpFlow());
   flow->key_ = key;
-  flow->stack_ = stack.value();
+  flow->reuseport_ = reuseport;
+  flow->stack_ = stack;
   InsideLrp inside;
   for (const BindSpec& bind : binds) {
-    sockets::SocketConfig config;
-    config.application.name = name;
-    config.receive_local_address = true;
-    auto socket = stack.value()->open_udp(bind, config);
+    auto socket = stack->open_udp(bind, config);
     if (!socket) return socket.error();
     flow->sockets_.push_back(std::move(socket.value()));
   }
   registry()[key] = flow;
   return flow;
+}
+
+std::shared_ptr<LrpFlow> LrpFlow::find(const std::string& key) {
+  std::lock_guard lock(registry_mutex);
+  auto it = registry().find(key);
+  return it == registry().end() ? nullptr : it->second.lock();
 }
 
 LrpFlow::~LrpFlow() {
@@ -47,14 +58,6 @@ LrpFlow::~LrpFlow() {
   std::lock_guard lock(registry_mutex);
   auto it = registry().find(key_);
   if (it != registry().end() && it->second.expired()) registry().erase(it);
-}
-
-void LrpFlow::rename(const std::string& key) {
-  std::lock_guard lock(registry_mutex);
-  auto it = registry().find(key_);
-  if (it != registry().end() && it->second.lock().get() == this) registry().erase(it);
-  key_ = key;
-  registry()[key_] = weak_from_this();
 }
 
 void LrpFlow::add_member(TrackedSocket* member) {
@@ -74,6 +77,12 @@ bool LrpFlow::maybe_pending() const {
   for (const auto& s : sockets_)
     if (s->maybe_pending()) return true;
   return false;
+}
+
+size_t LrpFlow::pending_count() const {
+  size_t n = 0;
+  for (const auto& s : sockets_) n += s->pending();
+  return n;
 }
 
 TrackedSocket* LrpFlow::owner_locked(const Endpoint& source) {

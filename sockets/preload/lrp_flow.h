@@ -22,11 +22,17 @@ class TrackedSocket;
 
 class LrpFlow : public std::enable_shared_from_this<LrpFlow> {
  public:
-  // The flow bound at `key`, opened on the stack when the process has none.
+  // The flow bound at `key`, opened on `stack` when the process has none.
   // `binds` are the native binds to open (IPv4 first when there are two).
-  static Result<std::shared_ptr<LrpFlow>> join(const std::string& key,
+  // A flow is shared only between sockets that all set SO_REUSEPORT (the
+  // kernel's rule for spreading); anything else finds the key taken
+  // (EADDRINUSE).
+  static Result<std::shared_ptr<LrpFlow>> join(const std::shared_ptr<sockets::Stack>& stack,
+                                               const std::string& key,
                                                const std::vector<BindSpec>& binds,
-                                               const std::string& name);
+                                               const sockets::SocketConfig& config, bool reuseport);
+  // The flow open at `key`, if any.
+  static std::shared_ptr<LrpFlow> find(const std::string& key);
   ~LrpFlow();
 
   void add_member(TrackedSocket* member);
@@ -39,6 +45,9 @@ class LrpFlow : public std::enable_shared_from_this<LrpFlow> {
   // spinning receiver asks this instead of calling an empty receive.
   bool maybe_pending() const;
   void note_receive(bool got) { cached_.store(got, std::memory_order_relaxed); }
+  // Datagrams waiting in the flow's rings and scheduler queues (not counting
+  // what a native receive path may hold in its cache).
+  size_t pending_count() const;
   // The member a datagram from `source` belongs to.
   TrackedSocket* owner_of(const Endpoint& source);
   // Calls f on the member under the members lock (it cannot go away meanwhile).
@@ -55,14 +64,13 @@ class LrpFlow : public std::enable_shared_from_this<LrpFlow> {
   std::mutex& receive_mutex() { return receive_mutex_; }
   size_t next_socket() { return turn_++; }
   const std::string& key() const { return key_; }
-  // The flow became connected: later binds of the address get a flow of their own.
-  void rename(const std::string& key);
 
  private:
   LrpFlow() = default;
   TrackedSocket* owner_locked(const Endpoint& source);
 
   std::string key_;
+  bool reuseport_ = false;
   std::vector<std::unique_ptr<sockets::UdpSocket>> sockets_;
   std::mutex receive_mutex_;
   std::mutex members_mutex_;

@@ -1,18 +1,33 @@
 #include "sockets/preload/runtime.h"
 
+#include <arpa/inet.h>
+#include <bpf/libbpf.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 
+#include "sockets/preload/fd_table.h"
 #include "sockets/preload/libc_calls.h"
+#include "sockets/preload/wait_policy.h"
 
 namespace lrp::preload {
 
 thread_local int InsideLrp::depth_ = 0;
 
 namespace {
+
+// What lrp may hold in fds at most: per socket its AF_XDP socket, the
+// scheduler's and the receive path's readiness fds and the library's three
+// (hidden kernel socket, readiness epoll, held-datagram eventfd), plus the
+// engine's own.
+constexpr size_t kFdsPerSocket = 8;
+constexpr size_t kFdReserve = kFdsPerSocket * LRP_MAX_SLOTS + 64;
+constexpr int64_t kRetryOpenNs = 1'000'000'000;
 
 int prefix_length(const sockaddr* mask) {
   if (mask == nullptr) return 0;
@@ -43,6 +58,24 @@ bool same_prefix(const IpAddress& a, const IpAddress& b, int prefix_len) {
   return true;
 }
 
+std::optional<IpAddress> address_of(const sockaddr* sa) {
+  if (sa == nullptr || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)) return std::nullopt;
+  sockaddr_storage ss{};
+  std::memcpy(&ss, sa, sa->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+  auto a = IpAddress::from_sockaddr(ss);
+  if (!a) return std::nullopt;
+  return a.value();
+}
+
+int quiet_libbpf(enum libbpf_print_level, const char*, va_list) {
+  return 0;
+}
+
+bool is_multicast(const IpAddress& a) {
+  if (a.is_v4()) return (a.v4_bytes()[0] & 0xf0) == 0xe0 || a.to_v4().s_addr == INADDR_BROADCAST;
+  return a.bytes()[0] == 0xff;
+}
+
 }  // namespace
 
 Runtime& Runtime::get() {
@@ -51,35 +84,56 @@ Runtime& Runtime::get() {
   return *runtime;
 }
 
+// Read once, then only read: the calls on every datagram take no lock.
 const Settings* Runtime::settings() {
-  std::lock_guard lock(mutex_);
-  if (!settings_loaded_) {
-    settings_loaded_ = true;
+  std::call_once(settings_once_, [this] {
     auto s = settings_from_env();
     if (s) {
       settings_ = std::make_unique<Settings>(s.value());
     } else {
       say(s.error().context + "; every socket stays on the kernel");
     }
-  }
+  });
   return settings_.get();
 }
 
+bool Runtime::interface_known() {
+  if (settings() == nullptr) return false;
+  std::call_once(interface_once_, [this] { load_interface(); });
+  return true;
+}
+
 void Runtime::load_interface() {
-  if (interface_loaded_ || settings_ == nullptr) return;
-  interface_loaded_ = true;
   InsideLrp inside;
   ifindex_ = static_cast<int>(if_nametoindex(settings_->iface.c_str()));
+  const int probe = libc().socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (probe >= 0) {
+    ifreq req{};
+    std::strncpy(req.ifr_name, settings_->iface.c_str(), IFNAMSIZ - 1);
+    if (libc().ioctl(probe, SIOCGIFMTU, &req) == 0 && req.ifr_mtu > 0) mtu_ = req.ifr_mtu;
+    libc().close(probe);
+  }
   ifaddrs* list = nullptr;
   if (getifaddrs(&list) != 0) return;
   for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
     if (i->ifa_addr == nullptr || settings_->iface != i->ifa_name) continue;
-    if (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6) continue;
-    sockaddr_storage ss{};
-    std::memcpy(&ss, i->ifa_addr,
-                i->ifa_addr->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
-    auto address = IpAddress::from_sockaddr(ss);
-    if (address) prefixes_.push_back({address.value(), prefix_length(i->ifa_netmask)});
+    auto address = address_of(i->ifa_addr);
+    if (!address) continue;
+    InterfacePrefix p{address.value(), prefix_length(i->ifa_netmask), {}};
+    if (address->is_v4()) {
+      // The kernel makes the subnet's all-ones host a broadcast address
+      // whenever the prefix is shorter than /31, whatever `brd` says.
+      if (p.prefix_len < 31) {
+        const uint32_t mask = p.prefix_len == 0 ? 0 : ~0u << (32 - p.prefix_len);
+        in_addr all_ones{};
+        all_ones.s_addr = htonl((ntohl(address->to_v4().s_addr) & mask) | ~mask);
+        p.broadcasts.push_back(IpAddress::from_v4(all_ones));
+      }
+      if ((i->ifa_flags & IFF_BROADCAST) != 0) {
+        if (auto b = address_of(i->ifa_broadaddr); b && !b->is_any()) p.broadcasts.push_back(*b);
+      }
+    }
+    prefixes_.push_back(p);
   }
   freeifaddrs(list);
 }
@@ -87,26 +141,72 @@ void Runtime::load_interface() {
 bool Runtime::serves(const IpAddress& local) {
   if (settings() == nullptr) return false;
   if (local.is_any()) return true;
-  std::lock_guard lock(mutex_);
-  load_interface();
+  return is_interface_address(local);
+}
+
+bool Runtime::is_interface_address(const IpAddress& a) {
+  if (!interface_known()) return false;
   return std::any_of(prefixes_.begin(), prefixes_.end(),
-                     [&](const InterfacePrefix& p) { return p.address == local; });
+                     [&](const InterfacePrefix& p) { return p.address == a; });
 }
 
 bool Runtime::reaches(const IpAddress& destination) {
-  if (settings() == nullptr) return false;
-  std::lock_guard lock(mutex_);
-  load_interface();
-  return std::any_of(prefixes_.begin(), prefixes_.end(), [&](const InterfacePrefix& p) {
-    return same_prefix(p.address, destination, p.prefix_len);
-  });
+  if (!interface_known() || destination.is_any() || is_multicast(destination)) return false;
+  bool on_link = false;
+  for (const InterfacePrefix& p : prefixes_) {
+    if (p.address == destination ||
+        std::find(p.broadcasts.begin(), p.broadcasts.end(), destination) != p.broadcasts.end())
+      return false;
+    on_link = on_link || same_prefix(p.address, destination, p.prefix_len);
+  }
+  return on_link;
+}
+
+std::optional<IpAddress> Runtime::source_for(const IpAddress& destination) {
+  if (!interface_known()) return std::nullopt;
+  for (const InterfacePrefix& p : prefixes_)
+    if (same_prefix(p.address, destination, p.prefix_len)) return p.address;
+  return std::nullopt;
 }
 
 int Runtime::ifindex() {
-  if (settings() == nullptr) return 0;
-  std::lock_guard lock(mutex_);
-  load_interface();
-  return ifindex_;
+  return interface_known() ? ifindex_ : 0;
+}
+
+int Runtime::mtu() {
+  return interface_known() ? mtu_ : 1500;
+}
+
+void Runtime::reserve_fds() {
+  if (fds_reserved_) return;
+  fds_reserved_ = true;
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0) return;
+  if (r.rlim_cur == RLIM_INFINITY ||
+      r.rlim_cur + kFdReserve > static_cast<rlim_t>(FdTable::kMaxFd)) {
+    fd_budget_ = kFdReserve;
+    return;
+  }
+  rlimit raised = r;
+  raised.rlim_cur = r.rlim_cur + kFdReserve;
+  bool ok = false;
+  if (r.rlim_max == RLIM_INFINITY || raised.rlim_cur <= r.rlim_max) {
+    ok = setrlimit(RLIMIT_NOFILE, &raised) == 0;
+  } else {
+    raised.rlim_max = raised.rlim_cur;  // needs CAP_SYS_RESOURCE
+    ok = setrlimit(RLIMIT_NOFILE, &raised) == 0;
+    if (!ok && r.rlim_max > r.rlim_cur) {
+      raised.rlim_max = r.rlim_max;
+      raised.rlim_cur = r.rlim_max;
+      ok = setrlimit(RLIMIT_NOFILE, &raised) == 0;
+    }
+  }
+  if (ok) {
+    fd_budget_ = raised.rlim_cur - r.rlim_cur;
+    fd_base_ = static_cast<int>(r.rlim_cur);
+  } else {
+    fd_budget_ = r.rlim_cur / 8;
+  }
 }
 
 Result<std::shared_ptr<sockets::Stack>> Runtime::stack() {
@@ -117,8 +217,11 @@ Result<std::shared_ptr<sockets::Stack>> Runtime::stack() {
   if (forked_from_stack_)
     return make_error(EBUSY, "this process was forked from one that serves " + s->iface +
                                  " with lrp; only the parent's engine serves it");
+  if (stack_error_ && now_ns() - stack_error_at_ns_ < kRetryOpenNs) return *stack_error_;
+  reserve_fds();
   InsideLrp inside;
   sockets::StackConfig config;
+  config.in_process = true;
   config.ifname = s->iface;
   auto mode = sched::parse_mode(s->mode);
   auto threading = sched::parse_threading(s->threading);
@@ -128,14 +231,28 @@ Result<std::shared_ptr<sockets::Stack>> Runtime::stack() {
   config.threading = threading.value();
   config.xdp_mode = s->generic_xdp ? XdpMode::Generic : XdpMode::Native;
   config.metrics = s->metrics;
+  // libbpf explains a refused attach in several lines of its own; the
+  // library says it in one (libbpf's stay for LRP_VERBOSE).
+  const libbpf_print_fn_t previous = s->verbose ? nullptr : libbpf_set_print(quiet_libbpf);
   auto stack = sockets::Stack::open(config);
-  if (!stack) return stack.error();
+  if (!s->verbose) libbpf_set_print(previous);
+  if (!stack) {
+    stack_error_ = stack.error();
+    stack_error_at_ns_ = now_ns();
+    return stack.error();
+  }
+  stack_error_.reset();
   stack_ = std::move(stack.value());
   if (s->verbose) {
     const std::string url = stack_->metrics_url();
     say("serving udp on " + s->iface + " (mode " + s->mode + ", threading " + s->threading +
         (url.empty() ? std::string() : ", metrics at " + url) + ")");
   }
+  return stack_;
+}
+
+std::shared_ptr<sockets::Stack> Runtime::open_stack() {
+  std::lock_guard lock(mutex_);
   return stack_;
 }
 
@@ -149,6 +266,10 @@ void Runtime::note_fork_child() {
     new std::shared_ptr<sockets::Stack>(std::move(stack_));
     stack_ = nullptr;
   }
+}
+
+void Runtime::note_io_uring() {
+  io_uring_.store(true, std::memory_order_release);
 }
 
 void Runtime::say(const std::string& message) {

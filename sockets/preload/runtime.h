@@ -3,7 +3,11 @@
 // one-time messages, and the guard that keeps lrp's own calls on libc.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,7 +19,8 @@
 namespace lrp::preload {
 
 // While set on a thread, every intercepted call goes straight to libc: the
-// stack's own sockets, epolls and eventfds are never taken over.
+// stack's own sockets, epolls and eventfds are never taken over (and the
+// fds they create are marked as lrp's own).
 class InsideLrp {
  public:
   InsideLrp() { ++depth_; }
@@ -25,12 +30,13 @@ class InsideLrp {
   static bool active() { return depth_ > 0; }
 
  private:
-  static thread_local int depth_;
+  [[gnu::tls_model("initial-exec")]] static thread_local int depth_;
 };
 
 struct InterfacePrefix {
   IpAddress address;
   int prefix_len = 0;
+  std::vector<IpAddress> broadcasts;  // IPv4: the subnet's broadcast addresses
 };
 
 class Runtime {
@@ -42,16 +48,40 @@ class Runtime {
   // An address whose traffic arrives on the lrp interface: a wildcard or an
   // address of the interface.
   bool serves(const IpAddress& local);
-  // A destination on one of the interface's subnets: lrp sends to it.
+  // A unicast destination on one of the interface's subnets that is not an
+  // address of this host or a subnet broadcast: lrp sends to it.
   bool reaches(const IpAddress& destination);
+  // An address of the interface (of either family).
+  bool is_interface_address(const IpAddress& a);
+  // The interface address the kernel would send from to `destination`: the
+  // one whose subnet holds it.
+  std::optional<IpAddress> source_for(const IpAddress& destination);
   int ifindex();
+  int mtu();
 
-  // The stack, opened on first use. After a fork with a stack open, the
+  // The stack, opened on first use. After a failure, later calls within a
+  // second get the same error without trying again (a process opening
+  // sockets in a loop tries once). After a fork with a stack open, the
   // child gets EBUSY: the parent's engine is not the child's to use.
   Result<std::shared_ptr<sockets::Stack>> stack();
+  // The stack if one is open, without opening one.
+  std::shared_ptr<sockets::Stack> open_stack();
   // The calling process is a fork child of a process that had a stack.
   bool forked_from_stack() const { return forked_from_stack_; }
   void note_fork_child();
+
+  // How many fds lrp may hold for itself. Opening the stack raises the soft
+  // RLIMIT_NOFILE by what lrp may need (when the hard limit allows), so the
+  // program keeps the room it had; without that, lrp keeps to an eighth.
+  size_t fd_budget() const { return fd_budget_.load(std::memory_order_relaxed); }
+  // Where lrp's own fds go: the program's original soft limit once raised,
+  // else 3 (never the standard streams).
+  int fd_base() const { return fd_base_.load(std::memory_order_relaxed); }
+
+  // The process made an io_uring instance: from now on no socket is taken
+  // over, and sockets lrp serves go back to the kernel.
+  void note_io_uring();
+  bool io_uring_seen() const { return io_uring_.load(std::memory_order_acquire); }
 
   // Prints "lrp-preload: MESSAGE" on stderr the first time `key` is seen.
   void warn_once(const std::string& key, const std::string& message);
@@ -59,16 +89,26 @@ class Runtime {
 
  private:
   Runtime() = default;
+  // Loads the interface's addresses the first time; false without settings.
+  bool interface_known();
   void load_interface();
+  void reserve_fds();
 
-  std::mutex mutex_;
-  bool settings_loaded_ = false;
+  std::mutex mutex_;  // the stack, messages said once
+  std::once_flag settings_once_;
   std::unique_ptr<Settings> settings_;
-  bool interface_loaded_ = false;
+  std::once_flag interface_once_;
   std::vector<InterfacePrefix> prefixes_;
   int ifindex_ = 0;
+  int mtu_ = 1500;
   std::shared_ptr<sockets::Stack> stack_;
+  std::optional<Error> stack_error_;
+  int64_t stack_error_at_ns_ = 0;
   bool forked_from_stack_ = false;
+  std::atomic<size_t> fd_budget_{0};
+  std::atomic<int> fd_base_{3};
+  bool fds_reserved_ = false;
+  std::atomic<bool> io_uring_{false};
   std::vector<std::string> warned_;
 };
 

@@ -9,8 +9,10 @@ namespace lrp::preload {
 
 namespace {
 
-std::atomic<uint64_t> any_count{0};
-std::atomic<uint64_t> interrupting_count{0};
+// Per thread: the handler runs in the thread the kernel delivered the signal
+// to. Initial-exec TLS: no allocation on first use inside a signal handler.
+[[gnu::tls_model("initial-exec")]] thread_local uint64_t any_count = 0;
+[[gnu::tls_model("initial-exec")]] thread_local uint64_t interrupting_count = 0;
 
 struct Installed {
   std::atomic<void*> handler{nullptr};  // the program's handler (either form)
@@ -26,9 +28,13 @@ SigactionFn real_sigaction() {
 }
 
 void trampoline(int sig, siginfo_t* info, void* context) {
-  any_count.fetch_add(1, std::memory_order_relaxed);
   const int flags = installed[sig].flags.load(std::memory_order_relaxed);
-  if ((flags & SA_RESTART) == 0) interrupting_count.fetch_add(1, std::memory_order_relaxed);
+  // A compiler barrier each side: a waiting call in this thread reads the
+  // counts between its looks at the rings.
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  ++any_count;
+  if ((flags & SA_RESTART) == 0) ++interrupting_count;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   void* h = installed[sig].handler.load(std::memory_order_relaxed);
   if ((flags & SA_SIGINFO) != 0)
     reinterpret_cast<void (*)(int, siginfo_t*, void*)>(h)(sig, info, context);
@@ -44,8 +50,8 @@ bool is_function(const struct sigaction* act) {
 }  // namespace
 
 SignalCounts signal_counts() {
-  return {any_count.load(std::memory_order_relaxed),
-          interrupting_count.load(std::memory_order_relaxed)};
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  return {any_count, interrupting_count};
 }
 
 }  // namespace lrp::preload

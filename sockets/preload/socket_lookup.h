@@ -9,11 +9,12 @@
 
 namespace lrp::preload {
 
-// The socket behind fd when lrp serves it; null means "pass the call to libc".
+// The socket behind fd when lrp serves it (or served it for the parent of
+// this fork child); null means "pass the call to libc".
 inline std::shared_ptr<TrackedSocket> served(int fd) {
   if (!FdTable::get().tracked(fd) || InsideLrp::active()) return nullptr;
   auto s = FdTable::get().find(fd);
-  return s != nullptr && s->taken() ? s : nullptr;
+  return s != nullptr && (s->taken() || s->inherited()) ? s : nullptr;
 }
 
 // A tracked UDP socket, served or not.
@@ -25,5 +26,9 @@ inline std::shared_ptr<TrackedSocket> tracked(int fd) {
 // Calls on a socket a forked child inherited from an lrp-serving parent fail
 // with EBADFD, said once on stderr.
 int refuse_inherited(int fd);
+
+// Drops a number the program closes from the table; the socket goes when
+// its last number does.
+void forget_number(int fd);
 
 }  // namespace lrp::preload

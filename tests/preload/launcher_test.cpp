@@ -67,5 +67,31 @@ TEST(Launcher, RunsTheProgramWithTheLibraryAndSettings) {
   EXPECT_NE(out.find("liblrp-preload.so lo poll dedicated"), std::string::npos) << out;
 }
 
+// Programs the preload library cannot reach run all the same, and lrp-run
+// says that their sockets stay on the kernel.
+TEST(Launcher, NamesStaticAndGoProgramsAndRunsThem) {
+  LRP_REQUIRE_PRIVILEGES();
+  struct Case {
+    const char* program;
+    const char* said;  // null: nothing to say
+  };
+  for (const Case& c : {Case{"hello-static", "is statically linked"},
+                        Case{"hello-go", "is a Go program (.go.buildinfo section)"},
+                        Case{"hello-dynamic", nullptr}}) {
+    std::string out;
+    EXPECT_EQ(
+        run_capture({lrp_run(), "--iface", "lo", "--", bin_dir() + "/" + c.program}, 10000, &out),
+        0)
+        << out;
+    EXPECT_NE(out.find("hello from the program"), std::string::npos) << out;
+    if (c.said != nullptr) {
+      EXPECT_NE(out.find(c.said), std::string::npos) << out;
+      EXPECT_NE(out.find("sockets stay on the kernel"), std::string::npos) << out;
+    } else {
+      EXPECT_EQ(out.find("lrp-run:"), std::string::npos) << out;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lrp::test

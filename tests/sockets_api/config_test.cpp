@@ -59,6 +59,7 @@ TEST(SocketOptions, ListAppliesEveryItemOrReportsTheBadOne) {
 
 TEST(StackOpen, UnknownInterfaceIsNamed) {
   StackConfig config;
+  config.in_process = true;
   config.ifname = "lrp-nosuch0";
   auto stack = Stack::open(config);
   ASSERT_FALSE(stack.ok());
@@ -66,10 +67,22 @@ TEST(StackOpen, UnknownInterfaceIsNamed) {
   EXPECT_NE(stack.error().message().find("lrp-nosuch0"), std::string::npos);
 }
 
-TEST(StackOpen, NoInterfaceIsAnError) {
-  auto stack = Stack::open(StackConfig{});
+TEST(StackOpen, NoInterfaceIsAnErrorInProcess) {
+  auto stack = Stack::open(StackConfig{.in_process = true});
   ASSERT_FALSE(stack.ok());
   EXPECT_EQ(stack.error().code, ENODEV);
+}
+
+// By default the stack is lrpd's: without a daemon the error says how to
+// start one.
+TEST(StackOpen, WithoutLrpdTheErrorSaysHowToStartIt) {
+  StackConfig config;
+  config.lrpd_socket = "/tmp/lrp-no-such-lrpd-" + std::to_string(getpid()) + ".sock";
+  auto stack = Stack::open(config);
+  ASSERT_FALSE(stack.ok());
+  EXPECT_TRUE(stack.error().code == ENOENT || stack.error().code == ECONNREFUSED)
+      << stack.error().message();
+  EXPECT_NE(stack.error().message().find("lrpd"), std::string::npos) << stack.error().message();
 }
 
 }  // namespace

@@ -69,7 +69,7 @@ TEST_P(SocketRoundTrip, ReceivesFromThePeerAndReplies) {
   EXPECT_EQ(address(from.c_str()), address(server_text(v6)));
   EXPECT_EQ(from_port, 7200);
   std::string why;
-  EXPECT_TRUE(b.stack->in_process()->engine(0).frames_accounted(&why)) << why;
+  EXPECT_TRUE(b.runtime().engine(0).frames_accounted(&why)) << why;
 }
 
 INSTANTIATE_TEST_SUITE_P(All, SocketRoundTrip,
@@ -85,7 +85,8 @@ INSTANTIATE_TEST_SUITE_P(All, SocketRoundTrip,
 class SocketReceive : public ::testing::TestWithParam<Threading> {};
 
 // A connected socket's exact flow wins over the wildcard socket on its port;
-// other senders still reach the wildcard socket, and each receives only its own.
+// other senders still reach the wildcard socket, and each receives only its
+// own. As in the kernel, two sockets share a port when both reuse addresses.
 TEST_P(SocketReceive, ConnectedFlowTakesPrecedenceOverWildcard) {
   LRP_REQUIRE_PRIVILEGES();
   StackBench b;
@@ -93,11 +94,13 @@ TEST_P(SocketReceive, ConnectedFlowTakesPrecedenceOverWildcard) {
   UdpPeer near(b.veth->client_ns, AF_INET);
   UdpPeer far(b.veth->client_ns, AF_INET);
   ASSERT_TRUE(near.ok() && far.ok());
-  auto wildcard = b.stack->open_udp(bind_any(false, 7210));
+  SocketConfig shared;
+  shared.reuse_address = true;
+  auto wildcard = b.stack->open_udp(bind_any(false, 7210), shared);
   ASSERT_TRUE(wildcard.ok()) << wildcard.error().message();
   BindSpec connected = bind_any(false, 7210);
   connected.remote = Endpoint{address(VethBench::kClient4), near.port()};
-  auto exact = b.stack->open_udp(connected);
+  auto exact = b.stack->open_udp(connected, shared);
   ASSERT_TRUE(exact.ok()) << exact.error().message();
   // The wildcard local address became the interface's address.
   EXPECT_EQ(exact.value()->local().addr, address(VethBench::kServer4));
@@ -154,13 +157,50 @@ TEST_P(SocketReceive, BatchIsHeldUntilDone) {
     held.insert(held.end(), d, d + n.value());
   }
   ASSERT_EQ(held.size(), kCount);
-  FramePool& pool = b.stack->in_process()->engine(0).frames();
+  FramePool& pool = b.runtime().engine(0).frames();
   EXPECT_EQ(pool.held_by(s.slot()), kCount);
   for (const Datagram& x : held) EXPECT_EQ(x.view.payload.size(), 100u);
   s.done(held);
   EXPECT_EQ(pool.held_by(s.slot()), 0u);
   std::string why;
-  EXPECT_TRUE(b.stack->in_process()->engine(0).frames_accounted(&why)) << why;
+  EXPECT_TRUE(b.runtime().engine(0).frames_accounted(&why)) << why;
+}
+
+// A client on the server's own host reaches the socket through the loopback
+// path, not the lrp interface: the kernel socket beside the lrp socket takes
+// the datagram, the receive hands it out with the lrp ones, and the reply
+// goes back through the kernel.
+TEST_P(SocketReceive, DatagramsFromThisHostArriveThroughTheKernelSocket) {
+  LRP_REQUIRE_PRIVILEGES();
+  StackBench b;
+  ASSERT_EQ(open_stack(b, GetParam(), "sk-local"), "");
+  auto socket = b.stack->open_udp(bind_any(false, 7225));
+  ASSERT_TRUE(socket.ok()) << socket.error().message();
+  UdpSocket& s = *socket.value();
+  UdpPeer local(b.veth->server_ns, AF_INET);
+  UdpPeer remote(b.veth->client_ns, AF_INET);
+  ASSERT_TRUE(local.send_to(VethBench::kServer4, 7225, "from-here"));
+  ASSERT_TRUE(remote.send_to(VethBench::kServer4, 7225, "from-there"));
+  std::vector<std::string> seen;
+  Datagram d[8];
+  for (int i = 0; i < 50 && seen.size() < 2; ++i) {
+    auto n = s.receive(d, 100);
+    ASSERT_TRUE(n.ok()) << n.error().message();
+    for (size_t k = 0; k < n.value(); ++k) {
+      const std::string text(d[k].view.payload.begin(), d[k].view.payload.end());
+      seen.push_back(text);
+      EXPECT_EQ(d[k].queue == kKernelQueue, text == "from-here") << text;
+      EXPECT_EQ(d[k].view.destination.port, 7225);
+      EXPECT_TRUE(s.reply(d[k], d[k].view.payload).ok());
+    }
+    s.done(std::span<const Datagram>(d, n.value()));
+  }
+  ASSERT_EQ(seen.size(), 2u);
+  std::string echo;
+  ASSERT_TRUE(local.receive(&echo, 2000));
+  EXPECT_EQ(echo, "from-here");
+  ASSERT_TRUE(remote.receive(&echo, 2000));
+  EXPECT_EQ(echo, "from-there");
 }
 
 // Copying receive: truncation is reported, the rest discarded, the local
@@ -194,7 +234,7 @@ TEST_P(SocketReceive, CopyTruncatesAndReportsLocalAddress) {
   EXPECT_EQ(text({small, second->size}), "abc");
   EXPECT_FALSE(second->truncated);
   EXPECT_FALSE(second->local.has_value());
-  EXPECT_EQ(b.stack->in_process()->engine(0).frames().held_by(s.slot()), 0u);
+  EXPECT_EQ(b.runtime().engine(0).frames().held_by(s.slot()), 0u);
 }
 
 TEST_P(SocketReceive, NonBlockingAndTimedReceiveReturnEmpty) {

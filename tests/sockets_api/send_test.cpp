@@ -96,7 +96,7 @@ TEST_P(SocketSend, BackPressureIsEagainAndRetryWorks) {
   EXPECT_EQ(retry.value(), batch.size());
   EXPECT_EQ(drain(peer, queued + batch.size()), queued + batch.size());
   std::string why;
-  EXPECT_TRUE(b.stack->in_process()->engine(0).frames_accounted(&why)) << why;
+  EXPECT_TRUE(b.runtime().engine(0).frames_accounted(&why)) << why;
 }
 
 // A steady sender that meets back-pressure only retries: nothing is lost

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <thread>
 
+#include "sockets/api/in_process_backend.h"
+
 namespace lrp::sockets::test {
 
 std::string open_stack(StackBench& b, sched::Threading threading, const char* tag) {
@@ -11,12 +13,17 @@ std::string open_stack(StackBench& b, sched::Threading threading, const char* ta
   b.guard = std::make_unique<lrp::test::NetnsGuard>(b.veth->server_ns);
   if (!b.guard->ok()) return "could not enter the server namespace";
   StackConfig config;
+  config.in_process = true;
   config.ifname = b.veth->server_if;
   config.threading = threading;
   auto stack = Stack::open(config);
   if (!stack) return stack.error().message();
   b.stack = std::move(stack.value());
   return {};
+}
+
+runtime::InterfaceRuntime& StackBench::runtime() const {
+  return dynamic_cast<InProcessBackend&>(stack->backend()).runtime();
 }
 
 IpAddress address(const char* text) {

@@ -14,6 +14,8 @@ struct StackBench {
   std::unique_ptr<lrp::test::VethBench> veth;
   std::unique_ptr<lrp::test::NetnsGuard> guard;
   std::shared_ptr<Stack> stack;
+  // The in-process stack's runtime: its engines and schedulers.
+  runtime::InterfaceRuntime& runtime() const;
 };
 
 // Builds the bench and opens a stack on its server end; empty on success,

@@ -74,7 +74,7 @@ TEST_P(SocketThreads, DifferentSocketsFromDifferentThreads) {
   while (replies < total_answered && peer.receive(&payload, 500)) ++replies;
   EXPECT_EQ(replies, total_answered);
   std::string why;
-  EXPECT_TRUE(b.stack->in_process()->engine(0).frames_accounted(&why)) << why;
+  EXPECT_TRUE(b.runtime().engine(0).frames_accounted(&why)) << why;
 }
 
 INSTANTIATE_TEST_SUITE_P(All, SocketThreads,

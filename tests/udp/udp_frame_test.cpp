@@ -192,6 +192,28 @@ INSTANTIATE_TEST_SUITE_P(Udp, BuildParseRoundTrip, testing::ValuesIn(round_trips
                            return round_trip_name(i.param);
                          });
 
+// The receive side reports TOS / traffic class and TTL / hop limit
+// (IP_RECVTOS, IP_RECVTTL, IPV6_RECVTCLASS, IPV6_RECVHOPLIMIT).
+TEST(ParseUdpFrame, ReportsTosAndTtl) {
+  for (bool v6 : {false, true}) {
+    FrameHeaderSpec spec = spec_for(v6, v6 ? 0 : 100);
+    spec.ttl = 33;
+    Frame f = valid_frame(v6, 20, spec.vlan);
+    f.bytes[f.l3 + (v6 ? 7 : 8)] = 33;
+    if (v6) {
+      // Traffic class 0xb9 spans the version byte's low nibble and the next.
+      f.bytes[f.l3] = 0x6b;
+      f.bytes[f.l3 + 1] = static_cast<uint8_t>(0x90 | (f.bytes[f.l3 + 1] & 0x0f));
+    } else {
+      f.bytes[f.l3 + 1] = 0xb9;
+    }
+    const ParseResult r = parse(f.bytes, /*verify=*/false);
+    ASSERT_TRUE(r.ok()) << describe(r);
+    EXPECT_EQ(r.view().tos, 0xb9) << (v6 ? "v6" : "v4");
+    EXPECT_EQ(r.view().ttl, 33) << (v6 ? "v6" : "v4");
+  }
+}
+
 TEST(BuildUdpFrame, WritesTheHeaderFields) {
   FrameHeaderSpec spec = spec_for(false, 42);
   spec.ttl = 7;
