@@ -27,6 +27,9 @@
 # Veth offloads stay at their defaults (a kernel sender leaves partial
 # checksums); OFFLOADS=tx-off turns the client's transmit checksum offload
 # off instead, for builds whose lrp still rejects partial checksums.
+# PRIO=fifo runs the servers and the load generators at SCHED_FIFO, so other
+# work on a shared machine delays them less (core_ns still counts that work;
+# server_ns does not).
 #
 #   BUILD_DIR=build-rel DURATION=5 REPEAT=3 benchmarks/cpu-per-datagram.sh
 #   RATES="10000 50000 150000 max" SERVERS="kernel lrp-adaptive-rtc ..." also.
@@ -38,6 +41,9 @@ REPEAT=${REPEAT:-1}
 RATES=${RATES:-"10000 50000 150000 max"}
 SERVERS=${SERVERS:-"kernel lrp-adaptive-rtc lrp-adaptive-dedicated lrp-poll-rtc"}
 OFFLOADS=${OFFLOADS:-default}
+PRIO=${PRIO:-normal}
+prio=()
+[[ $PRIO == fifo ]] && prio=(chrt -f 20)
 for b in lrp-echo kernel-echo lrp-flood; do
   [[ -x $bin/$b ]] || { echo "cpu-per-datagram.sh: $bin/$b not built" >&2; exit 1; }
 done
@@ -69,7 +75,7 @@ start_server() {  # kind, reply rule, seconds
     lrp-interrupt-rtc) cmd=("$bin/lrp-echo" --iface "$sif" --mode interrupt --threading rtc) ;;
     *) echo "cpu-per-datagram.sh: unknown server $1" >&2; exit 2 ;;
   esac
-  ip netns exec "$srv" "${cmd[@]}" --port 9000 --cpu 1 --reply "$2" --duration "$3" --quiet \
+  ip netns exec "$srv" "${prio[@]}" "${cmd[@]}" --port 9000 --cpu 1 --reply "$2" --duration "$3" --quiet \
     > "$work/server.log" 2>&1 &
   server_pid=$!
   sleep 1.5
@@ -97,7 +103,7 @@ cpu_run() {  # kind rate
   start_server "$1" echo $((DURATION + 4))
   local r0 b0 i0 t0 r1 b1 i1 t1 out
   r0=$(server_run_ns); read -r b0 i0 < <(cpu1); t0=$(date +%s%N)
-  out=$(ip netns exec "$cli" "$bin/lrp-flood" --dst 198.18.0.1 --port 9000 --cpu 0 \
+  out=$(ip netns exec "$cli" "${prio[@]}" "$bin/lrp-flood" --dst 198.18.0.1 --port 9000 --cpu 0 \
     --rate "$(rate_arg "$2")" --duration "$DURATION" --count 1000000000)
   r1=$(server_run_ns); read -r b1 i1 < <(cpu1); t1=$(date +%s%N)
   stop_server
@@ -121,7 +127,7 @@ cpu_run() {  # kind rate
 latency_run() {  # kind rate
   start_server "$1" sockperf $((DURATION + 4))
   local mps=$2
-  ip netns exec "$cli" taskset -c 0 sockperf under-load -i 198.18.0.1 -p 9000 -t "$DURATION" \
+  ip netns exec "$cli" "${prio[@]}" taskset -c 0 sockperf under-load -i 198.18.0.1 -p 9000 -t "$DURATION" \
     -m 64 --mps "$mps" > "$work/sockperf.log" 2>&1 || true
   stop_server
   awk -v k="$1" -v r="$2" '/percentile 50.000/ {p50 = $6} /percentile 99.000/ {p99 = $6}
@@ -129,7 +135,7 @@ latency_run() {  # kind rate
     "$work/sockperf.log" >> "$work/latency"
 }
 
-echo "cpu-per-datagram.sh: DURATION=$DURATION s REPEAT=$REPEAT OFFLOADS=$OFFLOADS" \
+echo "cpu-per-datagram.sh: DURATION=$DURATION s REPEAT=$REPEAT OFFLOADS=$OFFLOADS PRIO=$PRIO" \
   "BUILD_DIR=${BUILD_DIR:-build}; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$REPEAT"); do
   for rate in $RATES; do
