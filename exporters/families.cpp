@@ -82,7 +82,9 @@ constexpr PassReason kPassReasons[] = {
     {LRP_G_PASS_NOT_IP, "not_ip"},         {LRP_G_PASS_NOT_UDP, "not_udp"},
     {LRP_G_PASS_FRAGMENT, "fragment"},     {LRP_G_PASS_MALFORMED, "malformed"},
     {LRP_G_PASS_IPV6_EXT, "ipv6_ext"},     {LRP_G_PASS_NO_FLOW, "no_flow"},
-    {LRP_G_PASS_SLOT_EMPTY, "slot_empty"},
+    {LRP_G_PASS_SLOT_EMPTY, "slot_empty"}, {LRP_G_PASS_QUEUE, "queue"},
+    {LRP_G_PASS_OTHER_VLAN, "other_vlan"}, {LRP_G_PASS_OTHER_MAC, "other_mac"},
+    {LRP_G_PASS_NOT_LOCAL, "not_local"},   {LRP_G_PASS_NOT_JOINED, "not_joined"},
 };
 
 void add_socket(FamilySet& out, const Labels& engine, const SocketSnapshot& s) {
@@ -107,6 +109,7 @@ void add_socket(FamilySet& out, const Labels& engine, const SocketSnapshot& s) {
                 count(c.value));
   out.gauge("lrp_socket_rx_ring_frames", l, count(s.rx_ring_frames));
   out.counter("lrp_held_cap_reached_total", l, count(s.held_cap_reached));
+  out.counter("lrp_partial_checksums_total", l, count(s.partial_checksum));
   if (s.xdp)
     for (size_t i = 0; i < LRP_SLOT_COUNTER_MAX; ++i)
       out.counter("lrp_xdp_packets_total", with(l, {{"outcome", kSlotOutcomes[i]}}),

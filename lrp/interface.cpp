@@ -44,7 +44,11 @@ Result<std::unique_ptr<Interface>> Interface::open(const InterfaceConfig& config
   // XDP takes only what is addressed to this host: the MAC (untagged) here,
   // the addresses kept in step by the watcher.
   LRP_TRY(i->program_->set_interface(i->info_.mac, 0));
-  auto watcher = AddressWatcher::start(i->info_.ifindex, *i->program_);
+  // Sockets may bind an address added later, and engines answer from the
+  // current set.
+  Interface* self = i.get();
+  auto watcher = AddressWatcher::start(i->info_.ifindex, *i->program_,
+                                       [self](const AddressChange& c) { self->note_change(c); });
   if (!watcher) return watcher.error();
   i->address_watcher_ = std::move(watcher.value());
   return i;
@@ -71,6 +75,18 @@ void Interface::note_addresses(std::vector<IpAddress> addresses) {
     addresses_ = addresses;
   }
   for (auto& e : engines_) e->set_addresses(addresses);
+}
+
+void Interface::note_change(const AddressChange& change) {
+  std::vector<IpAddress> now = addresses();
+  const auto it = std::find(now.begin(), now.end(), change.address);
+  const bool local = (change.flags & AddressFlags::Local) != 0;
+  if (local == (it != now.end())) return;
+  if (local)
+    now.push_back(change.address);
+  else
+    now.erase(it);
+  note_addresses(std::move(now));
 }
 
 std::vector<IpAddress> Interface::addresses() const {
