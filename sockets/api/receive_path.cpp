@@ -44,7 +44,6 @@ class ReceivePath::TakePoll final : public sched::Pollable {
 ReceivePath::ReceivePath(Backend& backend, BackendApp app, int64_t spin_ns)
     : backend_(backend),
       app_(app),
-      spin_ns_(spin_ns),
       waiter_(wait_mode(spin_ns), wait_config(spin_ns), clock_) {}
 
 Result<std::unique_ptr<ReceivePath>> ReceivePath::create(Backend& backend, BackendApp app,

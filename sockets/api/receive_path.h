@@ -60,7 +60,6 @@ class ReceivePath {
 
   Backend& backend_;
   BackendApp app_;
-  int64_t spin_ns_ = 0;
   sched::MonotonicClock clock_;
   sched::Waiter waiter_;
   std::deque<Datagram> cache_;
