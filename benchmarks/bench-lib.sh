@@ -8,11 +8,12 @@ bench_cleanup() {
   ip netns del "$cli" 2>/dev/null || true
 }
 trap bench_cleanup EXIT INT TERM
-bench_setup() {
+bench_setup() {  # [queues], default 1
+  local q=${1:-1}
   ip netns add "$srv"
   ip netns add "$cli"
-  ip -n "$srv" link add "$sif" numtxqueues 1 numrxqueues 1 type veth peer name "$cif" \
-    netns "$cli" numtxqueues 1 numrxqueues 1
+  ip -n "$srv" link add "$sif" numtxqueues "$q" numrxqueues "$q" type veth peer name "$cif" \
+    netns "$cli" numtxqueues "$q" numrxqueues "$q"
   ip -n "$srv" addr add 198.18.0.1/24 dev "$sif"
   ip -n "$cli" addr add 198.18.0.2/24 dev "$cif"
   for ns in "$srv" "$cli"; do ip -n "$ns" link set lo up; done

@@ -82,10 +82,17 @@ constexpr PassReason kPassReasons[] = {
     {LRP_G_PASS_NOT_IP, "not_ip"},         {LRP_G_PASS_NOT_UDP, "not_udp"},
     {LRP_G_PASS_FRAGMENT, "fragment"},     {LRP_G_PASS_MALFORMED, "malformed"},
     {LRP_G_PASS_IPV6_EXT, "ipv6_ext"},     {LRP_G_PASS_NO_FLOW, "no_flow"},
-    {LRP_G_PASS_SLOT_EMPTY, "slot_empty"},
+    {LRP_G_PASS_SLOT_EMPTY, "slot_empty"}, {LRP_G_PASS_QUEUE, "queue"},
+    {LRP_G_PASS_OTHER_VLAN, "other_vlan"}, {LRP_G_PASS_OTHER_MAC, "other_mac"},
+    {LRP_G_PASS_NOT_LOCAL, "not_local"},   {LRP_G_PASS_NOT_JOINED, "not_joined"},
 };
 
-void add_socket(FamilySet& out, const Labels& engine, const SocketSnapshot& s) {
+// The XDP program counts per interface-wide slot, so every queue's engine
+// reads the same per-socket XDP numbers: only the first engine of an
+// interface reports them, so that sums over queues stay true.
+using XdpSlotsSeen = std::set<std::pair<std::string, uint32_t>>;
+
+void add_socket(FamilySet& out, const Labels& engine, const SocketSnapshot& s, bool with_xdp) {
   Labels l = engine;
   if (!s.app.empty()) l.push_back({"app", s.app});
   l.push_back({"socket", s.socket});
@@ -100,14 +107,15 @@ void add_socket(FamilySet& out, const Labels& engine, const SocketSnapshot& s) {
     out.counter("lrp_drops_total", with(l, {{"reason", "fill_empty"}}),
                 count(s.kernel->rx_dropped));
   }
-  if (s.xdp)
+  if (s.xdp && with_xdp)
     out.counter("lrp_drops_total", with(l, {{"reason", "shed"}}), count((*s.xdp)[LRP_SLOT_SHED]));
   for (const NamedCount& c : s.invalid)
     out.counter("lrp_drops_total", with(l, {{"reason", "invalid"}, {"detail", c.name}}),
                 count(c.value));
   out.gauge("lrp_socket_rx_ring_frames", l, count(s.rx_ring_frames));
   out.counter("lrp_held_cap_reached_total", l, count(s.held_cap_reached));
-  if (s.xdp)
+  out.counter("lrp_partial_checksums_total", l, count(s.partial_checksum));
+  if (s.xdp && with_xdp)
     for (size_t i = 0; i < LRP_SLOT_COUNTER_MAX; ++i)
       out.counter("lrp_xdp_packets_total", with(l, {{"outcome", kSlotOutcomes[i]}}),
                   count((*s.xdp)[i]));
@@ -160,7 +168,7 @@ void add_scheduler(FamilySet& out, const Labels& l, const SchedulerSnapshot& s) 
   if (s.engine_cpu_ns) out.counter("lrp_engine_cpu_seconds_total", l, seconds(*s.engine_cpu_ns));
 }
 
-void add_engine(FamilySet& out, const EngineSnapshot& e) {
+void add_engine(FamilySet& out, const EngineSnapshot& e, XdpSlotsSeen& xdp_slots) {
   const Labels l = {{"interface", e.interface}, {"queue", std::to_string(e.queue)}};
   const std::pair<const char*, uint64_t> places[] = {{"free", e.frames.free},
                                                      {"fill", e.frames.fill},
@@ -178,7 +186,8 @@ void add_engine(FamilySet& out, const EngineSnapshot& e) {
     add_scheduler(out, l, *e.scheduler);
     for (const AppSnapshot& a : e.scheduler->apps) add_app(out, l, a);
   }
-  for (const SocketSnapshot& s : e.sockets) add_socket(out, l, s);
+  for (const SocketSnapshot& s : e.sockets)
+    add_socket(out, l, s, xdp_slots.insert({e.interface, s.slot}).second);
 }
 
 void add_interface(FamilySet& out, const std::string& interface,
@@ -210,7 +219,8 @@ ClientMetric::Histogram to_histogram(const HistogramSnapshot& h) {
 
 std::vector<MetricFamily> to_families(std::span<const EngineSnapshot> engines) {
   FamilySet out;
-  for (const EngineSnapshot& e : engines) add_engine(out, e);
+  XdpSlotsSeen xdp_slots;
+  for (const EngineSnapshot& e : engines) add_engine(out, e, xdp_slots);
   // The XDP program and its global counters belong to the interface: engines
   // on other queues of the same interface report the same numbers.
   std::set<std::string> seen;

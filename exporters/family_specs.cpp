@@ -28,6 +28,9 @@ constexpr std::array kSpecs{
                "Frames waiting in the socket's RX ring."},
     FamilySpec{"lrp_held_cap_reached_total", kCounter, Scope::Socket, "",
                "Visits cut short because the socket's owner held its cap of frames."},
+    FamilySpec{"lrp_partial_checksums_total", kCounter, Scope::Socket, "",
+               "Datagrams delivered on a partial UDP checksum (a local sender's checksum "
+               "offload on veth, checked as the kernel does)."},
     FamilySpec{"lrp_xdp_packets_total", kCounter, Scope::Socket, "outcome",
                "Packets the XDP program matched to the socket, by outcome: redirected, shed, "
                "malformed (passed to the kernel), empty (socket gone, passed to the kernel)."},
@@ -109,7 +112,9 @@ constexpr std::array kSpecs{
                "Frames dropped at XDP by a shed flag."},
     FamilySpec{"lrp_xdp_pass_total", kCounter, Scope::Interface, "reason",
                "Frames passed to the kernel stack, by reason: not_ip, not_udp, fragment, "
-               "malformed, ipv6_ext, no_flow, slot_empty."},
+               "malformed, ipv6_ext, no_flow, slot_empty, queue (a queue lrp does not serve), "
+               "other_vlan, other_mac, not_local (not addressed to this host), not_joined "
+               "(multicast to a group no socket joined)."},
 };
 
 }  // namespace

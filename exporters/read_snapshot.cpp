@@ -25,6 +25,7 @@ SocketSnapshot read_socket(Engine& engine, SlotId slot, uint64_t* read_errors) {
   for (size_t r = 0; r < c.invalid.size(); ++r)
     s.invalid.push_back({to_string(static_cast<DropReason>(r)), load(c.invalid[r])});
   s.held_cap_reached = load(c.held_cap_reached);
+  s.partial_checksum = load(c.partial_checksum);
   s.sent = load(c.sent);
   s.sent_bytes = load(c.sent_bytes);
   s.send_would_block = load(c.send_would_block);

@@ -42,6 +42,7 @@ struct SocketSnapshot {
   uint64_t delivered_bytes = 0;
   std::vector<NamedCount> invalid;  // by drop reason
   uint64_t held_cap_reached = 0;
+  uint64_t partial_checksum = 0;
   uint64_t sent = 0;
   uint64_t sent_bytes = 0;
   uint64_t send_would_block = 0;

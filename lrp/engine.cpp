@@ -10,48 +10,26 @@
 #include <chrono>
 #include <cstring>
 
+#include "lrp/engine_socket.h"
 #include "lrp/netdev.h"
+#include "lrp/rx_batch.h"
+#include "lrp/tx_batch.h"
+
+#ifndef XDP_USE_SG
+#define XDP_USE_SG (1 << 4)  // linux/if_xdp.h from 6.6 on
+#endif
 
 namespace lrp {
-
-struct Engine::Socket {
-  xsk_socket* xsk = nullptr;
-  xsk_ring_cons rx{};
-  xsk_ring_prod tx{};
-  SlotId slot = 0;
-  Endpoint local;
-  SocketOptions options;
-  SocketCounters counters;
-  bool busy_poll = false;
-  // When the transmit budget was first found full with no completion since
-  // (0: not stalled), and the completion count seen then.
-  int64_t tx_stalled_since_ns = 0;
-  uint64_t tx_stall_completed = 0;
-
-  ~Socket() {
-    if (xsk != nullptr) xsk_socket__delete(xsk);
-  }
-};
 
 static std::string where(const EngineConfig& c) {
   return c.ifname + " queue " + std::to_string(c.queue);
 }
 
-// A full transmit budget with no completion for this long means the kernel
-// stopped transmitting (link down, device gone): send() then fails with
-// ETIMEDOUT instead of EAGAIN, so a caller that retries on EAGAIN stops.
-static constexpr int64_t kTxStallNs = 1'000'000'000;
-
-static int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 Engine::Engine(XdpProgram& program, ShedVotes& shed) : program_(program), shed_(shed) {}
 
 Result<std::unique_ptr<Engine>> Engine::open(const EngineConfig& config, XdpProgram& program,
-                                             ShedVotes& shed, const InterfaceInfo& info) {
+                                             ShedVotes& shed, const InterfaceInfo& info,
+                                             std::shared_ptr<NeighbourResolver> neighbours) {
   std::unique_ptr<Engine> e(new Engine(program, shed));
   e->config_ = config;
   e->ifindex_ = info.ifindex;
@@ -64,14 +42,54 @@ Result<std::unique_ptr<Engine>> Engine::open(const EngineConfig& config, XdpProg
   if (config.queue >= LRP_MAX_QUEUES)
     return make_error(EINVAL, "queue " + std::to_string(config.queue) + " of " + config.ifname +
                                   ": lrp serves queues 0 to " + std::to_string(LRP_MAX_QUEUES - 1));
+  LRP_TRY(e->check_mtu(info));
+  if (neighbours == nullptr) {
+    auto opened = NeighbourResolver::open(info);
+    if (!opened) return opened.error();
+    neighbours = std::move(opened.value());
+  }
+  e->neighbours_ = std::move(neighbours);
   auto umem = Umem::create(config.umem);
   if (!umem) return umem.error();
   e->umem_ = std::move(umem.value());
   e->pool_ =
       std::make_unique<FramePool>(config.umem.frame_count, config.umem.frame_size, LRP_MAX_SLOTS);
+  if (e->multi_buffer_) {
+    // Room for the largest frame the MTU allows, in whole cache lines.
+    const uint32_t size = (info.mtu + kL2Overhead + 63) / 64 * 64;
+    e->large_ = std::make_unique<LargeBuffers>(config.large_buffers, size, LRP_MAX_SLOTS);
+  }
   LRP_TRY(e->open_anchor());
   e->refill();
   return e;
+}
+
+// Frames that do not fit a UMEM frame need multi-buffer; without it the
+// kernel would drop every larger frame, so lrp refuses to start instead.
+Status Engine::check_mtu(const InterfaceInfo& info) {
+  const uint32_t frame = config_.umem.frame_size;
+  const uint32_t limit = max_single_frame_mtu(frame);
+  multi_buffer_ = false;
+  if (info.mtu <= limit) return {};
+  const std::string what = "serve " + where(config_) + ": its MTU of " + std::to_string(info.mtu) +
+                           " bytes makes frames of " + std::to_string(info.mtu + kL2Overhead) +
+                           " bytes, more than one UMEM frame of " + std::to_string(frame) +
+                           " bytes takes in copy mode (" +
+                           std::to_string(rx_frame_capacity(frame)) + " bytes: MTU " +
+                           std::to_string(limit) + " at most)";
+  if (config_.multi_buffer == MultiBuffer::Off)
+    return make_error(EMSGSIZE, what + ", and multi-buffer AF_XDP (XDP_USE_SG) is switched off." +
+                                    " Lower the MTU (ip link set dev " + config_.ifname + " mtu " +
+                                    std::to_string(limit) + ") or let lrp use multi-buffer frames");
+  const uint32_t tx_limit = frame * kMaxTxDescriptorsPerFrame - kL2Overhead;
+  if (info.mtu > tx_limit)
+    return make_error(EMSGSIZE, what + ", and even multi-buffer frames of " +
+                                    std::to_string(kMaxTxDescriptorsPerFrame) +
+                                    " descriptors hold MTU " + std::to_string(tx_limit) +
+                                    " at most. Lower the MTU (ip link set dev " + config_.ifname +
+                                    " mtu " + std::to_string(tx_limit) + ")");
+  multi_buffer_ = true;
+  return {};
 }
 
 void Engine::set_addresses(std::vector<IpAddress> addresses) {
@@ -81,24 +99,41 @@ void Engine::set_addresses(std::vector<IpAddress> addresses) {
 // The first socket of a UMEM owns the fill and completion rings and the bind
 // flags; later sockets share them. A socket with no flows keeps that role for
 // the engine's whole life, so application sockets can come and go freely.
+// Multi-buffer is a property of the UMEM: the first socket asks for it and
+// every later one (XDP_SHARED_UMEM) inherits it.
 Status Engine::open_anchor() {
   anchor_ = std::make_unique<Socket>();
+  const uint16_t sg = multi_buffer_ ? XDP_USE_SG : 0;
   xsk_socket_config cfg{.rx_size = config_.rx_size,
                         .tx_size = config_.tx_size,
                         .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
                         .xdp_flags = 0,
-                        .bind_flags = XDP_USE_NEED_WAKEUP | XDP_COPY};
+                        .bind_flags = static_cast<uint16_t>(XDP_USE_NEED_WAKEUP | XDP_COPY | sg)};
   int err = xsk_socket__create_shared(&anchor_->xsk, config_.ifname.c_str(), config_.queue,
                                       umem_->handle(), &anchor_->rx, &anchor_->tx, umem_->fill(),
                                       umem_->comp(), &cfg);
   if (err != 0) {
     anchor_->xsk = nullptr;
+    const int code = err < 0 ? -err : err;
+    if (multi_buffer_ && (code == EINVAL || code == EOPNOTSUPP)) {
+      const uint32_t limit = max_single_frame_mtu(config_.umem.frame_size);
+      return make_error(code, "serve " + where(config_) +
+                                  ": its MTU needs frames larger than a UMEM frame, and the "
+                                  "kernel or driver refused multi-buffer AF_XDP (XDP_USE_SG; "
+                                  "Linux 6.6 or later, and driver support in zero-copy mode). "
+                                  "Lower the MTU to " +
+                                  std::to_string(limit) + " (ip link set dev " + config_.ifname +
+                                  " mtu " + std::to_string(limit) +
+                                  ") or use a kernel and driver with AF_XDP multi-buffer");
+    }
     return make_error(err, "bind the first AF_XDP socket on " + where(config_));
   }
   return {};
 }
 
 Engine::~Engine() {
+  // No datagram waiting for a neighbour reaches this engine from now on.
+  if (neighbours_ != nullptr) neighbours_->detach(this);
   for (auto& s : sockets_)
     if (s != nullptr) (void)program_.clear_socket(config_.queue, s->slot);
   // Sockets before the anchor, the anchor before the UMEM.
@@ -136,6 +171,7 @@ Status Engine::open_socket(SlotId slot, const Endpoint& local, const SocketOptio
   s->slot = slot;
   s->local = local;
   s->options = options;
+  s->epoch = next_epoch_++;
   xsk_socket_config cfg{.rx_size = config_.rx_size,
                         .tx_size = config_.tx_size,
                         .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
@@ -149,13 +185,21 @@ Status Engine::open_socket(SlotId slot, const Endpoint& local, const SocketOptio
     return make_error(err, "create AF_XDP socket for " + what);
   }
   LRP_TRY(program_.set_socket(config_.queue, slot, xsk_socket__fd(s->xsk)));
+  SlotWaits& w = waits_[slot];
+  w.pending_error.store(0, std::memory_order_relaxed);
+  w.dropped.store(0, std::memory_order_relaxed);
+  w.report.store(options.report_errors, std::memory_order_relaxed);
+  w.epoch.store(s->epoch, std::memory_order_release);
   sockets_[slot] = std::move(s);
   return {};
 }
 
 void Engine::rebind(SlotId slot, const Endpoint& local) {
   std::lock_guard lock(control_mutex_);
-  if (Socket* s = socket(slot)) s->local = local;
+  Socket* s = socket(slot);
+  if (s == nullptr) return;
+  std::lock_guard tx(s->tx_mutex);
+  s->local = local;
 }
 
 Status Engine::close_socket(SlotId slot) {
@@ -189,6 +233,10 @@ Status Engine::close_socket(SlotId slot) {
   }
   reclaim_completions();
   pool_->reclaim_owner(slot);
+  if (large_ != nullptr) large_->reclaim_owner(slot);
+  // Datagrams of this socket still waiting for a neighbour are dropped
+  // uncounted when their turn comes: the epoch no longer matches.
+  waits_[slot].epoch.store(0, std::memory_order_release);
   sockets_[slot].reset();
   return {};
 }
@@ -204,49 +252,26 @@ size_t Engine::rx_pending(SlotId slot) {
 }
 
 ProcessResult Engine::process(SlotId slot, std::span<Datagram> out) {
-  ProcessResult r;
   Socket* s = socket(slot);
-  if (s == nullptr) return r;
-  const size_t held = pool_->held_by(slot);
-  size_t room = held >= s->options.held_cap ? 0 : s->options.held_cap - held;
-  size_t want = std::min(out.size(), room);
+  if (s == nullptr) return {};
+  const size_t held = pool_->held_by(slot) + (large_ != nullptr ? large_->held_by(slot) : 0);
+  const size_t room = held >= s->options.held_cap ? 0 : s->options.held_cap - held;
+  const size_t want = std::min(out.size(), room);
   if (want < out.size() && rx_pending(slot) > want) bump(s->counters.held_cap_reached);
-  if (want == 0) return r;
-  uint32_t idx = 0;
-  const uint32_t n = xsk_ring_cons__peek(&s->rx, static_cast<uint32_t>(want), &idx);
-  // One pool lock for the batch taken off the ring, one for the rejects.
-  constexpr uint32_t kChunk = 256;
-  uint64_t addrs[kChunk];
-  bool moved[kChunk];
-  for (uint32_t first = 0; first < n; first += kChunk) {
-    const uint32_t count = std::min(kChunk, n - first);
-    for (uint32_t i = 0; i < count; ++i)
-      addrs[i] = xsk_ring_cons__rx_desc(&s->rx, idx + first + i)->addr;
-    pool_->received_batch({addrs, count}, slot, moved);
-    uint64_t rejected[kChunk];
-    size_t n_rejected = 0;
-    for (uint32_t i = 0; i < count; ++i) {
-      if (!moved[i]) continue;  // counted by the pool as a violation
-      const xdp_desc* desc = xsk_ring_cons__rx_desc(&s->rx, idx + first + i);
-      const uint64_t base = pool_->frame_base(desc->addr);
-      std::span<const uint8_t> frame(umem_->data(desc->addr), desc->len);
-      ParseResult parsed = parse_udp_frame(frame, config_.parse);
-      if (!parsed.ok()) {
-        bump(s->counters.invalid[static_cast<size_t>(parsed.reason())]);
-        rejected[n_rejected++] = base;
-        continue;
-      }
-      out[r.delivered++] =
-          Datagram{parsed.view(), base, slot, static_cast<uint16_t>(config_.queue)};
-      bump(s->counters.delivered);
-      if (parsed.partial_checksum()) bump(s->counters.partial_checksum);
-      bump(s->counters.delivered_bytes, parsed.view().payload.size());
-    }
-    if (n_rejected > 0) pool_->release_batch({rejected, n_rejected}, slot);
+  if (want == 0) return {};
+  const RxQueue q{&s->rx,        pool_.get(),  umem_->data(0),
+                  config_.parse, large_.get(), static_cast<uint16_t>(config_.queue)};
+  ProcessResult r;
+  // A batch takes at most 256 descriptors; go on while the ring has more.
+  while (r.delivered < want) {
+    const ProcessResult step =
+        receive_batch(q, slot, s->counters, out.subspan(r.delivered, want - r.delivered),
+                      static_cast<uint32_t>(want - r.delivered));
+    r.taken += step.taken;
+    r.delivered += step.delivered;
+    if (step.taken == 0 || step.taken < 256) break;
   }
-  xsk_ring_cons__release(&s->rx, n);
-  r.taken = n;
-  if (n > 0) refill();
+  if (r.taken > 0) refill();
   return r;
 }
 
@@ -261,12 +286,20 @@ void Engine::release(std::span<const Datagram> datagrams) {
   while (i < datagrams.size()) {
     const SlotId slot = datagrams[i].slot;
     size_t n = 0;
-    while (i < datagrams.size() && datagrams[i].slot == slot && n < std::size(frames))
-      frames[n++] = datagrams[i++].frame;
-    pool_->release_batch({frames, n}, slot);
+    for (; i < datagrams.size() && datagrams[i].slot == slot && n < std::size(frames); ++i) {
+      if ((datagrams[i].frame & kLargeBufferFrame) != 0)
+        release_frame(slot, datagrams[i].frame);
+      else
+        frames[n++] = datagrams[i].frame;
+    }
+    if (n > 0) pool_->release_batch({frames, n}, slot);
   }
 }
 void Engine::release_frame(SlotId slot, uint64_t frame) {
+  if ((frame & kLargeBufferFrame) != 0) {
+    if (large_ != nullptr) (void)large_->give_back(static_cast<uint32_t>(frame), slot);
+    return;
+  }
   pool_->release(frame, slot);
 }
 
@@ -274,146 +307,11 @@ size_t Engine::refill() {
   std::unique_lock lock(fill_mutex_, std::try_to_lock);
   if (!lock.owns_lock()) return 0;  // someone else is refilling right now
   xsk_ring_prod* fill = umem_->fill();
-  const uint32_t free_slots = xsk_prod_nb_free(fill, config_.umem.fill_size);
-  if (free_slots == 0) return 0;
-  uint64_t addrs[256];
-  size_t total = 0;
-  uint32_t remaining = free_slots;
-  while (remaining > 0) {
-    const size_t got = pool_->take_for_fill({addrs, std::min<size_t>(remaining, 256)});
-    if (got == 0) break;
-    uint32_t idx = 0;
-    const uint32_t reserved = xsk_ring_prod__reserve(fill, static_cast<uint32_t>(got), &idx);
-    for (uint32_t i = 0; i < reserved; ++i) *xsk_ring_prod__fill_addr(fill, idx + i) = addrs[i];
-    xsk_ring_prod__submit(fill, reserved);
-    if (reserved < got) pool_->return_unfilled({addrs + reserved, got - reserved});
-    total += reserved;
-    remaining -= static_cast<uint32_t>(got);
-    if (reserved < got) break;
-  }
+  const size_t total = fill_from_pool(fill, config_.umem.fill_size, *pool_);
   // With need-wakeup the driver may sleep until told the fill ring has room.
   if (total > 0 && xsk_ring_prod__needs_wakeup(fill))
     (void)recvfrom(anchor_fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
   return total;
-}
-
-size_t Engine::reclaim_completions() {
-  std::unique_lock lock(comp_mutex_, std::try_to_lock);
-  if (!lock.owns_lock()) return 0;
-  xsk_ring_cons* comp = umem_->comp();
-  uint32_t idx = 0;
-  const uint32_t n = xsk_ring_cons__peek(comp, config_.umem.comp_size, &idx);
-  for (uint32_t i = 0; i < n; ++i) {
-    uint16_t owner = kNoOwner;
-    // The completion ring is shared by all sockets: the pool knows the owner.
-    if (pool_->completed(*xsk_ring_cons__comp_addr(comp, idx + i), &owner)) {
-      Socket* s = socket(owner);
-      if (s != nullptr) bump(s->counters.completed);
-    }
-  }
-  xsk_ring_cons__release(comp, n);
-  return n;
-}
-
-Result<IpAddress> Engine::source_for(const Socket& s, const Endpoint& to,
-                                     const IpAddress* from) const {
-  if (from != nullptr && !from->is_any()) return *from;
-  if (!s.local.addr.is_any()) return s.local.addr;
-  const auto addresses = addresses_.load(std::memory_order_acquire);
-  for (const auto& a : *addresses)
-    if (a.is_v4() == to.addr.is_v4()) return a;
-  return make_error(EADDRNOTAVAIL, "send to " + to.addr.to_string() + ": " + config_.ifname +
-                                       " has no address of that family");
-}
-
-Status Engine::send(SlotId slot, const Endpoint& to, std::span<const uint8_t> payload,
-                    const IpAddress* from) {
-  Socket* s = socket(slot);
-  if (s == nullptr) return make_error(EBADF, "send on slot " + std::to_string(slot));
-  const auto fail_busy = [&](const char* why) {
-    bump(s->counters.send_would_block);
-    return make_error(EAGAIN, std::string("send from port ") + std::to_string(s->local.port) +
-                                  " on " + where(config_) + ": " + why);
-  };
-  if (pool_->tx_by(slot) >= s->options.tx_cap) {
-    reclaim_completions();
-    if (pool_->tx_by(slot) >= s->options.tx_cap) {
-      const uint64_t completed = s->counters.completed.load(std::memory_order_relaxed);
-      const int64_t now = steady_ns();
-      if (s->tx_stalled_since_ns == 0 || completed != s->tx_stall_completed) {
-        s->tx_stalled_since_ns = now;
-        s->tx_stall_completed = completed;
-      } else if (now - s->tx_stalled_since_ns > kTxStallNs) {
-        bump(s->counters.send_would_block);
-        return make_error(ETIMEDOUT, "send from port " + std::to_string(s->local.port) + " on " +
-                                         where(config_) + ": no transmit completions for " +
-                                         std::to_string((now - s->tx_stalled_since_ns) / 1000000) +
-                                         " ms (link down or device gone?)");
-      }
-      return fail_busy("transmit budget in use (no completions yet)");
-    }
-  }
-  if (xsk_prod_nb_free(&s->tx, 1) < 1) return fail_busy("TX ring full");
-  auto source = source_for(*s, to, from);
-  if (!source) return source.error();
-  std::array<uint8_t, 6> dst_mac{};
-  {
-    std::lock_guard lock(neighbour_mutex_);
-    auto mac = neighbours_.resolve(to.addr, ifindex_);
-    if (!mac) return mac.error();
-    dst_mac = mac.value();
-  }
-  FrameHeaderSpec spec{};
-  spec.src_mac = mac_;
-  spec.dst_mac = dst_mac;
-  spec.source = Endpoint{source.value(), s->local.port};
-  spec.destination = to;
-  uint64_t addr = 0;
-  if (!pool_->take_for_send(slot, &addr)) {
-    reclaim_completions();
-    if (!pool_->take_for_send(slot, &addr)) return fail_busy("no free frames");
-  }
-  auto len = build_udp_frame(umem_->frame(addr), spec, payload);
-  if (!len) {
-    pool_->release(addr, slot);
-    return len.error();
-  }
-  uint32_t idx = 0;
-  if (xsk_ring_prod__reserve(&s->tx, 1, &idx) != 1) {
-    pool_->release(addr, slot);
-    return fail_busy("TX ring full");
-  }
-  xdp_desc* desc = xsk_ring_prod__tx_desc(&s->tx, idx);
-  desc->addr = addr;
-  desc->len = static_cast<uint32_t>(len.value());
-  desc->options = 0;
-  pool_->submitted_for_tx(addr, slot);
-  xsk_ring_prod__submit(&s->tx, 1);
-  bump(s->counters.sent);
-  bump(s->counters.sent_bytes, payload.size());
-  return {};
-}
-
-Status Engine::flush(SlotId slot) {
-  Socket* s = socket(slot);
-  if (s == nullptr) return make_error(EBADF, "flush slot " + std::to_string(slot));
-  // Copy mode transmits a bounded batch per kick: kick until the kernel has
-  // taken everything or stops making progress.
-  for (int round = 0; round < 64; ++round) {
-    const uint32_t produced = *s->tx.producer;
-    const uint32_t consumed = __atomic_load_n(s->tx.consumer, __ATOMIC_ACQUIRE);
-    if (produced == consumed) break;
-    if (sendto(xsk_socket__fd(s->xsk), nullptr, 0, MSG_DONTWAIT, nullptr, 0) < 0) {
-      if (errno == EAGAIN || errno == EBUSY || errno == ENOBUFS) {
-        reclaim_completions();
-        continue;
-      }
-      return errno_error("kick transmit on port " + std::to_string(s->local.port) + " on " +
-                         where(config_));
-    }
-  }
-  reclaim_completions();
-  return {};
 }
 
 Status Engine::enable_busy_poll(SlotId slot, uint32_t budget) {

@@ -21,8 +21,30 @@ const char* to_string(FramePlace place) {
   return "unknown";
 }
 
+namespace {
+
+uint32_t log2_if_power_of_two(uint32_t v) {
+  if (v < 2 || (v & (v - 1)) != 0) return 0;
+  return static_cast<uint32_t>(__builtin_ctz(v));
+}
+
+// Only the lock holder writes: a plain load and store, no read-modify-write.
+inline void add(std::atomic<size_t>& c, size_t n) {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+inline void sub(std::atomic<size_t>& c, size_t n) {
+  c.store(c.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
+}
+
+}  // namespace
+
 FramePool::FramePool(size_t frame_count, uint32_t frame_size, size_t max_owners)
-    : frame_size_(frame_size), states_(frame_count), held_(max_owners), tx_(max_owners) {
+    : frame_size_(frame_size),
+      shift_(log2_if_power_of_two(frame_size)),
+      states_(frame_count),
+      held_(new std::atomic<size_t>[max_owners]()),
+      tx_(new std::atomic<size_t>[max_owners]()),
+      max_owners_(max_owners) {
   free_.reserve(frame_count);
   // Hand out low addresses first: a stack, so push the highest first.
   for (size_t i = frame_count; i-- > 0;) free_.push_back(uint64_t{i} * frame_size);
@@ -39,7 +61,7 @@ void FramePool::note_violation() {
 
 bool FramePool::move(uint64_t addr, FramePlace from, FramePlace to, uint16_t from_owner,
                      uint16_t to_owner) {
-  const uint64_t index = addr / frame_size_;
+  const uint64_t index = index_of(addr);
   if (index >= states_.size()) {
     note_violation();
     return false;
@@ -49,15 +71,43 @@ bool FramePool::move(uint64_t addr, FramePlace from, FramePlace to, uint16_t fro
     note_violation();
     return false;
   }
-  if (from == FramePlace::Held) --held_[state.owner];
-  if (from == FramePlace::KernelTx) --tx_[state.owner];
+  if (from == FramePlace::Held) sub(held_[state.owner], 1);
+  if (from == FramePlace::KernelTx) sub(tx_[state.owner], 1);
   --by_place_[static_cast<size_t>(from)];
   state.place = to;
   state.owner = to_owner;
-  if (to == FramePlace::Held) ++held_[to_owner];
-  if (to == FramePlace::KernelTx) ++tx_[to_owner];
+  if (to == FramePlace::Held) add(held_[to_owner], 1);
+  if (to == FramePlace::KernelTx) add(tx_[to_owner], 1);
   ++by_place_[static_cast<size_t>(to)];
   return true;
+}
+
+inline bool FramePool::set_place(uint64_t base, FramePlace from, FramePlace to, uint16_t from_owner,
+                                 uint16_t to_owner) {
+  const uint64_t index = index_of(base);
+  if (index >= states_.size()) {
+    note_violation();
+    return false;
+  }
+  FrameState& state = states_[index];
+  if (state.place != from || (from_owner != kNoOwner && state.owner != from_owner)) {
+    note_violation();
+    return false;
+  }
+  state.place = to;
+  state.owner = to_owner;
+  return true;
+}
+
+// `owner`: the owner on whichever side of the move has one.
+void FramePool::count_moves(FramePlace from, FramePlace to, uint16_t owner, size_t n) {
+  if (n == 0) return;
+  if (from == FramePlace::Held) sub(held_[owner], n);
+  if (from == FramePlace::KernelTx) sub(tx_[owner], n);
+  if (to == FramePlace::Held) add(held_[owner], n);
+  if (to == FramePlace::KernelTx) add(tx_[owner], n);
+  by_place_[static_cast<size_t>(from)] -= n;
+  by_place_[static_cast<size_t>(to)] += n;
 }
 
 size_t FramePool::take_for_fill(std::span<uint64_t> out) {
@@ -66,9 +116,10 @@ size_t FramePool::take_for_fill(std::span<uint64_t> out) {
   while (n < out.size() && !free_.empty()) {
     const uint64_t addr = free_.back();
     free_.pop_back();
-    move(addr, FramePlace::Free, FramePlace::KernelRx, kNoOwner, kNoOwner);
-    out[n++] = addr;
+    if (set_place(addr, FramePlace::Free, FramePlace::KernelRx, kNoOwner, kNoOwner))
+      out[n++] = addr;
   }
+  count_moves(FramePlace::Free, FramePlace::KernelRx, kNoOwner, n);
   return n;
 }
 
@@ -81,30 +132,37 @@ void FramePool::return_unfilled(std::span<const uint64_t> addrs) {
 }
 
 bool FramePool::received(uint64_t addr, uint16_t owner) {
-  if (owner >= held_.size()) return false;
+  if (owner >= max_owners_) return false;
   std::lock_guard lock(mutex_);
   return move(frame_base(addr), FramePlace::KernelRx, FramePlace::Held, kNoOwner, owner);
 }
 
 void FramePool::received_batch(std::span<const uint64_t> addrs, uint16_t owner, bool* ok) {
-  if (owner >= held_.size()) {
+  if (owner >= max_owners_) {
     for (size_t i = 0; i < addrs.size(); ++i) ok[i] = false;
     return;
   }
   std::lock_guard lock(mutex_);
-  for (size_t i = 0; i < addrs.size(); ++i)
-    ok[i] = move(frame_base(addrs[i]), FramePlace::KernelRx, FramePlace::Held, kNoOwner, owner);
+  size_t n = 0;
+  for (size_t i = 0; i < addrs.size(); ++i) {
+    ok[i] =
+        set_place(frame_base(addrs[i]), FramePlace::KernelRx, FramePlace::Held, kNoOwner, owner);
+    n += ok[i];
+  }
+  count_moves(FramePlace::KernelRx, FramePlace::Held, owner, n);
 }
 
 size_t FramePool::release_batch(std::span<const uint64_t> addrs, uint16_t owner) {
+  if (owner >= max_owners_) return 0;
   std::lock_guard lock(mutex_);
   size_t n = 0;
   for (uint64_t addr : addrs) {
     const uint64_t base = frame_base(addr);
-    if (!move(base, FramePlace::Held, FramePlace::Free, owner, kNoOwner)) continue;
+    if (!set_place(base, FramePlace::Held, FramePlace::Free, owner, kNoOwner)) continue;
     free_.push_back(base);
     ++n;
   }
+  count_moves(FramePlace::Held, FramePlace::Free, owner, n);
   return n;
 }
 
@@ -117,7 +175,7 @@ bool FramePool::release(uint64_t addr, uint16_t owner) {
 }
 
 bool FramePool::take_for_send(uint16_t owner, uint64_t* addr) {
-  if (owner >= held_.size()) return false;
+  if (owner >= max_owners_) return false;
   std::lock_guard lock(mutex_);
   if (free_.empty()) return false;
   const uint64_t base = free_.back();
@@ -132,10 +190,48 @@ bool FramePool::submitted_for_tx(uint64_t addr, uint16_t owner) {
   return move(frame_base(addr), FramePlace::Held, FramePlace::KernelTx, owner, owner);
 }
 
+size_t FramePool::take_for_tx(uint16_t owner, std::span<uint64_t> out) {
+  if (owner >= max_owners_) return 0;
+  std::lock_guard lock(mutex_);
+  size_t n = 0;
+  while (n < out.size() && !free_.empty()) {
+    const uint64_t addr = free_.back();
+    free_.pop_back();
+    if (set_place(addr, FramePlace::Free, FramePlace::KernelTx, kNoOwner, owner)) out[n++] = addr;
+  }
+  count_moves(FramePlace::Free, FramePlace::KernelTx, owner, n);
+  return n;
+}
+
+void FramePool::untake_for_tx(std::span<const uint64_t> addrs, uint16_t owner) {
+  std::lock_guard lock(mutex_);
+  for (uint64_t addr : addrs) {
+    const uint64_t base = frame_base(addr);
+    if (move(base, FramePlace::KernelTx, FramePlace::Free, owner, kNoOwner)) free_.push_back(base);
+  }
+}
+
+void FramePool::completed_batch(std::span<const uint64_t> addrs, uint16_t* owners) {
+  std::lock_guard lock(mutex_);
+  for (size_t i = 0; i < addrs.size(); ++i) {
+    const uint64_t base = frame_base(addrs[i]);
+    const uint64_t index = index_of(base);
+    owners[i] = kNoOwner;
+    if (index >= states_.size()) {
+      note_violation();
+      continue;
+    }
+    const uint16_t was = states_[index].owner;
+    if (!move(base, FramePlace::KernelTx, FramePlace::Free, kNoOwner, kNoOwner)) continue;
+    free_.push_back(base);
+    owners[i] = was;
+  }
+}
+
 bool FramePool::completed(uint64_t addr, uint16_t* owner) {
   std::lock_guard lock(mutex_);
   const uint64_t base = frame_base(addr);
-  const uint64_t index = base / frame_size_;
+  const uint64_t index = index_of(base);
   if (index >= states_.size()) {
     note_violation();
     return false;
@@ -162,13 +258,11 @@ size_t FramePool::reclaim_owner(uint16_t owner) {
 }
 
 size_t FramePool::held_by(uint16_t owner) const {
-  std::lock_guard lock(mutex_);
-  return owner < held_.size() ? held_[owner] : 0;
+  return owner < max_owners_ ? held_[owner].load(std::memory_order_relaxed) : 0;
 }
 
 size_t FramePool::tx_by(uint16_t owner) const {
-  std::lock_guard lock(mutex_);
-  return owner < tx_.size() ? tx_[owner] : 0;
+  return owner < max_owners_ ? tx_[owner].load(std::memory_order_relaxed) : 0;
 }
 
 FrameCounts FramePool::counts() const {
@@ -187,7 +281,7 @@ uint64_t FramePool::violations() const {
 bool FramePool::consistent(std::string* why) const {
   std::lock_guard lock(mutex_);
   size_t recount[static_cast<size_t>(FramePlace::Count)] = {};
-  std::vector<size_t> held(held_.size()), tx(tx_.size());
+  std::vector<size_t> held(max_owners_), tx(max_owners_);
   for (const FrameState& s : states_) {
     ++recount[static_cast<size_t>(s.place)];
     if (s.place == FramePlace::Held) ++held[s.owner];
@@ -208,12 +302,15 @@ bool FramePool::consistent(std::string* why) const {
                 std::to_string(recount[static_cast<size_t>(FramePlace::Free)]) + " free frames");
   std::vector<bool> seen(states_.size());
   for (uint64_t addr : free_) {
-    const uint64_t index = addr / frame_size_;
+    const uint64_t index = index_of(addr);
     if (states_[index].place != FramePlace::Free || seen[index])
       return fail("free list entry " + std::to_string(addr) + " is not a unique free frame");
     seen[index] = true;
   }
-  if (held != held_ || tx != tx_) return fail("per-owner counts disagree with frame states");
+  for (size_t o = 0; o < max_owners_; ++o)
+    if (held[o] != held_[o].load(std::memory_order_relaxed) ||
+        tx[o] != tx_[o].load(std::memory_order_relaxed))
+      return fail("per-owner counts of owner " + std::to_string(o) + " disagree with frame states");
   if (violations_ != 0) return fail(std::to_string(violations_) + " invalid frame moves");
   return true;
 }

@@ -29,12 +29,14 @@ Result<std::unique_ptr<Interface>> Interface::open(const InterfaceConfig& config
   // Local senders on veth leave partial UDP checksums (netdev.h).
   auto partial = driver_may_pass_partial_checksums(config.ifname);
   if (!partial) return partial.error();
+  auto neighbours = NeighbourResolver::open(i->info_);  // one for the interface's engines
+  if (!neighbours) return neighbours.error();
   for (uint32_t q : queues) {
     EngineConfig ec = config.engine;
     ec.ifname = config.ifname;
     ec.queue = q;
     ec.parse.accept_partial_checksum = partial.value();
-    auto engine = Engine::open(ec, *i->program_, *i->shed_, i->info_);
+    auto engine = Engine::open(ec, *i->program_, *i->shed_, i->info_, neighbours.value());
     if (!engine) return engine.error();
     i->engines_.push_back(std::move(engine.value()));
   }
@@ -42,7 +44,11 @@ Result<std::unique_ptr<Interface>> Interface::open(const InterfaceConfig& config
   // XDP takes only what is addressed to this host: the MAC (untagged) here,
   // the addresses kept in step by the watcher.
   LRP_TRY(i->program_->set_interface(i->info_.mac, 0));
-  auto watcher = AddressWatcher::start(i->info_.ifindex, *i->program_);
+  // Sockets may bind an address added later, and engines answer from the
+  // current set.
+  Interface* self = i.get();
+  auto watcher = AddressWatcher::start(i->info_.ifindex, *i->program_,
+                                       [self](const AddressChange& c) { self->note_change(c); });
   if (!watcher) return watcher.error();
   i->address_watcher_ = std::move(watcher.value());
   return i;
@@ -69,6 +75,18 @@ void Interface::note_addresses(std::vector<IpAddress> addresses) {
     addresses_ = addresses;
   }
   for (auto& e : engines_) e->set_addresses(addresses);
+}
+
+void Interface::note_change(const AddressChange& change) {
+  std::vector<IpAddress> now = addresses();
+  const auto it = std::find(now.begin(), now.end(), change.address);
+  const bool local = (change.flags & AddressFlags::Local) != 0;
+  if (local == (it != now.end())) return;
+  if (local)
+    now.push_back(change.address);
+  else
+    now.erase(it);
+  note_addresses(std::move(now));
 }
 
 std::vector<IpAddress> Interface::addresses() const {

@@ -21,6 +21,7 @@
 namespace lrp {
 
 class AddressWatcher;
+struct AddressChange;
 
 struct InterfaceConfig {
   std::string ifname;
@@ -84,6 +85,8 @@ class Interface {
   Status steer(SlotId slot, const BindSpec& bind, lrp_flow_key* key);
   void unsteer(SlotId slot, const BindSpec& bind, const lrp_flow_key& key);
   void note_addresses(std::vector<IpAddress> addresses);
+  // On the address watcher's thread: a Local entry added or removed.
+  void note_change(const AddressChange& change);
   Result<BindSpec> checked(const BindSpec& bind) const;
 
   InterfaceInfo info_;

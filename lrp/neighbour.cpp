@@ -21,18 +21,15 @@ size_t wire_length(int family) {
   return family == AF_INET ? 4 : 16;
 }
 
-bool is_multicast(const IpAddress& a) {
-  return a.is_v4() ? (a.v4_bytes()[0] & 0xf0) == 0xe0 : a.bytes()[0] == 0xff;
+bool is_limited_broadcast(const IpAddress& a) {
+  if (!a.is_v4()) return false;
+  const uint8_t* b = a.v4_bytes();
+  return b[0] == 0xff && b[1] == 0xff && b[2] == 0xff && b[3] == 0xff;
 }
 
-// RFC 1112 section 6.4 and RFC 2464 section 7: the group's MAC is derived.
-MacAddress multicast_mac(const IpAddress& a) {
-  if (a.is_v4()) {
-    const uint8_t* v4 = a.v4_bytes();
-    return {0x01, 0x00, 0x5e, static_cast<uint8_t>(v4[1] & 0x7f), v4[2], v4[3]};
-  }
-  const auto& b = a.bytes();
-  return {0x33, 0x33, b[12], b[13], b[14], b[15]};
+// fe80::/10: scoped to an interface, so the route lookup must name ours.
+bool is_v6_link_local(const IpAddress& a) {
+  return !a.is_v4() && a.bytes()[0] == 0xfe && (a.bytes()[1] & 0xc0) == 0x80;
 }
 
 std::optional<IpAddress> address_from_wire(int family, const void* data, size_t length) {
@@ -40,6 +37,40 @@ std::optional<IpAddress> address_from_wire(int family, const void* data, size_t 
   if (family == AF_INET && length == 4) return IpAddress::from_v4_bytes(bytes);
   if (family == AF_INET6 && length == 16) return IpAddress::from_v6_bytes(bytes);
   return std::nullopt;
+}
+
+// RTAX_MTU inside RTA_METRICS, 0 when absent.
+uint32_t route_mtu(const rtattr* metrics) {
+  if (metrics == nullptr) return 0;
+  const auto* base = static_cast<const uint8_t*>(attribute_data(metrics));
+  const size_t length = attribute_length(metrics);
+  size_t offset = 0;
+  while (offset + sizeof(rtattr) <= length) {
+    const auto* a = reinterpret_cast<const rtattr*>(base + offset);
+    if (a->rta_len < sizeof(rtattr) || offset + a->rta_len > length) break;
+    if ((a->rta_type & NLA_TYPE_MASK) == RTAX_MTU && attribute_length(a) >= sizeof(uint32_t)) {
+      uint32_t mtu = 0;
+      std::memcpy(&mtu, attribute_data(a), sizeof(mtu));
+      return mtu;
+    }
+    offset += RTA_ALIGN(a->rta_len);
+  }
+  return 0;
+}
+
+bool is_multicast(const IpAddress& a) {
+  return a.is_v4() ? (a.v4_bytes()[0] & 0xf0) == 0xe0 : a.bytes()[0] == 0xff;
+}
+
+// Multicast destinations need no neighbour: their MAC is derived from the
+// group (RFC 1112 section 6.4, RFC 2464 section 7).
+MacAddress multicast_mac(const IpAddress& a) {
+  if (a.is_v4()) {
+    const uint8_t* v4 = a.v4_bytes();
+    return {0x01, 0x00, 0x5e, static_cast<uint8_t>(v4[1] & 0x7f), v4[2], v4[3]};
+  }
+  const auto& b = a.bytes();
+  return {0x33, 0x33, b[12], b[13], b[14], b[15]};
 }
 
 }  // namespace
@@ -63,29 +94,28 @@ std::string NeighbourTable::describe(const IpAddress& dst, int ifindex) {
   return "resolve neighbour " + dst.to_string() + " on " + it->second;
 }
 
-Result<NeighbourTable::Route> NeighbourTable::parse_route(const nlmsghdr& m, const IpAddress& dst,
-                                                          int ifindex, const std::string& what) {
+Result<RouteAnswer> NeighbourTable::parse_route(const nlmsghdr& m, const IpAddress& dst,
+                                                int ifindex, const std::string& what) {
   const rtmsg* rt = family_header<rtmsg>(m);
   if (rt == nullptr) return make_error(EPROTO, what + ": truncated route");
   std::array<const rtattr*, RTA_MAX + 1> attrs{};
   parse_attributes(m, sizeof(rtmsg), attrs);
-  Route route;
+  if (rt->rtm_type == RTN_LOCAL)
+    return make_error(EXDEV, what + ": it is an address of this host (the kernel delivers it)");
+  int oif = 0;
+  if (attrs[RTA_OIF] != nullptr) std::memcpy(&oif, attribute_data(attrs[RTA_OIF]), sizeof(oif));
+  if (oif != 0 && oif != ifindex)
+    return make_error(EXDEV, what + ": the route leaves through ifindex " + std::to_string(oif) +
+                                 ", not through this interface");
+  RouteAnswer route;
+  route.mtu = route_mtu(attrs[RTA_METRICS]);
   if (rt->rtm_type == RTN_BROADCAST) {
     route.fixed_mac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     return route;
   }
-  if (rt->rtm_type == RTN_LOCAL)
-    return make_error(EADDRNOTAVAIL, what + ": it is an address of this host");
   if (rt->rtm_type != RTN_UNICAST)
     return make_error(ENETUNREACH,
                       what + ": route of type " + std::to_string(rt->rtm_type) + ", not unicast");
-  if (attrs[RTA_OIF] != nullptr) {
-    int oif = 0;
-    std::memcpy(&oif, attribute_data(attrs[RTA_OIF]), sizeof(oif));
-    if (oif != ifindex)
-      return make_error(ENETUNREACH,
-                        what + ": the route leaves through ifindex " + std::to_string(oif));
-  }
   const int family = rt->rtm_family;
   NextHop hop{family, dst};  // on link unless a gateway is named
   if (attrs[RTA_GATEWAY] != nullptr) {
@@ -103,18 +133,27 @@ Result<NeighbourTable::Route> NeighbourTable::parse_route(const nlmsghdr& m, con
   return route;
 }
 
-Result<NeighbourTable::Route> NeighbourTable::find_route(const IpAddress& dst, int ifindex,
-                                                         const std::string& what) {
+Result<RouteAnswer> NeighbourTable::route(const IpAddress& dst, int ifindex) {
+  if (open_error_) return *open_error_;
+  const std::string what = describe(dst, ifindex);
+  RouteAnswer fixed;
+  if (is_multicast(dst)) {
+    fixed.fixed_mac = multicast_mac(dst);
+    return fixed;
+  }
+  // 255.255.255.255 leaves through whichever interface the sender names.
+  if (is_limited_broadcast(dst)) {
+    fixed.fixed_mac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    return fixed;
+  }
   const int family = dst.family();
   rtmsg header{};
   header.rtm_family = static_cast<uint8_t>(family);
   header.rtm_dst_len = static_cast<uint8_t>(wire_length(family) * 8);
   NetlinkRequest request(RTM_GETROUTE, 0, header);
   request.add(RTA_DST, wire_bytes(family, dst), wire_length(family));
-  // Frames leave through our interface whatever the main table prefers, as
-  // for a kernel socket bound to the device.
-  request.add_u32(RTA_OIF, static_cast<uint32_t>(ifindex));
-  std::optional<Result<Route>> answer;
+  if (is_v6_link_local(dst)) request.add_u32(RTA_OIF, static_cast<uint32_t>(ifindex));
+  std::optional<Result<RouteAnswer>> answer;
   LRP_TRY(socket_.transact(
       request,
       [&](const nlmsghdr& m) {
@@ -141,8 +180,9 @@ Status NeighbourTable::nudge(const NextHop& hop, int ifindex, const std::string&
       request, [](const nlmsghdr&) {}, what + ": start probing " + hop.address.to_string());
 }
 
-Result<MacAddress> NeighbourTable::ask_neighbour(const NextHop& hop, int ifindex,
-                                                 const std::string& what) {
+Result<NeighbourAnswer> NeighbourTable::neighbour(const NextHop& hop, int ifindex) {
+  if (open_error_) return *open_error_;
+  const std::string what = describe(hop.address, ifindex);
   ndmsg header{};
   header.ndm_family = static_cast<uint8_t>(hop.family);
   header.ndm_ifindex = ifindex;
@@ -167,18 +207,22 @@ Result<MacAddress> NeighbourTable::ask_neighbour(const NextHop& hop, int ifindex
   // ENOENT: no entry yet, the usual start.
   if (!asked && asked.error().code != ENOENT) return asked.error();
 
+  NeighbourAnswer answer;
   if ((state & kUsableStates) != 0) {
     if (!mac) return make_error(EPROTONOSUPPORT, what + ": the neighbour has no Ethernet address");
-    if ((state & NUD_STALE) != 0) LRP_TRY(nudge(hop, ifindex, what));
-    return *mac;
+    answer.mac = *mac;
+    answer.state = NeighbourAnswer::State::Usable;
+    if ((state & NUD_STALE) != 0) {
+      LRP_TRY(nudge(hop, ifindex, what));
+      answer.state = NeighbourAnswer::State::Stale;
+    }
+    return answer;
   }
   // INCOMPLETE: the kernel is probing already; anything else needs a start.
   if ((state & NUD_INCOMPLETE) == 0) LRP_TRY(nudge(hop, ifindex, what));
-  if ((state & NUD_FAILED) != 0)
-    return make_error(EHOSTUNREACH, what + ": next hop " + hop.address.to_string() +
-                                        " did not answer; probing again");
-  return make_error(EAGAIN,
-                    what + ": next hop " + hop.address.to_string() + " not resolved yet, retry");
+  answer.state = (state & NUD_FAILED) != 0 ? NeighbourAnswer::State::Failed
+                                           : NeighbourAnswer::State::Resolving;
+  return answer;
 }
 
 void NeighbourTable::remember(const Key& key, const MacAddress& mac) {
@@ -196,16 +240,25 @@ Result<MacAddress> NeighbourTable::resolve(const IpAddress& dst, int ifindex) {
     if (it->second.expires > std::chrono::steady_clock::now()) return it->second.mac;
     cache_.erase(it);
   }
-  if (is_multicast(dst)) return multicast_mac(dst);
-  if (open_error_) return *open_error_;
-  const std::string what = describe(dst, ifindex);
-  auto route = find_route(dst, ifindex, what);
+  auto route = this->route(dst, ifindex);
   if (!route) return route.error();
   if (!route->next_hop) return route->fixed_mac;
-  auto mac = ask_neighbour(*route->next_hop, ifindex, what);
-  if (!mac) return mac.error();
-  remember(key, mac.value());
-  return mac;
+  auto answer = neighbour(*route->next_hop, ifindex);
+  if (!answer) return answer.error();
+  const std::string hop = route->next_hop->address.to_string();
+  switch (answer->state) {
+    case NeighbourAnswer::State::Usable:
+    case NeighbourAnswer::State::Stale:
+      remember(key, answer->mac);
+      return answer->mac;
+    case NeighbourAnswer::State::Failed:
+      return make_error(EHOSTUNREACH, describe(dst, ifindex) + ": next hop " + hop +
+                                          " did not answer; probing again");
+    case NeighbourAnswer::State::Resolving:
+      break;
+  }
+  return make_error(EAGAIN,
+                    describe(dst, ifindex) + ": next hop " + hop + " not resolved yet, retry");
 }
 
 Result<MacAddress> NeighbourTable::resolve_wait(const IpAddress& dst, int ifindex,

@@ -225,22 +225,28 @@ Status check_spec(const FrameHeaderSpec& spec) {
   return {};
 }
 
-Status check_fits(std::span<uint8_t> frame, const FrameHeaderSpec& spec, size_t payload_len) {
-  const size_t ip_header = spec.source.addr.is_v4() ? kIpv4Header : 0;
+// The build side asks is_v4() once per frame and passes the answer down.
+size_t header_size(const FrameHeaderSpec& spec, bool v4) {
+  return kEthHeader + (spec.vlan != 0 ? kVlanTag : 0) + (v4 ? kIpv4Header : kIpv6Header) +
+         kUdpHeader;
+}
+
+Status check_fits(size_t capacity, const FrameHeaderSpec& spec, bool v4, size_t payload_len) {
+  const size_t ip_header = v4 ? kIpv4Header : 0;
   if (payload_len > kMaxIpPacket - ip_header - kUdpHeader) {
     return make_error(EMSGSIZE, "UDP payload of " + std::to_string(payload_len) +
                                     " bytes is above the IP maximum");
   }
-  if (udp_header_size(spec) + payload_len > frame.size()) {
+  if (header_size(spec, v4) + payload_len > capacity) {
     return make_error(EMSGSIZE, "UDP payload of " + std::to_string(payload_len) +
-                                    " bytes does not fit a frame of " +
-                                    std::to_string(frame.size()) + " bytes");
+                                    " bytes does not fit frames of " + std::to_string(capacity) +
+                                    " bytes");
   }
   return {};
 }
 
 // Returns where the IP header starts.
-size_t write_ethernet(uint8_t* p, const FrameHeaderSpec& spec) {
+size_t write_ethernet(uint8_t* p, const FrameHeaderSpec& spec, bool v4) {
   std::memcpy(p, spec.dst_mac.data(), 6);
   std::memcpy(p + 6, spec.src_mac.data(), 6);
   size_t offset = kEthTypeOffset;
@@ -249,21 +255,36 @@ size_t write_ethernet(uint8_t* p, const FrameHeaderSpec& spec) {
     store_be16(p + offset + 2, spec.vlan);  // priority 0, DEI 0
     offset += kVlanTag;
   }
-  store_be16(p + offset, spec.source.addr.is_v4() ? kEthIpv4 : kEthIpv6);
+  store_be16(p + offset, v4 ? kEthIpv4 : kEthIpv6);
   return offset + 2;
+}
+
+// The sum of an address's 16-bit words (host order values), for checksums
+// of headers this side writes: summing the known fields beats summing bytes.
+uint64_t address_words(const uint8_t* a, size_t bytes) {
+  uint64_t sum = 0;
+  for (size_t i = 0; i < bytes; i += 2) sum += load_be16(a + i);
+  return sum;
+}
+
+uint16_t complement_of(uint64_t sum) {
+  return static_cast<uint16_t>(~checksum_fold(sum));
 }
 
 void write_ipv4(uint8_t* h, const FrameHeaderSpec& spec, size_t udp_len) {
   std::memset(h, 0, kIpv4Header);
   h[0] = 0x45;  // version 4, 5 words
-  store_be16(h + 2, static_cast<uint16_t>(kIpv4Header + udp_len));
+  const auto total = static_cast<uint16_t>(kIpv4Header + udp_len);
+  store_be16(h + 2, total);
   // DF with ID 0: never fragmented, so the ID identifies nothing (RFC 6864).
   store_be16(h + 6, kIpv4DontFragment);
   h[8] = spec.ttl;
   h[9] = IPPROTO_UDP;
   std::memcpy(h + 12, spec.source.addr.v4_bytes(), 4);
   std::memcpy(h + 16, spec.destination.addr.v4_bytes(), 4);
-  store_be16(h + 10, ipv4_header_checksum({h, kIpv4Header}));
+  const uint64_t sum = 0x4500u + total + kIpv4DontFragment +
+                       (uint64_t{spec.ttl} << 8 | IPPROTO_UDP) + address_words(h + 12, 8);
+  store_be16(h + 10, complement_of(sum));
 }
 
 void write_ipv6(uint8_t* h, const FrameHeaderSpec& spec, size_t udp_len) {
@@ -276,19 +297,51 @@ void write_ipv6(uint8_t* h, const FrameHeaderSpec& spec, size_t udp_len) {
   std::memcpy(h + 24, spec.destination.addr.bytes().data(), 16);
 }
 
-void write_udp(uint8_t* u, const FrameHeaderSpec& spec, size_t udp_len) {
+// The UDP checksum (RFC 768, RFC 8200 section 8.1) of a datagram with these
+// headers and payload: pseudo header and UDP header from their fields, the
+// payload (at an even offset of the datagram) summed in bulk. Never 0: a
+// computed 0 goes out as 0xffff.
+uint16_t udp_checksum_for(const FrameHeaderSpec& spec, bool v4, size_t udp_len,
+                          std::span<const uint8_t> payload) {
+  ChecksumAccumulator body;
+  body.add(payload);
+  uint64_t sum = body.folded();
+  if (v4) {
+    sum += address_words(spec.source.addr.v4_bytes(), 4) +
+           address_words(spec.destination.addr.v4_bytes(), 4);
+  } else {
+    sum += address_words(spec.source.addr.bytes().data(), 16) +
+           address_words(spec.destination.addr.bytes().data(), 16);
+    sum += udp_len >> 16;  // the pseudo header's length is 32 bits for IPv6
+  }
+  sum += IPPROTO_UDP + (udp_len & 0xffff);  // pseudo header: protocol, length
+  sum += spec.source.port + spec.destination.port + (udp_len & 0xffff);  // UDP header
+  const uint16_t checksum = complement_of(sum);
+  return checksum == 0 ? 0xffff : checksum;
+}
+
+void write_udp(uint8_t* u, const FrameHeaderSpec& spec, size_t udp_len, bool v4) {
   store_be16(u, spec.source.port);
   store_be16(u + 2, spec.destination.port);
   store_be16(u + 4, static_cast<uint16_t>(udp_len));
-  const std::span<const uint8_t> datagram(u, udp_len);
-  // These never return 0: a computed 0 goes out as 0xffff.
-  const uint16_t sum =
-      spec.source.addr.is_v4()
-          ? udp_checksum_ipv4(std::span<const uint8_t, 4>(spec.source.addr.v4_bytes(), 4),
-                              std::span<const uint8_t, 4>(spec.destination.addr.v4_bytes(), 4),
-                              datagram)
-          : udp_checksum_ipv6(spec.source.addr.bytes(), spec.destination.addr.bytes(), datagram);
-  store_be16(u + 6, sum);
+  store_be16(u + 6, udp_checksum_for(spec, v4, udp_len, {u + kUdpHeader, udp_len - kUdpHeader}));
+}
+
+// Headers in front of the payload already at p + header_size(spec, v4);
+// returns the frame's length. Checked by the caller.
+size_t write_frame_headers(uint8_t* p, const FrameHeaderSpec& spec, bool v4, size_t payload_len) {
+  const size_t udp_len = kUdpHeader + payload_len;
+  const size_t l3 = write_ethernet(p, spec, v4);
+  size_t l4 = l3;
+  if (v4) {
+    write_ipv4(p + l3, spec, udp_len);
+    l4 += kIpv4Header;
+  } else {
+    write_ipv6(p + l3, spec, udp_len);
+    l4 += kIpv6Header;
+  }
+  write_udp(p + l4, spec, udp_len, v4);
+  return l4 + udp_len;
 }
 
 }  // namespace
@@ -345,38 +398,81 @@ ParseResult parse_udp_frame(std::span<const uint8_t> frame, const ParseOptions& 
 }
 
 size_t udp_header_size(const FrameHeaderSpec& spec) {
-  return kEthHeader + (spec.vlan != 0 ? kVlanTag : 0) +
-         (spec.source.addr.is_v4() ? kIpv4Header : kIpv6Header) + kUdpHeader;
+  return header_size(spec, spec.source.addr.is_v4());
 }
 
 Result<size_t> write_udp_headers(std::span<uint8_t> frame, const FrameHeaderSpec& spec,
                                  size_t payload_len) {
   LRP_TRY(check_spec(spec));
-  LRP_TRY(check_fits(frame, spec, payload_len));
-  const size_t udp_len = kUdpHeader + payload_len;
-  uint8_t* p = frame.data();
-  const size_t l3 = write_ethernet(p, spec);
+  const bool v4 = spec.source.addr.is_v4();
+  LRP_TRY(check_fits(frame.size(), spec, v4, payload_len));
+  return write_frame_headers(frame.data(), spec, v4, payload_len);
+}
+
+Status check_udp_frame(const FrameHeaderSpec& spec, size_t payload_len, size_t capacity) {
+  LRP_TRY(check_spec(spec));
+  return check_fits(capacity, spec, spec.source.addr.is_v4(), payload_len);
+}
+
+size_t build_checked_udp_frame(std::span<uint8_t> out, const FrameHeaderSpec& spec,
+                               std::span<const uint8_t> payload) {
+  const bool v4 = spec.source.addr.is_v4();
+  // memmove: the payload may already sit inside out (zero-copy send).
+  if (!payload.empty()) {
+    std::memmove(out.data() + header_size(spec, v4), payload.data(), payload.size());
+  }
+  return write_frame_headers(out.data(), spec, v4, payload.size());
+}
+
+Result<size_t> build_udp_frame(std::span<uint8_t> out, const FrameHeaderSpec& spec,
+                               std::span<const uint8_t> payload) {
+  LRP_TRY(check_udp_frame(spec, payload.size(), out.size()));
+  return build_checked_udp_frame(out, spec, payload);
+}
+
+Result<size_t> build_udp_frame_split(std::span<const std::span<uint8_t>> segments,
+                                     const FrameHeaderSpec& spec, std::span<const uint8_t> payload,
+                                     std::span<uint32_t> lengths) {
+  size_t capacity = 0;
+  for (const auto& s : segments) capacity += s.size();
+  LRP_TRY(check_udp_frame(spec, payload.size(), capacity));
+  const bool v4 = spec.source.addr.is_v4();
+  const size_t headers = header_size(spec, v4);
+  if (segments.empty() || segments[0].size() < headers || lengths.size() < segments.size())
+    return make_error(EMSGSIZE, "the first buffer of a split frame must hold its " +
+                                    std::to_string(headers) + " bytes of headers");
+  uint8_t* p = segments[0].data();
+  const size_t udp_len = kUdpHeader + payload.size();
+  const size_t l3 = write_ethernet(p, spec, v4);
   size_t l4 = l3;
-  if (spec.source.addr.is_v4()) {
+  if (v4) {
     write_ipv4(p + l3, spec, udp_len);
     l4 += kIpv4Header;
   } else {
     write_ipv6(p + l3, spec, udp_len);
     l4 += kIpv6Header;
   }
-  write_udp(p + l4, spec, udp_len);
-  return l4 + udp_len;
-}
-
-Result<size_t> build_udp_frame(std::span<uint8_t> out, const FrameHeaderSpec& spec,
-                               std::span<const uint8_t> payload) {
-  LRP_TRY(check_spec(spec));
-  LRP_TRY(check_fits(out, spec, payload.size()));
-  // memmove: the payload may already sit inside out (zero-copy send).
-  if (!payload.empty()) {
-    std::memmove(out.data() + udp_header_size(spec), payload.data(), payload.size());
+  // The payload is not contiguous behind the headers: it is summed from the
+  // caller's buffer.
+  uint8_t* u = p + l4;
+  store_be16(u, spec.source.port);
+  store_be16(u + 2, spec.destination.port);
+  store_be16(u + 4, static_cast<uint16_t>(udp_len));
+  store_be16(u + 6, udp_checksum_for(spec, v4, udp_len, payload));
+  // Then the payload, across the segments in turn.
+  size_t used = 0;
+  size_t offset = headers;  // in the current segment
+  size_t copied = 0;
+  for (; used < segments.size(); ++used) {
+    const std::span<uint8_t> seg = segments[used];
+    const size_t n = std::min(seg.size() - offset, payload.size() - copied);
+    if (n > 0) std::memcpy(seg.data() + offset, payload.data() + copied, n);
+    copied += n;
+    lengths[used] = static_cast<uint32_t>(offset + n);
+    offset = 0;
+    if (copied == payload.size()) return used + 1;
   }
-  return write_udp_headers(out, spec, payload.size());
+  return make_error(EMSGSIZE, "split frame did not fit its buffers");
 }
 
 }  // namespace lrp

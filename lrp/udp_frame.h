@@ -103,4 +103,23 @@ Result<size_t> build_udp_frame(std::span<uint8_t> out, const FrameHeaderSpec& sp
 Result<size_t> write_udp_headers(std::span<uint8_t> frame, const FrameHeaderSpec& spec,
                                  size_t payload_len);
 
+// Whether a frame for spec and a payload of payload_len can be built into
+// `capacity` bytes: EMSGSIZE above the IP maximum or the capacity,
+// EAFNOSUPPORT for mixed families, EINVAL for a bad VLAN ID.
+Status check_udp_frame(const FrameHeaderSpec& spec, size_t payload_len, size_t capacity);
+
+// build_udp_frame for a spec and payload that passed check_udp_frame with
+// out.size() as the capacity (the transmit path checks each datagram once,
+// before it takes frames for them); returns the frame's length.
+size_t build_checked_udp_frame(std::span<uint8_t> out, const FrameHeaderSpec& spec,
+                               std::span<const uint8_t> payload);
+
+// Writes a whole frame across several buffers (the descriptors of an
+// AF_XDP multi-buffer frame): each filled in turn, the headers in the first.
+// lengths[i] gets the bytes written to segments[i]; returns how many
+// segments were used. EMSGSIZE when they cannot hold it.
+Result<size_t> build_udp_frame_split(std::span<const std::span<uint8_t>> segments,
+                                     const FrameHeaderSpec& spec, std::span<const uint8_t> payload,
+                                     std::span<uint32_t> lengths);
+
 }  // namespace lrp

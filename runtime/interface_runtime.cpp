@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "runtime/queue_placement.h"
+#include "sched/runtime/waiter.h"
 
 namespace lrp::runtime {
 
@@ -18,25 +19,34 @@ struct InterfaceRuntime::App {
   std::vector<SlotId> slots;
   int ready_epoll = -1;  // several queues: their ready fds in one set
   size_t next_queue = 0;
+  std::unique_ptr<sched::Waiter> waiter;  // how its receiving thread waits over the queues
 
   ~App() {
     if (ready_epoll >= 0) close(ready_epoll);
   }
 };
 
-namespace {
+// A receive over several queues, as the wait loop polls it: one look at
+// every queue (run to completion: its protocol work there), asleep on the
+// queues' ready fds together.
+class InterfaceRuntime::GatherPoll final : public sched::Pollable {
+ public:
+  GatherPoll(InterfaceRuntime& r, App& a, std::span<Datagram> out) : r_(r), a_(a), out_(out) {}
+  size_t poll() override { return r_.gather(a_, out_); }
+  bool pure_poll() override {
+    for (size_t i = 0; i < r_.schedulers_.size(); ++i)
+      if (r_.schedulers_[i]->pending(a_.ids[i])) return true;
+    return false;
+  }
+  bool try_enter_interrupt_mode() override { return !pure_poll(); }
+  void exit_interrupt_mode() override {}
+  int wake_fd() const override { return a_.ready_epoll; }
 
-int64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-}
-
-// How long a receive over several queues looks at them before it sleeps,
-// in adaptive mode (run to completion polls, dedicated threads deliver).
-constexpr int64_t kMultiQueueSpinNs = 50'000;
-
-}  // namespace
+ private:
+  InterfaceRuntime& r_;
+  App& a_;
+  std::span<Datagram> out_;
+};
 
 Result<std::unique_ptr<InterfaceRuntime>> InterfaceRuntime::open(const RuntimeConfig& config) {
   std::unique_ptr<InterfaceRuntime> r(new InterfaceRuntime());
@@ -221,26 +231,22 @@ size_t InterfaceRuntime::gather(App& a, std::span<Datagram> out) {
   return n;
 }
 
+// One queue: its scheduler waits. Several: the application's thread waits
+// over all of them through the same wait policy.
 size_t InterfaceRuntime::receive(AppRef ref, std::span<Datagram> out, int timeout_ms) {
   App* a = app(ref);
   if (a == nullptr || !a->in_process || out.empty()) return 0;
   if (schedulers_.size() == 1) return schedulers_[0]->receive(a->ids[0], out, timeout_ms);
-  const int64_t start = monotonic_ns();
-  const int64_t deadline = timeout_ms < 0 ? -1 : start + int64_t{timeout_ms} * 1'000'000;
-  const sched::Mode mode = config_.scheduler.mode;
-  for (;;) {
-    const size_t n = gather(*a, out);
-    if (n > 0 || timeout_ms == 0) return n;
-    const int64_t now = monotonic_ns();
-    if (deadline >= 0 && now >= deadline) return 0;
-    // Poll mode spins; adaptive spins a little before it sleeps.
-    if (mode == sched::Mode::Poll) continue;
-    if (mode == sched::Mode::Adaptive && now - start < kMultiQueueSpinNs) continue;
-    const int wait_ms = deadline < 0 ? config_.scheduler.sleep_timeout_ms
-                                     : static_cast<int>((deadline - now + 999'999) / 1'000'000);
-    epoll_event ev;
-    (void)epoll_wait(a->ready_epoll, &ev, 1, wait_ms);
+  if (a->waiter == nullptr) {
+    sched::WaitConfig wait = config_.scheduler.wait;
+    wait.max_sleep = sched::Nanos{std::max(config_.scheduler.sleep_timeout_ms, 1)} * 1'000'000;
+    a->waiter =
+        std::make_unique<sched::Waiter>(sched::wait_mode(config_.scheduler.mode), wait, clock_);
   }
+  const sched::Nanos deadline =
+      timeout_ms < 0 ? -1 : clock_.now() + sched::Nanos{timeout_ms} * 1'000'000;
+  GatherPoll poll(*this, *a, out);
+  return a->waiter->wait(poll, deadline);
 }
 
 void InterfaceRuntime::done(const Datagram& d) {

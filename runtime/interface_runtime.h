@@ -105,6 +105,7 @@ class InterfaceRuntime {
 
  private:
   struct App;
+  class GatherPoll;
   InterfaceRuntime() = default;
   App* app(AppRef ref) const;
   size_t gather(App& a, std::span<Datagram> out);

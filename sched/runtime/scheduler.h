@@ -2,6 +2,12 @@
 // Applications are named sets of sockets with a weight and a bounded receive
 // queue. Protocol work for a socket runs only when its application has room
 // for the result, is timed, and is charged to that application.
+//
+// The scheduler is the core (applications, sockets, visits, charging,
+// shedding); a driver decides which threads do the work and how they wait:
+// run to completion (each receiving thread does its own application's work,
+// rtc_driver.h) or one dedicated engine thread (dedicated_driver.h). Both
+// wait through the one wait policy (waiter.h).
 #pragma once
 
 #include <array>
@@ -10,7 +16,6 @@
 #include <mutex>
 #include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "lrp/engine.h"
@@ -19,31 +24,29 @@
 #include "sched/policy/cpu_attribution.h"
 #include "sched/policy/fair_pass.h"
 #include "sched/policy/fair_picker.h"
-#include "sched/policy/mode_controller.h"
 #include "sched/policy/shed_controller.h"
+#include "sched/policy/wait_policy.h"
 #include "sched/runtime/app_channel.h"
-#include "sched/runtime/histogram.h"
+#include "sched/runtime/counters.h"
+#include "sched/runtime/kernel_assist.h"
+#include "sched/runtime/modes.h"
 #include "sched/runtime/spsc_ring.h"
 
 namespace lrp::sched {
-
-enum class Mode { Interrupt, Poll, Adaptive, Eager };
-enum class Threading { RunToCompletion, Dedicated };
-const char* to_string(Mode mode);
-const char* to_string(Threading threading);
-Result<Mode> parse_mode(const std::string& text);
-Result<Threading> parse_threading(const std::string& text);
 
 struct SchedulerConfig {
   Mode mode = Mode::Adaptive;
   // Eager (the BSD-order baseline) always runs on a dedicated thread.
   Threading threading = Threading::RunToCompletion;
   size_t quota = 64;           // frames per visit
-  AdaptiveConfig adaptive;     // when to go back to sleeping
+  WaitConfig wait;             // spinning, deferral, saturation (adaptive)
   ShedConfig shed;             // when to drop at XDP
   int engine_cpu = -1;         // pin the dedicated engine thread
   int sleep_timeout_ms = 100;  // upper bound of one sleep (re-checks control changes)
-  bool busy_poll = false;      // drive the device's NAPI from the polling loop
+  // Use the kernel's busy polling and IRQ suspension where the device has
+  // a NAPI id (kernel_assist.h).
+  bool kernel_assist = true;
+  bool busy_poll = false;  // busy-poll the sockets even without a NAPI id seen
 };
 
 struct AppSpec {
@@ -57,43 +60,14 @@ using AppId = uint32_t;
 // One application per lrp socket at most, so as many as the interface's slots.
 inline constexpr size_t kMaxApps = LRP_MAX_SLOTS;
 
-// Per-application counters; single writer (the thread doing its protocol
-// work), read by metrics.
-struct AppCounters {
-  std::atomic<uint64_t> charged_ns{0};
-  std::atomic<uint64_t> visits{0};
-  std::atomic<uint64_t> frames{0};            // taken from the rings
-  std::atomic<uint64_t> delivered{0};         // into the receive queue
-  std::atomic<uint64_t> queue_full_drops{0};  // eager only: dropped after the work
-  std::atomic<uint64_t> skipped_full{0};      // passes that skipped it for lack of room
-  std::atomic<uint64_t> shed_raised{0};
-  std::atomic<uint64_t> shed_lowered{0};
-  std::atomic<bool> shed{false};
-  Pow2Histogram batch_size;   // datagrams delivered per visit
-  Pow2Histogram queue_depth;  // receive-queue occupancy seen at each visit
-};
-
-struct EngineCounters {
-  std::atomic<uint64_t> passes{0};
-  std::atomic<uint64_t> empty_passes{0};
-  std::atomic<uint64_t> wakeups{0};
-  std::atomic<uint64_t> sleeps{0};
-  std::atomic<uint64_t> switches_to_poll{0};
-  std::atomic<uint64_t> switches_to_interrupt{0};
-  std::atomic<uint64_t> idle_poll_ns{0};  // passes that found nothing: charged to nobody
-  std::atomic<uint64_t> sleep_ns{0};      // CPU spent going to sleep and waking up
-  std::atomic<bool> polling{false};
-  std::atomic<uint64_t> busy_poll_calls{0};
-  // Busy polling was asked for but the device reported no NAPI id.
-  std::atomic<bool> busy_poll_unavailable{false};
-};
-
 struct AppInfo {
   AppId id;
   std::string name;
   uint32_t weight;
   std::vector<SlotId> slots;
 };
+
+class SchedulerDriver;
 
 class Scheduler {
  public:
@@ -124,9 +98,10 @@ class Scheduler {
   void stop();
 
   // Application side. Takes up to out.size() datagrams, waiting up to
-  // timeout_ms (0: do not wait, <0: wait until something arrives or stop).
-  // In run-to-completion threading the caller's thread does the protocol
-  // work for this application's sockets.
+  // timeout_ms (0: do not wait, <0: wait until something arrives). In
+  // run-to-completion threading the caller's thread does the protocol work
+  // for this application's sockets. One receiving thread per application
+  // at a time.
   size_t receive(AppId app, std::span<Datagram> out, int timeout_ms);
   // Gives a received datagram's frame back.
   void done(const Datagram& datagram) { engine_.release(datagram); }
@@ -134,14 +109,18 @@ class Scheduler {
   // Readable when receive() would find something (for the caller's epoll).
   int ready_fd(AppId app) const;
   size_t queued(AppId app) const;
+  // Whether the application has work waiting (frames in its rings or
+  // datagrams in its queue), without doing any and without waiting: false
+  // also when it cannot tell at once (a pass holds the scheduler).
+  bool pending(AppId app) const;
 
   // One engine pass over all applications (dedicated thread, or tests).
   size_t run_pass();
 
   const SchedulerConfig& config() const { return config_; }
   const AppCounters& app_counters(AppId app) const;
-  // Runs f(info, counters) while the application cannot leave; false if it
-  // is gone (for readers on other threads, such as metrics).
+  // Runs f(counters, queued) while the application cannot leave; false if
+  // it is gone (for readers on other threads, such as metrics).
   template <class F>
   bool with_app(AppId id, F&& f) const {
     std::lock_guard lock(mutex_);
@@ -156,28 +135,40 @@ class Scheduler {
   // end of its last attributed interval.
   int64_t engine_cpu_ns() const { return engine_cpu_ns_.load(std::memory_order_relaxed); }
   Engine& engine() { return engine_; }
+  const KernelAssistant& kernel_assist() const { return assist_; }
 
  private:
+  // The drivers and what they poll work on the core's insides.
+  friend class SchedulerDriver;
+  friend class RunToCompletionDriver;
+  friend class DedicatedDriver;
+  friend class ShedWarden;
+  friend class RtcPoll;
+  friend class EnginePoll;
+  friend class QueuePoll;
   struct App;
   App* app(AppId id) const;
+
+  // The core's work; callers hold mutex_ unless said otherwise.
+  size_t pending_frames(const App& a) const;
+  size_t room_of(const App& a) const;
   size_t visit(App& a, size_t budget, std::span<Datagram> out);
+  size_t visit_rtc(App& a, std::span<Datagram> out);  // takes the lock itself
+  void deliver(App& a, std::span<const Datagram> batch, size_t* delivered);
   size_t eager_pass();
   size_t fair_pass();
   size_t transmit_pass();
-  size_t room_of(const App& a) const;
-  void deliver(App& a, std::span<const Datagram> batch, size_t* delivered);
   void update_shed(App& a, Nanos now, size_t used, size_t bound);
-  void engine_loop();
-  void warden_loop();
-  void sleep_until_work();
-  void rearm(App& a, bool want_events);
-  void note_mode(bool polling_before);
   void drive_busy_poll(App& a);
-  size_t receive_rtc(App& a, std::span<Datagram> out, int timeout_ms);
-  size_t receive_queued(App& a, std::span<Datagram> out, int timeout_ms);
+  void note_first_packets(App& a);
+  void settle_kernel_assist();
+  void rearm(App& a, bool want_events);
+  void ring_doorbell();
+
+  // Charging (scheduler_charge.cpp).
   void close_window(Nanos wall);
   void charge_rtc(App& a, Nanos start, Nanos end);
-  void flush_rtc_charge(App& a);
+  void flush_rtc_charge(App& a);  // takes the lock itself
 
   Engine& engine_;
   SchedulerConfig config_;
@@ -185,14 +176,13 @@ class Scheduler {
   mutable std::mutex mutex_;  // apps and sockets; held by the engine for a pass
   std::array<std::unique_ptr<App>, kMaxApps> apps_;
   FairPicker picker_;
-  ModeController mode_;
   EngineCounters counters_;
+  KernelAssistant assist_;
   int epoll_fd_ = -1;
   int doorbell_fd_ = -1;  // applications ring it when they make room
-  std::thread thread_;
-  std::atomic<bool> running_{false};
   std::atomic<int64_t> engine_cpu_ns_{0};
   ContiguousAttribution attribution_;  // the engine thread's CPU, by application
+  std::unique_ptr<SchedulerDriver> driver_;
 };
 
 }  // namespace lrp::sched

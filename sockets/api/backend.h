@@ -28,6 +28,8 @@ struct SocketStats {
   uint64_t sent_bytes = 0;
   uint64_t send_would_block = 0;
   uint64_t completed = 0;
+  uint64_t neighbour_waited = 0;   // waited for ARP or NDP
+  uint64_t neighbour_dropped = 0;  // ... and were dropped (no answer, queue full)
 };
 
 // An application's counters, summed over the queues.
@@ -72,6 +74,26 @@ class Backend {
   // (-1: none). kick_when_full: on EAGAIN, kick and reclaim once and retry.
   virtual Status send(SlotId slot, const Endpoint& to, std::span<const uint8_t> payload,
                       const IpAddress* from, int reply_queue, bool kick_when_full) = 0;
+  // Queues as many of batch as fit, in order, and (Kick::Now) kicks once.
+  // Returns how many were taken; the error that stopped the batch when it
+  // stopped at the first (the errors of Engine::send_batch). `reply_queue`
+  // as for send(). In process this is one engine call; this default, for
+  // backends without a batch path, sends one by one.
+  virtual Result<size_t> send_batch(SlotId slot, std::span<const OutDatagram> batch,
+                                    int reply_queue, Kick kick) {
+    size_t n = 0;
+    for (const OutDatagram& d : batch) {
+      Status st =
+          send(slot, d.to, d.payload, d.from ? &*d.from : nullptr, reply_queue, kick == Kick::Now);
+      if (!st.ok()) {
+        if (n == 0) return st.error();
+        break;
+      }
+      ++n;
+    }
+    if (kick == Kick::Now && n > 0) LRP_TRY(flush(slot));
+    return n;
+  }
   // Kicks the transmit of what is queued and reclaims completions.
   virtual Status flush(SlotId slot) = 0;
 
@@ -83,6 +105,5 @@ class Backend {
   virtual Result<std::string> start_metrics(const std::string& host_port) = 0;
   virtual std::string metrics_url() const = 0;
 };
-
 
 }  // namespace lrp::sockets

@@ -39,13 +39,8 @@ struct ReceiveInfo {
   uint8_t ttl = 0;              // IPv4 TTL or IPv6 hop limit (IP_RECVTTL, IPV6_RECVHOPLIMIT)
 };
 
-struct OutDatagram {
-  Endpoint to;
-  std::span<const uint8_t> payload;
-  // Source address for a socket bound to a wildcard address (like
-  // IP_PKTINFO on send); unset: the bound address, or the interface's first
-  // address of the destination's family.
-  std::optional<IpAddress> from;
-};
+// A datagram to send: destination, payload and an optional source address
+// (like IP_PKTINFO on send). The engine's own type, so a batch reaches it as is.
+using lrp::OutDatagram;
 
 }  // namespace lrp::sockets

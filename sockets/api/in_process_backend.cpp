@@ -13,7 +13,6 @@ int quiet_libbpf(enum libbpf_print_level, const char*, va_list) {
 }
 }  // namespace
 
-
 Result<std::unique_ptr<Backend>> InProcessBackend::open(StackConfig& config) {
   runtime::RuntimeConfig rc;
   rc.interface.ifname = config.ifname;
@@ -128,6 +127,14 @@ Status InProcessBackend::send(SlotId slot, const Endpoint& to, std::span<const u
   return st;
 }
 
+Result<size_t> InProcessBackend::send_batch(SlotId slot, std::span<const OutDatagram> batch,
+                                            int reply_queue, Kick kick) {
+  Engine* engine =
+      reply_queue >= 0 ? runtime_->engine_of_queue(static_cast<uint32_t>(reply_queue)) : nullptr;
+  if (engine == nullptr) engine = &runtime_->engine_for_send(slot);
+  return engine->send_batch(slot, batch, kick);
+}
+
 Status InProcessBackend::flush(SlotId slot) {
   Status result;
   for (size_t i = 0; i < runtime_->queue_count(); ++i) {
@@ -151,6 +158,8 @@ SocketStats InProcessBackend::socket_stats(SlotId slot) const {
       s.sent_bytes += c.sent_bytes.load(std::memory_order_relaxed);
       s.send_would_block += c.send_would_block.load(std::memory_order_relaxed);
       s.completed += c.completed.load(std::memory_order_relaxed);
+      s.neighbour_waited += c.neighbour_waited.load(std::memory_order_relaxed);
+      s.neighbour_dropped += e.neighbour_drops(slot);
     });
   }
   return s;

@@ -36,6 +36,8 @@ class InProcessBackend : public Backend {
   bool maybe_pending(BackendApp app) override;
   Status send(SlotId slot, const Endpoint& to, std::span<const uint8_t> payload,
               const IpAddress* from, int reply_queue, bool kick_when_full) override;
+  Result<size_t> send_batch(SlotId slot, std::span<const OutDatagram> batch, int reply_queue,
+                            Kick kick) override;
   Status flush(SlotId slot) override;
   SocketStats socket_stats(SlotId slot) const override;
   AppStats app_stats(BackendApp app) const override;

@@ -13,15 +13,38 @@ namespace {
 // Datagrams a copying receive takes from the backend at once.
 constexpr size_t kCopyBatch = 32;
 
-int64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+sched::WaitMode wait_mode(int64_t spin_ns) {
+  if (spin_ns < 0) return sched::WaitMode::Poll;
+  return spin_ns == 0 ? sched::WaitMode::Interrupt : sched::WaitMode::Adaptive;
+}
+
+sched::WaitConfig wait_config(int64_t spin_ns) {
+  sched::WaitConfig c;
+  if (spin_ns > 0) c.spin_cap = spin_ns;
+  return c;
 }
 }  // namespace
 
+// An empty receive as the wait loop polls it: one look at the backend and
+// the kernel sockets; asleep on the path's readiness set.
+class ReceivePath::TakePoll final : public sched::Pollable {
+ public:
+  TakePoll(ReceivePath& p, std::span<Datagram> out) : p_(p), out_(out) {}
+  size_t poll() override { return p_.take_new(out_); }
+  bool pure_poll() override { return p_.backend_.maybe_pending(p_.app_); }
+  bool try_enter_interrupt_mode() override { return !pure_poll(); }
+  void exit_interrupt_mode() override {}
+  int wake_fd() const override { return p_.epoll_fd_; }
+
+ private:
+  ReceivePath& p_;
+  std::span<Datagram> out_;
+};
+
 ReceivePath::ReceivePath(Backend& backend, BackendApp app, int64_t spin_ns)
-    : backend_(backend), app_(app), spin_ns_(spin_ns) {}
+    : backend_(backend),
+      app_(app),
+      waiter_(wait_mode(spin_ns), wait_config(spin_ns), clock_) {}
 
 Result<std::unique_ptr<ReceivePath>> ReceivePath::create(Backend& backend, BackendApp app,
                                                          int64_t spin_ns) {
@@ -59,22 +82,13 @@ size_t ReceivePath::take_new(std::span<Datagram> out) {
   return n;
 }
 
-// Spins for spin_ns_ (the backend's own work happens in its receive, in
-// run-to-completion threading), then sleeps on the readiness fd.
+// The one wait loop and policy (the backend's own work happens in its
+// receive, in run-to-completion threading).
 size_t ReceivePath::wait_and_take(std::span<Datagram> out, int timeout_ms) {
-  const int64_t start = now_ns();
-  const int64_t deadline = timeout_ms < 0 ? -1 : start + int64_t{timeout_ms} * 1'000'000;
-  for (;;) {
-    const size_t n = take_new(out);
-    if (n > 0) return n;
-    const int64_t now = now_ns();
-    if (deadline >= 0 && now >= deadline) return 0;
-    if (spin_ns_ < 0 || now - start < spin_ns_) continue;
-    const int wait_ms =
-        deadline < 0 ? 100 : static_cast<int>((deadline - now + 999'999) / 1'000'000);
-    epoll_event ev;
-    (void)epoll_wait(epoll_fd_, &ev, 1, wait_ms);
-  }
+  const sched::Nanos deadline =
+      timeout_ms < 0 ? -1 : clock_.now() + sched::Nanos{timeout_ms} * 1'000'000;
+  TakePoll poll(*this, out);
+  return waiter_.wait(poll, deadline);
 }
 
 size_t ReceivePath::receive(std::span<Datagram> out, int timeout_ms) {

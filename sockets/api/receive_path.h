@@ -11,6 +11,8 @@
 #include <span>
 
 #include "lrp/engine.h"
+#include "sched/policy/clock.h"
+#include "sched/runtime/waiter.h"
 #include "sockets/api/backend.h"
 #include "sockets/api/kernel_inbox.h"
 
@@ -18,8 +20,9 @@ namespace lrp::sockets {
 
 class ReceivePath {
  public:
-  // spin_ns: how long an empty receive looks again before it sleeps (<0:
-  // until its timeout, the poll mode).
+  // How an empty receive over the backend and the kernel sockets waits: by
+  // lrp's one wait policy, in poll mode for spin_ns < 0, interrupt mode for
+  // 0, else adaptive with spins of at most spin_ns.
   static Result<std::unique_ptr<ReceivePath>> create(Backend& backend, BackendApp app,
                                                      int64_t spin_ns);
   ~ReceivePath();
@@ -45,6 +48,7 @@ class ReceivePath {
   void done(std::span<const Datagram> datagrams);
 
  private:
+  class TakePoll;
   ReceivePath(Backend& backend, BackendApp app, int64_t spin_ns);
   size_t take_cached(std::span<Datagram> out);
   // One look at the backend and the kernel sockets, without waiting.
@@ -56,7 +60,8 @@ class ReceivePath {
 
   Backend& backend_;
   BackendApp app_;
-  int64_t spin_ns_ = 0;
+  sched::MonotonicClock clock_;
+  sched::Waiter waiter_;
   std::deque<Datagram> cache_;
   KernelInbox kernel_;
   int pending_fd_ = -1;  // eventfd: readable while something waits here

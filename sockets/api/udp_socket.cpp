@@ -79,6 +79,18 @@ int UdpSocket::ready_fd() const {
   return app_ == nullptr ? -1 : app_->ready_fd();
 }
 
+namespace {
+
+// Errors after which the kernel socket sends the datagram: lrpd is away or
+// not yet serving the socket (ENOTCONN), the destination is this host or
+// behind another interface (EXDEV), or the datagram is larger than the path
+// MTU, which the kernel fragments (EMSGSIZE).
+bool kernel_sends(const Error& e) {
+  return e.code == ENOTCONN || e.code == EXDEV || e.code == EMSGSIZE;
+}
+
+}  // namespace
+
 Status UdpSocket::queue_one(const Endpoint& to, std::span<const uint8_t> payload,
                             const IpAddress* from, bool kick_when_full, int reply_queue) {
   if (to.addr.is_v4() != bind_.local.is_v4())
@@ -88,8 +100,8 @@ Status UdpSocket::queue_one(const Endpoint& to, std::span<const uint8_t> payload
     return make_error(EINVAL, "send from udp port " + std::to_string(local_.port) + " to " +
                                   to.to_string() + ": no such destination");
   Status st = app_->stack().backend().send(slot_, to, payload, from, reply_queue, kick_when_full);
-  // lrpd is away (or not yet serving this socket): the kernel socket sends.
-  if (!st.ok() && st.error().code == ENOTCONN) return kernel_.send(to, payload, from);
+  if (!st.ok() && kernel_sends(st.error()) && kernel_.fd() >= 0)
+    return kernel_.send(to, payload, from);
   return st;
 }
 
@@ -127,20 +139,40 @@ Status UdpSocket::reply(const Datagram& to, std::span<const uint8_t> payload) {
 Result<size_t> UdpSocket::send_batch(std::span<const OutDatagram> batch, Kick kick) {
   LRP_TRY(check_open("send"));
   std::lock_guard lock(send_mutex_);
-  size_t sent = 0;
-  Status first_error;
-  for (const OutDatagram& d : batch) {
-    Status st =
-        queue_one(d.to, d.payload, d.from.has_value() ? &*d.from : nullptr, kick == Kick::Now, -1);
-    if (!st.ok()) {
-      first_error = st;
-      break;
+  size_t done = 0;
+  while (done < batch.size()) {
+    // The family is this layer's rule; the backend checks the rest.
+    const std::span<const OutDatagram> rest = batch.subspan(done);
+    size_t n = 0;
+    while (n < rest.size() && rest[n].to.addr.is_v4() == bind_.local.is_v4()) ++n;
+    if (n == 0) {
+      if (done > 0) break;
+      return make_error(EAFNOSUPPORT, "send from udp port " + std::to_string(local_.port) + " to " +
+                                          rest[0].to.to_string() +
+                                          ": the socket is of the other family");
     }
-    ++sent;
+    // One backend call for the run; it stops at the first it refuses.
+    auto r = app_->stack().backend().send_batch(slot_, rest.first(n), -1, kick);
+    if (r.ok()) {
+      done += r.value();
+      if (r.value() == 0) break;
+      continue;
+    }
+    // The first of the run was refused: the kernel socket takes what lrp
+    // cannot send; anything else ends the batch.
+    const OutDatagram& d = rest[0];
+    if (!kernel_sends(r.error()) || kernel_.fd() < 0) {
+      if (done > 0) break;
+      return r.error();
+    }
+    Status st = kernel_.send(d.to, d.payload, d.from ? &*d.from : nullptr);
+    if (!st.ok()) {
+      if (done > 0) break;
+      return st.error();
+    }
+    ++done;
   }
-  if (sent == 0 && !first_error.ok()) return first_error.error();
-  if (kick == Kick::Now) LRP_TRY(app_->stack().backend().flush(slot_));
-  return sent;
+  return done;
 }
 
 Status UdpSocket::flush() {

@@ -18,7 +18,7 @@ namespace lrp::sockets {
 
 class Application;
 
-enum class Kick { Now, Later };
+using lrp::Kick;
 
 class UdpSocket {
  public:
@@ -57,12 +57,14 @@ class UdpSocket {
   // Back to where a received datagram came from, from the address it was
   // sent to.
   Status reply(const Datagram& to, std::span<const uint8_t> payload);
-  // Queues as many as fit, then kicks once (Kick::Now). Returns how many
-  // were queued (the first `n` of batch); EAGAIN if none fitted; another
-  // error if the first one was refused for another reason. Kick::Later only
-  // queues, to gather several batches into one kick: nothing is transmitted
-  // until flush() or a later send, and once the socket's in-flight budget is
-  // used up, EAGAIN says so until then.
+  // Queues as many as fit, then kicks once (Kick::Now): one engine call,
+  // one frame-pool lock, one kick. Returns how many were queued (the first
+  // `n` of batch); EAGAIN if none fitted; another error if the first one was
+  // refused for another reason (see Engine::send_batch: EXDEV and EMSGSIZE
+  // mean "send it through the kernel socket"). Kick::Later only queues, to
+  // gather several batches into one kick: nothing is transmitted until
+  // flush() or a later send, and once the socket's in-flight budget is used
+  // up, EAGAIN says so until then.
   Result<size_t> send_batch(std::span<const OutDatagram> batch, Kick kick = Kick::Now);
   // Kicks the transmit of what is queued and reclaims completions.
   Status flush();

@@ -135,8 +135,7 @@ void Runtime::load_interface() {
   ifaddrs* list = nullptr;
   if (getifaddrs(&list) != 0) return;
   for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
-    if (i->ifa_addr == nullptr ||
-        std::find(names.begin(), names.end(), i->ifa_name) == names.end())
+    if (i->ifa_addr == nullptr || std::find(names.begin(), names.end(), i->ifa_name) == names.end())
       continue;
     auto address = address_of(i->ifa_addr);
     if (!address) continue;

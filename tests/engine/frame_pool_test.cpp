@@ -82,5 +82,46 @@ TEST(FramePool, UnfilledFramesReturnToFree) {
   EXPECT_TRUE(pool.consistent(nullptr));
 }
 
+TEST(FramePool, BatchedTransmitMovesKeepTheInvariantAndReportOwners) {
+  FramePool pool(8, 2048, 4);
+  uint64_t addrs[6];
+  ASSERT_EQ(pool.take_for_tx(2, {addrs, 4}), 4u);
+  ASSERT_EQ(pool.take_for_tx(3, {addrs + 4, 2}), 2u);
+  EXPECT_EQ(pool.tx_by(2), 4u);
+  EXPECT_EQ(pool.tx_by(3), 2u);
+  // Two never reached the ring.
+  pool.untake_for_tx({addrs + 2, 2}, 2);
+  EXPECT_EQ(pool.tx_by(2), 2u);
+  // Completions come back mixed; each reports its owner. The kernel may
+  // hand back an address inside the frame.
+  const uint64_t done[4] = {addrs[4] + 128, addrs[0], addrs[5], addrs[1]};
+  uint16_t owners[4];
+  pool.completed_batch(done, owners);
+  EXPECT_EQ(owners[0], 3);
+  EXPECT_EQ(owners[1], 2);
+  EXPECT_EQ(owners[2], 3);
+  EXPECT_EQ(owners[3], 2);
+  EXPECT_EQ(pool.tx_by(2) + pool.tx_by(3), 0u);
+  EXPECT_EQ(pool.counts().at(FramePlace::Free), 8u);
+  std::string why;
+  EXPECT_TRUE(pool.consistent(&why)) << why;
+  // Only 8 frames: a larger take gets what there is.
+  uint64_t more[10];
+  EXPECT_EQ(pool.take_for_tx(1, more), 8u);
+}
+
+#ifndef LRP_CHECK_FRAMES
+TEST(FramePool, CompletionOfAFrameNotOutForTransmitIsAViolation) {
+  FramePool pool(4, 2048, 4);
+  uint64_t addr;
+  ASSERT_EQ(pool.take_for_fill({&addr, 1}), 1u);
+  uint16_t owner = 0;
+  pool.completed_batch({&addr, 1}, &owner);
+  EXPECT_EQ(owner, kNoOwner);
+  EXPECT_EQ(pool.violations(), 1u);
+  EXPECT_EQ(pool.counts().at(FramePlace::KernelRx), 1u);
+}
+#endif
+
 }  // namespace
 }  // namespace lrp

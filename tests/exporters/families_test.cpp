@@ -227,6 +227,26 @@ TEST(Families, EnginesShareFamiliesAndTheInterfaceCountsOnce) {
   EXPECT_EQ(e.find("lrp_xdp_seen_total").size(), 1u);
 }
 
+TEST(Families, PerSlotXdpCountersCountOncePerInterface) {
+  // A slot spans every queue of its interface: the sum over queues is the
+  // slot's own count, on another interface it is another slot.
+  std::string text;
+  const Exposition e = serialize_and_parse(
+      {made_up_engine("veth0", 0), made_up_engine("veth0", 1), made_up_engine("veth1", 0)}, &text);
+  EXPECT_EQ(e.sum("lrp_xdp_packets_total",
+                  {{"interface", "veth0"}, {"outcome", "redirected"}, {"slot", "0"}}),
+            1011)
+      << text;
+  EXPECT_EQ(e.find("lrp_xdp_packets_total", {{"interface", "veth0"}, {"queue", "1"}}).size(), 0u);
+  EXPECT_EQ(e.sum("lrp_drops_total", {{"interface", "veth0"}, {"reason", "shed"}, {"slot", "2"}}),
+            13);
+  EXPECT_EQ(e.sum("lrp_xdp_packets_total", {{"interface", "veth1"}, {"outcome", "redirected"}}),
+            3 * 1011);
+  // Everything else stays per queue.
+  EXPECT_EQ(e.find("lrp_datagrams_delivered_total", {{"interface", "veth0"}, {"slot", "0"}}).size(),
+            2u);
+}
+
 TEST(Families, EngineWithoutSchedulerHasNoAppsOrModes) {
   EngineSnapshot e = made_up_engine("veth0", 0);
   e.scheduler.reset();

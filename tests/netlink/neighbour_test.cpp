@@ -1,13 +1,16 @@
 // Next-hop resolution over rtnetlink on a veth bench: ARP and NDP started from
-// an empty neighbour table, gateways, the usable entry states, and hosts that
-// never answer.
+// an empty neighbour table, gateways, the usable entry states, hosts that
+// never answer, destinations that are not ours to send to; and the engines'
+// resolver following the kernel's notifications.
 #include "lrp/neighbour.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <string>
+#include <thread>
 
+#include "lrp/neighbour_resolver.h"
 #include "lrp/netdev.h"
 #include "tests/support/netns.h"
 #include "tests/support/privileges.h"
@@ -87,6 +90,11 @@ class NeighbourTest : public ::testing::Test {
   MacAddress client_mac_{};
   int ifindex_ = 0;
 };
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
 
 // ctest -R netlink selects these by name.
 using netlink_neighbour = NeighbourTest;
@@ -180,6 +188,75 @@ TEST_F(netlink_neighbour, MulticastAndBroadcastNeedNoNeighbour) {
   auto broadcast = table.resolve(ip("198.18.0.255"), ifindex_);
   ASSERT_TRUE(broadcast.ok()) << broadcast.error().message();
   EXPECT_EQ(broadcast.value(), (MacAddress{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}));
+}
+
+TEST_F(netlink_neighbour, OwnAddressesAndOtherInterfacesAreNotOursToSendTo) {
+  LRP_REQUIRE_PRIVILEGES();
+  NeighbourTable table;
+  for (const char* own : {VethBench::kServer4, VethBench::kServer6, "127.0.0.1"}) {
+    auto r = table.route(ip(own), ifindex_);
+    ASSERT_FALSE(r.ok()) << own;
+    EXPECT_EQ(r.error().code, EXDEV) << r.error().message();
+  }
+  ASSERT_EQ(server("route add 198.19.9.0/24 dev lo"), 0);
+  auto r = table.route(ip("198.19.9.1"), ifindex_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, EXDEV) << r.error().message();
+}
+
+TEST_F(netlink_neighbour, RouteMtuIsReported) {
+  LRP_REQUIRE_PRIVILEGES();
+  ASSERT_EQ(server("route add 198.19.1.0/24 via " + std::string(VethBench::kClient4) + " mtu 1280"),
+            0);
+  NeighbourTable table;
+  auto r = table.route(ip("198.19.1.1"), ifindex_);
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->mtu, 1280u);
+  ASSERT_TRUE(r->next_hop.has_value());
+  EXPECT_EQ(r->next_hop->address, ip(VethBench::kClient4));
+  auto on_link = table.route(ip(VethBench::kClient4), ifindex_);
+  ASSERT_TRUE(on_link.ok()) << on_link.error().message();
+  EXPECT_EQ(on_link->mtu, 0u);  // the device's
+}
+
+TEST_F(netlink_neighbour, ResolverFollowsTheKernelsNeighbourAndLinkChanges) {
+  LRP_REQUIRE_PRIVILEGES();
+  auto info = query_interface(bench_->server_if);
+  ASSERT_TRUE(info.ok());
+  auto opened = NeighbourResolver::open(info.value());
+  ASSERT_TRUE(opened.ok()) << opened.error().message();
+  NeighbourResolver& r = *opened.value();
+  const IpAddress peer = ip("198.18.0.40");
+  ASSERT_EQ(server("neigh replace 198.18.0.40 lladdr 02:00:00:00:00:40 dev " + bench_->server_if +
+                   " nud reachable"),
+            0);
+  auto a = r.lookup(peer, now_ns());
+  ASSERT_TRUE(a.ok()) << a.error().message();
+  ASSERT_TRUE(a->ready);
+  EXPECT_EQ(a->path.mac, (MacAddress{2, 0, 0, 0, 0, 0x40}));
+  EXPECT_EQ(a->path.mtu, 1500u);
+  const uint64_t lookups = r.counters().lookups.load();
+  // Cached: no question to the kernel.
+  ASSERT_TRUE(r.lookup(peer, now_ns()).ok());
+  EXPECT_EQ(r.counters().lookups.load(), lookups);
+  // The peer moves: the notification makes the cached answer old at once.
+  const uint64_t generation = r.generation();
+  ASSERT_EQ(server("neigh replace 198.18.0.40 lladdr 02:00:00:00:00:41 dev " + bench_->server_if +
+                   " nud reachable"),
+            0);
+  const auto deadline = Clock::now() + 2s;
+  while (r.generation() == generation && Clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  EXPECT_NE(r.generation(), generation);
+  a = r.lookup(peer, now_ns());
+  ASSERT_TRUE(a.ok()) << a.error().message();
+  EXPECT_EQ(a->path.mac, (MacAddress{2, 0, 0, 0, 0, 0x41}));
+  // The interface's MTU changes: so does every path's.
+  ASSERT_EQ(server("link set " + bench_->server_if + " mtu 1400"), 0);
+  while (r.device_mtu() != 1400 && Clock::now() < deadline + 2s) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(r.device_mtu(), 1400u);
+  a = r.lookup(peer, now_ns());
+  ASSERT_TRUE(a.ok()) << a.error().message();
+  EXPECT_EQ(a->path.mtu, 1400u);
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <linux/if_xdp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -344,6 +346,147 @@ TEST(SchedulerQueue, ReadinessIsLevelTriggeredAndRemovingASocketTakesItsQueuedDa
   std::string why;
   EXPECT_TRUE(b.engine->frames_accounted(&why)) << why;
   EXPECT_EQ(b.engine->frames().violations(), 0u);
+}
+
+void pin_to(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+// Poll mode with more receiving threads than cores: both applications'
+// threads on one core. Two spinners would be time-sliced by the kernel and
+// a datagram for the one off the CPU would wait out the other's slice
+// (milliseconds). With one poller per core, the light application's tail
+// stays within twice what it is when it has the core to itself, while a
+// busy application beside it takes a steady stream.
+TEST(SchedulerPollSharing, LightApplicationKeepsItsLatencyBesideABusyOneOnItsCore) {
+  LRP_REQUIRE_PRIVILEGES();
+  SchedulerConfig config;
+  config.mode = Mode::Poll;
+  config.threading = Threading::RunToCompletion;
+  Bench b;
+  ASSERT_EQ(open_bench(b, config, "psh"), "");
+  Scheduler& s = *b.scheduler;
+  const AppId light = add_app(b, "light", 7601);
+  const AppId busy = add_app(b, "busy", 7600, 1, 1024);
+  const int cpus = static_cast<int>(std::thread::hardware_concurrency());
+  const int server_cpu = cpus > 1 ? 1 : 0;
+  const int client_cpu = 0;
+
+  // A receiving thread in poll mode, pinned to the server's core.
+  struct Receiver {
+    std::atomic<bool> running{true};
+    std::atomic<uint64_t> received{0};
+    std::vector<int64_t> latencies;
+    std::thread thread;
+  };
+  auto start_receiver = [&](Receiver& r, AppId app, bool timed) {
+    r.thread = std::thread([&s, &r, app, timed, server_cpu] {
+      pin_to(server_cpu);
+      Datagram d[64];
+      while (r.running.load()) {
+        const size_t n = s.receive(app, d, 20);
+        for (size_t i = 0; i < n; ++i) {
+          if (timed) r.latencies.push_back(latency_of(d[i]));
+          s.done(d[i]);
+        }
+        r.received += n;
+      }
+    });
+  };
+  auto stop_receiver = [](Receiver& r) {
+    r.running = false;
+    r.thread.join();
+  };
+  // The light flow: one stamped datagram per millisecond.
+  UdpPeer light_client(b.veth->client_ns, AF_INET);
+  auto light_flow = [&](int count) {
+    pin_to(client_cpu);
+    for (int i = 0; i < count; ++i) {
+      light_client.send_to(VethBench::kServer4, 7601, stamp_payload());
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  };
+  constexpr int kCount = 1000;
+
+  Receiver alone;
+  start_receiver(alone, light, true);
+  std::thread(light_flow, kCount).join();
+  stop_receiver(alone);
+
+  // The busy application's stream: 20 kpps, paced, for as long as the light
+  // flow runs.
+  Receiver light_rx, busy_rx;
+  start_receiver(busy_rx, busy, false);
+  start_receiver(light_rx, light, true);
+  UdpPeer busy_client(b.veth->client_ns, AF_INET);
+  std::atomic<bool> streaming{true};
+  std::atomic<uint64_t> busy_sent{0};
+  std::thread stream([&] {
+    pin_to(client_cpu);
+    const std::string payload(18, 'b');
+    const int64_t start = mono_ns();
+    while (streaming.load()) {
+      const int64_t due = (mono_ns() - start) / 50'000;
+      while (static_cast<int64_t>(busy_sent.load()) < due && streaming.load())
+        if (busy_client.send_to(VethBench::kServer4, 7600, payload)) ++busy_sent;
+      std::this_thread::yield();
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const uint64_t yields_before = s.engine_counters().yields.load();
+  std::thread(light_flow, kCount).join();
+  streaming = false;
+  stream.join();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  stop_receiver(light_rx);
+  stop_receiver(busy_rx);
+
+  ASSERT_GE(alone.latencies.size(), kCount * 99u / 100);
+  ASSERT_GE(light_rx.latencies.size(), kCount * 99u / 100);
+  EXPECT_GE(busy_rx.received.load(), busy_sent.load() * 95 / 100)
+      << "the busy application did not keep up with its stream";
+  EXPECT_GT(busy_sent.load(), 10'000u);
+  const int64_t p99_alone = percentile(alone.latencies, 0.99);
+  const int64_t p99_shared = percentile(light_rx.latencies, 0.99);
+  EXPECT_LE(p99_shared, 2 * p99_alone)
+      << "light p99 alone " << p99_alone << " ns, beside the busy one " << p99_shared << " ns (p50 "
+      << percentile(alone.latencies, 0.5) << " / " << percentile(light_rx.latencies, 0.5) << " ns)";
+  // The spinning thread stepped aside for the other's work.
+  EXPECT_GT(s.engine_counters().yields.load(), yields_before);
+}
+
+// veth in AF_XDP copy mode has no NAPI id: the kernel's busy polling and
+// IRQ suspension are reported unavailable once a packet has arrived, in the
+// counters and in one line, and the datagrams still flow.
+TEST(SchedulerKernelAssist, VethHasNoNapiIdAndSaysSo) {
+  LRP_REQUIRE_PRIVILEGES();
+  SchedulerConfig config;
+  Bench b;
+  ASSERT_EQ(open_bench(b, config, "kas"), "");
+  Scheduler& s = *b.scheduler;
+  const AppId app = add_app(b, "app", 7700);
+  EXPECT_EQ(s.engine_counters().kernel_assist.load(), KernelAssist::Unknown)
+      << "nothing can be said before a packet arrived";
+  UdpPeer client(b.veth->client_ns, AF_INET);
+  ASSERT_EQ(client.send_many(VethBench::kServer4, 7700, 10, 18), 10u);
+  Datagram d[16];
+  size_t got = 0;
+  const int64_t deadline = mono_ns() + 2'000'000'000;
+  while (got < 10 && mono_ns() < deadline) {
+    const size_t n = s.receive(app, {d, 16}, 50);
+    s.done(std::span<const Datagram>(d, n));
+    got += n;
+  }
+  EXPECT_EQ(got, 10u);
+  EXPECT_EQ(s.engine_counters().kernel_assist.load(), KernelAssist::None);
+  EXPECT_TRUE(s.engine_counters().busy_poll_unavailable.load());
+  EXPECT_EQ(s.kernel_assist().napi_id(), 0u);
+  EXPECT_NE(s.kernel_assist().summary().find("no NAPI id"), std::string::npos)
+      << s.kernel_assist().summary();
 }
 
 TEST(SchedulerApps, LeavingApplicationReturnsItsFrames) {

@@ -47,12 +47,19 @@ std::string text(std::span<const uint8_t> payload) {
 
 Status send_retrying(UdpSocket& socket, const Endpoint& to, const std::string& payload) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  const uint64_t sent_before = socket.counters().sent;
   for (;;) {
     Status st = socket.send_to(to, bytes(payload));
-    if (st.ok() || st.error().code != EAGAIN || std::chrono::steady_clock::now() > deadline)
-      return st;
+    if (st.ok()) break;
+    if (st.error().code != EAGAIN || std::chrono::steady_clock::now() > deadline) return st;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  // A datagram to an unresolved neighbour is taken at once and leaves when
+  // ARP or NDP answers (a second or more on a bench whose link just came
+  // up): wait for that, as the callers want the neighbour resolved.
+  while (socket.counters().sent == sent_before && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  return {};
 }
 
 }  // namespace lrp::sockets::test

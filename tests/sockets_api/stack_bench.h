@@ -27,8 +27,9 @@ BindSpec bind_any(bool v6, uint16_t port);
 std::span<const uint8_t> bytes(const std::string& text);
 std::string text(std::span<const uint8_t> payload);
 
-// Sends, retrying while the next hop is being resolved (EAGAIN), up to 5 s (IPv6 waits for the
-// link-local address to leave DAD before the kernel solicits).
+// Sends, retrying while the transmit path is full (EAGAIN), and waits until the datagram has
+// left, up to 5 s: one to an unresolved neighbour waits for ARP or NDP (a second or more while
+// the bench's link is coming up).
 Status send_retrying(UdpSocket& socket, const Endpoint& to, const std::string& payload);
 
 }  // namespace lrp::sockets::test

@@ -1,0 +1,29 @@
+// What a waiter polls (the shape of seastar's pollfn): poll() does the work
+// that is ready and says how much it did; pure_poll() says whether there is
+// any without doing it (cheap, safe from another thread while the owner
+// sleeps); around a sleep on arrivals, try_enter_interrupt_mode() arms the
+// wake-ups and says false when work arrived meanwhile (then the waiter does
+// not sleep), and exit_interrupt_mode() disarms them.
+#pragma once
+
+#include <cstddef>
+
+namespace lrp::sched {
+
+class Pollable {
+ public:
+  virtual ~Pollable() = default;
+  virtual size_t poll() = 0;
+  virtual bool pure_poll() = 0;
+  virtual bool try_enter_interrupt_mode() = 0;
+  virtual void exit_interrupt_mode() = 0;
+  // Readable in interrupt mode once there is work: an epoll set, or another
+  // pollable fd (an eventfd) when wake_fd_is_epoll() says false.
+  virtual int wake_fd() const = 0;
+  virtual bool wake_fd_is_epoll() const { return true; }
+  // Around any sleep, timer or interrupt (CPU accounting).
+  virtual void before_sleep() {}
+  virtual void after_sleep() {}
+};
+
+}  // namespace lrp::sched

@@ -1,0 +1,209 @@
+// The one wait policy, in simulated time: it sleeps between sparse
+// arrivals, batches at medium load, polls at saturation, does not flap at
+// a steady rate near any of its thresholds, and its spin budget follows the
+// gap between arrivals.
+#include "sched/policy/wait_policy.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/sched_policy/wait_simulation.h"
+
+namespace lrp::sched {
+namespace {
+
+using test::paced_arrivals;
+using test::poisson_arrivals;
+using test::simulate_waiter;
+using test::WaiterCosts;
+using test::WaitRun;
+
+constexpr Nanos kMicro = 1'000;
+constexpr Nanos kMilli = 1'000'000;
+
+WaitRun run_at(double rate, bool poisson, const WaitConfig& config = {},
+               const WaiterCosts& costs = {}, Nanos duration = 200 * kMilli) {
+  WaitPolicy policy(WaitMode::Adaptive, config);
+  const auto arrivals =
+      poisson ? poisson_arrivals(rate, duration, 42) : paced_arrivals(rate, duration);
+  return simulate_waiter(policy, arrivals, costs, duration / 4);
+}
+
+TEST(WaitPolicy, SleepsOnArrivalsBetweenSparseArrivals) {
+  for (bool poisson : {false, true}) {
+    SCOPED_TRACE(poisson ? "poisson" : "paced");
+    const WaitRun r = run_at(2'000, poisson);
+    ASSERT_GT(r.items, 300u);
+    EXPECT_EQ(r.regimes_seen_after_warmup, std::vector<WaitRegime>{WaitRegime::Sleep});
+    // One event sleep per arrival, nothing spun away between them.
+    EXPECT_NEAR(static_cast<double>(r.counters.event_sleeps), static_cast<double>(r.items),
+                0.02 * static_cast<double>(r.items));
+    EXPECT_EQ(r.counters.timer_sleeps, 0u);
+    EXPECT_LT(static_cast<double>(r.spin) / static_cast<double>(r.items), 500.0)
+        << "spun between sparse arrivals";
+    // No deferral: an arrival waits for the wake-up and the work only (its
+    // own, and a close predecessor's).
+    const WaiterCosts costs;
+    EXPECT_LE(r.wait_percentile(0.99), costs.wake_latency + costs.look_cost + 2 * costs.item_cost);
+  }
+}
+
+TEST(WaitPolicy, BatchesArrivalsAtMediumLoad) {
+  const WaitConfig config;
+  const WaiterCosts costs;
+  for (double rate : {60'000.0, 150'000.0}) {
+    for (bool poisson : {false, true}) {
+      SCOPED_TRACE(std::to_string(rate) + (poisson ? " poisson" : " paced"));
+      const WaitRun r = run_at(rate, poisson);
+      EXPECT_EQ(r.regimes_seen_after_warmup, std::vector<WaitRegime>{WaitRegime::Defer});
+      EXPECT_GT(r.counters.timer_sleeps, r.counters.event_sleeps);
+      // Several arrivals per wake-up, as many as the latency budget allows.
+      const double expected =
+          std::min<double>(config.defer_batch, static_cast<double>(config.defer_max) * rate / 1e9);
+      const double per_sleep =
+          static_cast<double>(r.items) /
+          static_cast<double>(r.counters.timer_sleeps + r.counters.event_sleeps);
+      EXPECT_GE(per_sleep, 0.7 * expected) << "items per sleep " << per_sleep;
+      // No arrival waits much longer than the deferral budget.
+      EXPECT_LE(r.wait_percentile(0.99), config.defer_max + costs.wake_latency +
+                                             static_cast<Nanos>(costs.batch) * costs.item_cost);
+      // And the CPU per arrival is below waking for every one.
+      const WaitRun sparse = run_at(2'000, poisson);
+      EXPECT_LT(r.cpu_per_item(), 0.6 * sparse.cpu_per_item())
+          << "medium " << r.cpu_per_item() << " ns, sparse " << sparse.cpu_per_item() << " ns";
+    }
+  }
+}
+
+TEST(WaitPolicy, PollsWithoutSleepingAtSaturation) {
+  WaiterCosts costs;
+  costs.item_cost = 2 * kMicro;  // capacity 500 kpps
+  for (bool poisson : {false, true}) {
+    SCOPED_TRACE(poisson ? "poisson" : "paced");
+    WaitPolicy policy(WaitMode::Adaptive);
+    const auto arrivals = poisson ? poisson_arrivals(700'000, 100 * kMilli, 7)
+                                  : paced_arrivals(700'000, 100 * kMilli);
+    // The first half fills the backlog; the second is measured.
+    const WaitRun r = simulate_waiter(policy, arrivals, costs, 20 * kMilli);
+    EXPECT_EQ(r.regimes_seen_after_warmup, std::vector<WaitRegime>{WaitRegime::Saturated});
+    EXPECT_LE(r.counters.event_sleeps + r.counters.timer_sleeps, 2u);
+    // As many items as the core can do in the time, like a poll-mode waiter.
+    WaitPolicy poll(WaitMode::Poll);
+    const WaitRun p = simulate_waiter(poll, arrivals, costs, 20 * kMilli);
+    EXPECT_GE(static_cast<double>(r.items), 0.99 * static_cast<double>(p.items));
+  }
+}
+
+// The rates at which the policy's regime changes, for the default costs.
+std::vector<double> threshold_rates(const WaitConfig& config) {
+  std::vector<double> rates;
+  for (Nanos gap : {config.wake_cost, config.defer_below}) {
+    rates.push_back(1e9 / static_cast<double>(gap));                        // entering
+    rates.push_back(1e9 / (static_cast<double>(gap) * (1 + config.band)));  // leaving
+  }
+  return rates;
+}
+
+TEST(WaitPolicy, SteadyRateNearAThresholdDoesNotFlap) {
+  const WaitConfig config;
+  WaiterCosts costs;
+  costs.item_cost = 300;  // so the spin threshold is below saturation
+  for (double threshold : threshold_rates(config)) {
+    for (double factor : {0.9, 0.97, 1.0, 1.03, 1.1}) {
+      for (bool poisson : {false, true}) {
+        const double rate = threshold * factor;
+        SCOPED_TRACE(std::to_string(rate) + (poisson ? " poisson" : " paced"));
+        const WaitRun r = run_at(rate, poisson, config, costs, 400 * kMilli);
+        // Paced: settles once at most (exactly at a threshold the estimate
+        // approaches it slowly) and never goes back. Poisson: a rare change.
+        EXPECT_LE(r.regime_changes_after_warmup, poisson ? 2u : 1u)
+            << "regimes seen: " << r.regimes_seen_after_warmup.size();
+      }
+    }
+  }
+  // And near saturation: offered load at 90-110 % of what the core can do.
+  costs.item_cost = 2 * kMicro;
+  for (double factor : {0.9, 0.97, 1.03, 1.1}) {
+    SCOPED_TRACE("saturation x" + std::to_string(factor));
+    const WaitRun r = run_at(500'000 * factor, false, config, costs, 400 * kMilli);
+    EXPECT_LE(r.regime_changes_after_warmup, 0u);
+  }
+}
+
+TEST(WaitPolicy, SpinBudgetFollowsTheGapBetweenArrivals) {
+  WaiterCosts costs;
+  costs.item_cost = 200;
+  const WaitConfig config;
+  Nanos previous = 0;
+  for (Nanos gap : {600, 1'000, 1'500, 2'000, 2'500}) {
+    SCOPED_TRACE("gap " + std::to_string(gap));
+    WaitPolicy policy(WaitMode::Adaptive, config);
+    const WaitRun r = simulate_waiter(
+        policy, paced_arrivals(1e9 / static_cast<double>(gap), 50 * kMilli), costs, 10 * kMilli);
+    ASSERT_EQ(policy.regime(), WaitRegime::Spin);
+    EXPECT_NEAR(static_cast<double>(policy.spin_budget()), 2.0 * static_cast<double>(gap),
+                0.1 * static_cast<double>(gap));
+    EXPECT_GT(policy.spin_budget(), previous);
+    previous = policy.spin_budget();
+    // Spinning caught the arrivals: hardly any sleeps.
+    EXPECT_LT(r.counters.event_sleeps + r.counters.timer_sleeps, r.items / 100);
+  }
+  // Gaps beyond a wake-up's cost: no spinning at all.
+  for (Nanos gap : {2 * config.wake_cost, 100 * kMicro}) {
+    WaitPolicy policy(WaitMode::Adaptive, config);
+    simulate_waiter(policy, paced_arrivals(1e9 / static_cast<double>(gap), 50 * kMilli), costs,
+                    10 * kMilli);
+    EXPECT_EQ(policy.spin_budget(), 0) << "gap " << gap;
+  }
+}
+
+TEST(WaitPolicy, LearnsTheCostOfAWakeUp) {
+  WaitPolicy policy(WaitMode::Adaptive);
+  for (int i = 0; i < 100; ++i) policy.learn_wake_cost(10 * kMicro);
+  EXPECT_NEAR(static_cast<double>(policy.wake_cost()), 10'000.0, 200.0);
+  // A gap of 5 us now makes spinning pay (it did not at the default cost).
+  WaiterCosts costs;
+  costs.item_cost = 200;
+  simulate_waiter(policy, paced_arrivals(200'000, 20 * kMilli), costs, 5 * kMilli);
+  EXPECT_EQ(policy.regime(), WaitRegime::Spin);
+}
+
+TEST(WaitPolicy, WithoutDeferralMediumLoadSleepsUntilArrivals) {
+  WaitConfig config;
+  config.defer = false;
+  const WaitRun r = run_at(60'000, false, config);
+  EXPECT_EQ(r.regimes_seen_after_warmup, std::vector<WaitRegime>{WaitRegime::Defer});
+  EXPECT_EQ(r.counters.timer_sleeps, 0u);
+  EXPECT_GE(r.counters.event_sleeps, r.work_looks - 1);
+}
+
+TEST(WaitPolicy, InterruptAndPollModesIgnoreTheLoad) {
+  for (double rate : {2'000.0, 150'000.0}) {
+    WaitPolicy interrupt(WaitMode::Interrupt);
+    const WaitRun i = simulate_waiter(interrupt, paced_arrivals(rate, 20 * kMilli), {}, 0);
+    EXPECT_EQ(i.counters.timer_sleeps, 0u);
+    EXPECT_GE(i.counters.event_sleeps, i.work_looks - 1);
+    WaitPolicy poll(WaitMode::Poll);
+    const WaitRun p = simulate_waiter(poll, paced_arrivals(rate, 20 * kMilli), {}, 0);
+    EXPECT_EQ(p.counters.timer_sleeps + p.counters.event_sleeps, 0u);
+  }
+}
+
+TEST(WaitPolicy, CountsSwitchesBetweenPollingAndSleeping) {
+  FakeClock clock;
+  WaitPolicy policy(WaitMode::Interrupt);
+  EXPECT_TRUE(policy.polling());
+  policy.on_poll(clock.now(), 0);
+  EXPECT_EQ(policy.next(clock.now()).kind, WaitStep::Kind::Event);
+  EXPECT_FALSE(policy.polling());
+  clock.advance(kMilli);
+  policy.on_wake(clock.now());
+  EXPECT_TRUE(policy.polling());
+  policy.on_poll(clock.now(), 3);
+  EXPECT_EQ(policy.counters().switches_to_interrupt, 1u);
+  EXPECT_EQ(policy.counters().switches_to_poll, 1u);
+  EXPECT_EQ(policy.counters().polls, 2u);
+  EXPECT_EQ(policy.counters().empty_polls, 1u);
+}
+
+}  // namespace
+}  // namespace lrp::sched
