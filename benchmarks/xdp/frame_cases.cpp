@@ -119,6 +119,8 @@ std::vector<Step> steps() {
     s("XSKMAP entry present (redirect verdict, no copy)", "_connected_flow", "_redirect");
     s("joined-group lookup (miss)", "_group_other_vlan", "_group_not_joined");
     s("group hit + UDP + 3 flow lookups (miss)", "_group_not_joined", "_group_no_flow");
+    out.push_back(
+        {p + " whole program to a connected flow's empty slot", "floor", p + "_connected_flow"});
   }
   return out;
 }
