@@ -42,9 +42,7 @@ class ReceivePath::TakePoll final : public sched::Pollable {
 };
 
 ReceivePath::ReceivePath(Backend& backend, BackendApp app, int64_t spin_ns)
-    : backend_(backend),
-      app_(app),
-      waiter_(wait_mode(spin_ns), wait_config(spin_ns), clock_) {}
+    : backend_(backend), app_(app), waiter_(wait_mode(spin_ns), wait_config(spin_ns), clock_) {}
 
 Result<std::unique_ptr<ReceivePath>> ReceivePath::create(Backend& backend, BackendApp app,
                                                          int64_t spin_ns) {
