@@ -51,8 +51,11 @@ static EngineMode engine_mode(Mode mode) {
     case Mode::Poll:
       return EngineMode::Poll;
     case Mode::Adaptive:
-    case Mode::Eager:
       return EngineMode::Adaptive;
+    case Mode::Eager:
+      // The BSD order is interrupt driven: work when frames arrive, sleep
+      // as soon as the rings are empty.
+      return EngineMode::Interrupt;
   }
   return EngineMode::Adaptive;
 }
@@ -517,7 +520,8 @@ void Scheduler::sleep_until_work() {
       if (a == nullptr) continue;
       const bool has_room = room_of(*a) > 0;
       a->was_full.store(!has_room, std::memory_order_release);
-      rearm(*a, has_room);
+      // Eager has no feedback: a full application still interrupts it.
+      rearm(*a, has_room || config_.mode == Mode::Eager);
     }
   }
   bump(counters_.sleeps);
@@ -569,6 +573,15 @@ Status Scheduler::start() {
   if (running_.exchange(true)) return {};
   if (config_.threading == Threading::Dedicated) {
     thread_ = std::thread([this] { engine_loop(); });
+    if (config_.engine_rt_priority > 0) {
+      sched_param param{};
+      param.sched_priority = config_.engine_rt_priority;
+      if (int err = pthread_setschedparam(thread_.native_handle(), SCHED_FIFO, &param); err != 0) {
+        stop();
+        return make_error(err, "setting the engine thread to SCHED_FIFO priority " +
+                                   std::to_string(config_.engine_rt_priority));
+      }
+    }
   } else {
     thread_ = std::thread([this] { warden_loop(); });
   }

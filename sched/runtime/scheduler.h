@@ -44,6 +44,9 @@ struct SchedulerConfig {
   int engine_cpu = -1;         // pin the dedicated engine thread
   int sleep_timeout_ms = 100;  // upper bound of one sleep (re-checks control changes)
   bool busy_poll = false;      // drive the device's NAPI from the polling loop
+  // SCHED_FIFO priority of the dedicated engine thread, 0: normal. The eager
+  // baseline uses it to run receive work at interrupt priority, as BSD did.
+  int engine_rt_priority = 0;
 };
 
 struct AppSpec {
