@@ -140,8 +140,8 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<Worker>> workers;
   for (const auto& ports : groups) {
     const std::string name = o.app_per_port ? "port-" + std::to_string(ports[0]) : "echo";
-    auto app =
-        runtime.add_app({.name = name, .weight = 1, .queue_bound = o.app_queue, .held_cap = 512});
+    auto app = runtime.add_app(
+        {.name = name, .weight = 1, .queue_bound = o.app_queue, .held_cap = o.held_cap});
     if (!app) return fail(app.error());
     auto w = std::make_unique<Worker>();
     w->app = app.value();

@@ -70,7 +70,7 @@ int serve_on_lrpd(const EchoOptions& o) {
     sc.application = {.name = "port-" + std::to_string(port),
                       .weight = o.weight,
                       .queue_bound = o.app_queue,
-                      .held_cap = 512};
+                      .held_cap = o.held_cap};
     auto socket = stack.value()->open_udp({.local = IpAddress::any_v4(), .port = port}, sc);
     if (!socket) return fail(socket.error());
     auto p = std::make_unique<Port>();

@@ -114,6 +114,8 @@ cli::CommandLine echo_command_line(bool lrp, EchoOptions* o) {
               cli::integer(&o->engine_priority, 0, 99));
     cl.option("--app-queue", "N", "bound of each application's receive queue (default 1024)",
               cli::integer(&o->app_queue, 1, 1 << 20));
+    cl.option("--held-cap", "N", "frames each socket may hold at once (default 512)",
+              cli::integer(&o->held_cap, 1, 1 << 20));
     cl.option("--lrpd", "SOCKET",
               "attach to lrpd at this control socket instead of running lrp in this process; "
               "each port is an application of its own",

@@ -42,6 +42,7 @@ struct EchoOptions {
   // and the bound of each application's receive queue.
   int engine_priority = 0;
   uint32_t app_queue = 1024;
+  uint32_t held_cap = 512;  // frames each socket may hold at once
   // lrp only: attach to lrpd at this control socket instead of running lrp
   // in this process; every port is an application of its own with `weight`.
   std::string lrpd;
