@@ -705,6 +705,10 @@ size_t Scheduler::receive_rtc(App& a, std::span<Datagram> out, int timeout_ms) {
     if (got > 0) return got;
     if (timeout_ms == 0) return 0;
     if (timed_wait && need_now && now >= deadline) return 0;
+    // An empty poll gives the core to any other runnable thread at once:
+    // another application's poller on the same core would otherwise make
+    // this one's next datagram wait for the rest of its time slice.
+    if (mode.polling()) sched_yield();
     if (mode.should_sleep()) {
       const Nanos t = timed_wait ? clock_.now() : 0;
       if (timed_wait && t >= deadline) return 0;
