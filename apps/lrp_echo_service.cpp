@@ -59,8 +59,12 @@ int serve_on_lrpd(const EchoOptions& o) {
   };
   if (auto st = pin_to_cpu(o.cpu); !st.ok()) return fail(st.error());
   install_stop_handlers();
+  auto mode = sched::parse_mode(o.mode);
+  if (!mode) return fail(mode.error());
   sockets::StackConfig config;
   config.lrpd_socket = o.lrpd;
+  // How a receive waits: spin first (adaptive), spin only (poll) or sleep.
+  config.mode = mode.value();
   config.quiet = o.quiet;
   auto stack = sockets::Stack::open(config);
   if (!stack) return fail(stack.error());
