@@ -7,6 +7,11 @@ flood at XDP while the others keep their rates. The same run with the same
 three processes on kernel sockets (which know no weights) is the
 comparison.
 
+lrpd applies the weights to the protocol work it does for each process;
+the kernel schedules the processes' own work, so each server process also
+gets the matching CPU weight (NICENESS: CFS weights 1024, 1991 and 3906, in
+the ratio 1:1.94:3.81), the kernel-socket servers as well.
+
 Offered load per process is what its generator sent; delivered is what the
 process received (its own counter; for the stalled one, what it found
 queued when it woke); charged CPU is lrpd's protocol time per
@@ -24,6 +29,7 @@ from procs import Server
 
 NAME = "isolation"
 WEIGHTS = {9100: 1, 9101: 2, 9102: 4}
+NICENESS = {1: 0, 2: -3, 4: -6}
 STALLED_PORT = 9101
 PHASES = ("all-reading", "one-stalled")
 BACKENDS = ("lrp", "kernel")
@@ -47,7 +53,8 @@ def process_cpu_s(pid):
 
 
 def kernel_server(lab, port):
-    cmd = ns_exec(lab.bench.srv) + [f"{lab.bin}/kernel-echo", "--port", str(port), "--cpu",
+    cmd = ns_exec(lab.bench.srv) + ["nice", "-n", str(NICENESS[WEIGHTS[port]]),
+                                    f"{lab.bin}/kernel-echo", "--port", str(port), "--cpu",
                                     str(servers.SERVER_CPU), "--sink", "--quiet"]
     lab.log.write(f"--- start {' '.join(cmd)}\n")
     s = Server(cmd, lab.log, f"kernel-echo:{port}")
@@ -105,7 +112,8 @@ def run_backend(lab, placement, backend, seconds):
             daemon = Daemon(lab, placement)
             for port, weight in WEIGHTS.items():
                 procs_by_port[port] = daemon.client(f"lrp-echo:{port}", [port], weight=weight,
-                                                    extra=["--sink", "--app-per-port"])
+                                                    extra=["--sink", "--app-per-port", "--mode", "interrupt"],
+                                                    nice=NICENESS[weight])
         else:
             lab.bench.set_rps(servers.rps_mask(placement))
             for port in WEIGHTS:

@@ -33,9 +33,10 @@ class Daemon:
                 raise RuntimeError("lrpd did not start (see lab.log)")
             time.sleep(0.05)
 
-    def client(self, name, ports, work_ns=0, weight=1, extra=()):
-        """An lrp-echo process attached to this lrpd, one application per port."""
-        cmd = ns_exec(self.lab.bench.srv) + [
+    def client(self, name, ports, work_ns=0, weight=1, extra=(), nice=0):
+        """An lrp-echo process attached to this lrpd, one application per port,
+        at niceness `nice`."""
+        cmd = ns_exec(self.lab.bench.srv) + ["nice", "-n", str(nice)] + [
             f"{self.lab.bin}/lrp-echo", "--lrpd", self.socket, "--port",
             ",".join(str(p) for p in ports), "--weight", str(weight), "--cpu",
             str(servers.SERVER_CPU), "--work-ns", str(work_ns), "--quiet", *extra]
