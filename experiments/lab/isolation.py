@@ -110,10 +110,11 @@ def run_backend(lab, placement, backend, seconds):
     try:
         if backend == "lrp":
             daemon = Daemon(lab, placement)
+            # The clients sleep when they find nothing, so their CPU is their work.
+            extra = ["--sink", "--app-per-port", "--mode", "interrupt"]
             for port, weight in WEIGHTS.items():
                 procs_by_port[port] = daemon.client(f"lrp-echo:{port}", [port], weight=weight,
-                                                    extra=["--sink", "--app-per-port", "--mode", "interrupt"],
-                                                    nice=NICENESS[weight])
+                                                    extra=extra, nice=NICENESS[weight])
         else:
             lab.bench.set_rps(servers.rps_mask(placement))
             for port in WEIGHTS:
