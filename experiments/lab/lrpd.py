@@ -14,10 +14,10 @@ from procs import Server, spawn, stop
 class Daemon:
     """lrpd on the bench's server interface, serving from the server core."""
 
-    def __init__(self, lab, placement, mode="adaptive"):
+    def __init__(self, lab, placement, mode="adaptive", nice=0):
         self.lab = lab
         self.socket = f"/tmp/lrplab{os.getpid()}.sock"
-        cmd = ns_exec(lab.bench.srv) + [
+        cmd = ns_exec(lab.bench.srv) + ["nice", "-n", str(nice)] + [
             f"{lab.bin}/lrpd", "--iface", lab.bench.sif, "--socket", self.socket, "--cpus",
             str(servers.SERVER_CPU), "--mode", mode]
         if placement == "soft":
