@@ -86,6 +86,7 @@ def main(argv):
     signal.signal(signal.SIGTERM, on_signal)
     b = bench.Bench()
     started = time.monotonic()
+    load_before = report.load_average()
     with open(os.path.join(out, "lab.log"), "w") as log:
         lab = Lab(args.bin, out, args.quick, b, log, args.metrics,
                   args.only.split(",") if args.only else None)
@@ -124,7 +125,8 @@ def main(argv):
     draw(rows, png_path)
     headers, table = module.summarise(rows)
     report.write_summary(os.path.join(out, "summary.md"), args.experiment, headers, table,
-                         bench.machine_description(), command, png_path, args.quick, minutes)
+                         bench.machine_description(), command, png_path, args.quick, minutes,
+                         load_before)
     print(report.text_table(headers, table))
     print(f"\nlrp-lab: results in {csv_path}\nlrp-lab: plot in {png_path}\n"
           f"lrp-lab: summary in {os.path.join(out, 'summary.md')}")
