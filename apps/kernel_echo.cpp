@@ -62,6 +62,8 @@ sockaddr_in6 relay_address(const lrp::Endpoint& to) {
 
 struct Worker {
   std::vector<int> fds;  // relay: fds[0] receives, fds[1] sends
+  int64_t work_ns = 0;
+  bool reads = true;  // false: bound, never read
   std::atomic<uint64_t> received{0};
 };
 
@@ -124,7 +126,7 @@ void serve(Worker& w, const lrp::EchoOptions& o, const std::atomic<bool>& finish
       if (o.sink) continue;
       unsigned replies = 0;
       for (unsigned i = 0; i < static_cast<unsigned>(got); ++i) {
-        lrp::spin_for_ns(o.work_ns);
+        lrp::spin_for_ns(w.work_ns);
         if (!batch.reply(i, o.reply)) continue;
         if (relay) batch.redirect(i, &relay_to);
         batch.move(i, replies++);
@@ -158,12 +160,17 @@ int main(int argc, char** argv) {
       std::perror(("kernel-echo: bind udp port " + std::to_string(port)).c_str());
       return 1;
     }
-    if (workers.empty() || o.app_per_port) workers.push_back(std::make_unique<Worker>());
+    if (workers.empty() || o.app_per_port) {
+      workers.push_back(std::make_unique<Worker>());
+      workers.back()->work_ns = lrp::work_for_port(o, port);
+      workers.back()->reads = !lrp::is_unread(o, port);
+    }
     workers.back()->fds.push_back(fd);
   }
   std::atomic<bool> finished{false};
   std::vector<std::thread> threads;
-  for (auto& w : workers) threads.emplace_back([&, wp = w.get()] { serve(*wp, o, finished); });
+  for (auto& w : workers)
+    if (w->reads) threads.emplace_back([&, wp = w.get()] { serve(*wp, o, finished); });
   auto report = [&] {
     uint64_t sum = 0;
     for (const auto& w : workers) sum += w->received.load(std::memory_order_relaxed);

@@ -3,6 +3,7 @@
 // work; or relays datagrams to a fixed destination (--forward). Each
 // application is served by its own thread; --app-per-port makes one scheduler
 // application per port, so a flooded port cannot take a quiet port's share.
+// With --lrpd it attaches to the host's daemon instead of running lrp itself.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "apps/lrp_echo_report.h"
+#include "apps/lrp_echo_service.h"
 #include "apps/options.h"
 #include "apps/sockperf_reply.h"
 #include "apps/spin.h"
@@ -42,6 +44,8 @@ struct Route {
 struct Worker {
   lrp::runtime::AppRef app = 0;
   Route route;
+  int64_t work_ns = 0;
+  bool reads = true;  // false: bound, never read
   std::atomic<uint64_t> received{0};
 };
 
@@ -50,8 +54,9 @@ struct Worker {
 std::optional<std::pair<lrp::Engine*, lrp::SlotId>> respond(lrp::runtime::InterfaceRuntime& r,
                                                             const lrp::Datagram& d,
                                                             const lrp::EchoOptions& o,
-                                                            const Route& route) {
-  lrp::spin_for_ns(o.work_ns);
+                                                            const Worker& w) {
+  const Route& route = w.route;
+  lrp::spin_for_ns(w.work_ns);
   uint8_t copy[2048];
   std::span<const uint8_t> payload = d.view.payload;
   if (o.reply != lrp::ReplyRule::Echo && payload.size() <= sizeof(copy)) {
@@ -90,7 +95,7 @@ void serve(lrp::runtime::InterfaceRuntime& r, Worker& w, const lrp::EchoOptions&
     touched.clear();
     w.received.fetch_add(n, std::memory_order_relaxed);
     for (size_t i = 0; i < n && !o.sink; ++i) {
-      auto sent = respond(r, batch[i], o, w.route);
+      auto sent = respond(r, batch[i], o, w);
       if (sent && std::find(touched.begin(), touched.end(), *sent) == touched.end())
         touched.push_back(*sent);
     }
@@ -104,6 +109,7 @@ void serve(lrp::runtime::InterfaceRuntime& r, Worker& w, const lrp::EchoOptions&
 int main(int argc, char** argv) {
   lrp::EchoOptions o;
   if (auto exit = lrp::parse_echo_options(argc, argv, /*lrp=*/true, &o)) return *exit;
+  if (!o.lrpd.empty()) return lrp::serve_on_lrpd(o);
   auto mode = lrp::sched::parse_mode(o.mode);
   auto threading = lrp::sched::parse_threading(o.threading);
   if (!mode) return fail(mode.error());
@@ -118,6 +124,7 @@ int main(int argc, char** argv) {
   config.scheduler.threading = threading.value();
   config.scheduler.engine_cpu = o.cpu;
   config.scheduler.busy_poll = o.busy_poll;
+  config.scheduler.engine_rt_priority = o.engine_priority;
   if (o.cpu >= 0) config.cpus = {o.cpu};
   config.program = "lrp-echo";
   config.on_link_change = lrp::LinkMonitor::stop_on_delete();
@@ -133,10 +140,13 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<Worker>> workers;
   for (const auto& ports : groups) {
     const std::string name = o.app_per_port ? "port-" + std::to_string(ports[0]) : "echo";
-    auto app = runtime.add_app({.name = name, .weight = 1, .queue_bound = 1024, .held_cap = 512});
+    auto app = runtime.add_app(
+        {.name = name, .weight = 1, .queue_bound = o.app_queue, .held_cap = o.held_cap});
     if (!app) return fail(app.error());
     auto w = std::make_unique<Worker>();
     w->app = app.value();
+    w->work_ns = lrp::work_for_port(o, ports[0]);
+    w->reads = !lrp::is_unread(o, ports[0]);
     if (!o.forward.empty()) {
       w->route.forward = lrp::parse_endpoint(o.forward).value();
       w->route.in_port = ports[0];
@@ -173,7 +183,7 @@ int main(int argc, char** argv) {
   std::atomic<bool> finished{false};
   std::vector<std::thread> threads;
   for (auto& w : workers)
-    threads.emplace_back([&, wp = w.get()] { serve(runtime, *wp, o, finished); });
+    if (w->reads) threads.emplace_back([&, wp = w.get()] { serve(runtime, *wp, o, finished); });
   auto received = [&] {
     uint64_t sum = 0;
     for (const auto& w : workers) sum += w->received.load(std::memory_order_relaxed);

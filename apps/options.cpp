@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -30,7 +31,8 @@ cli::CommandLine echo_command_line(bool lrp, EchoOptions* o) {
       lrp ? "A UDP echo server on lrp's native API: replies to every datagram with its payload."
           : "The same UDP echo server on kernel sockets, the baseline lrp is compared with.");
   if (lrp)
-    cl.option("--iface", "IF", "the interface lrp attaches to", cli::text(&o->iface)).required();
+    cl.option("--iface", "IF", "the interface lrp attaches to (not with --lrpd)",
+              cli::text(&o->iface));
   cl.option("--port", "P[,P...]", "UDP ports to serve, on IPv4 and IPv6",
             [o](const std::string& text) -> Status {
               auto ports = parse_port_list(text);
@@ -83,24 +85,81 @@ cli::CommandLine echo_command_line(bool lrp, EchoOptions* o) {
               o->forward = text;
               return {};
             });
+  cl.option("--port-work", "P:N[,P:N...]", "spin N ns per request on port P instead of --work-ns",
+            [o](const std::string& text) -> Status {
+              std::stringstream in(text);
+              std::string item;
+              while (std::getline(in, item, ',')) {
+                const size_t colon = item.find(':');
+                if (colon == std::string::npos)
+                  return make_error(EINVAL, "'" + item + "' is not P:N");
+                auto port = parse_port_list(item.substr(0, colon));
+                auto ns = cli::parse_integer(item.substr(colon + 1), 0, INT64_MAX);
+                if (!port) return port.error();
+                if (!ns) return ns.error();
+                o->port_work.emplace_back(port.value()[0], ns.value());
+              }
+              return {};
+            });
+  cl.option("--unread-port", "P[,P...]", "bind these ports but never read them (--app-per-port)",
+            [o](const std::string& text) -> Status {
+              auto ports = parse_port_list(text);
+              if (!ports) return ports.error();
+              o->unread_ports = ports.value();
+              return {};
+            });
+  if (lrp) {
+    cl.option("--engine-priority", "N",
+              "run the dedicated engine thread at SCHED_FIFO priority N (default 0: normal)",
+              cli::integer(&o->engine_priority, 0, 99));
+    cl.option("--app-queue", "N", "bound of each application's receive queue (default 1024)",
+              cli::integer(&o->app_queue, 1, 1 << 20));
+    cl.option("--held-cap", "N", "frames each socket may hold at once (default 512)",
+              cli::integer(&o->held_cap, 1, 1 << 20));
+    cl.option("--lrpd", "SOCKET",
+              "attach to lrpd at this control socket instead of running lrp in this process; "
+              "each port is an application of its own",
+              cli::text(&o->lrpd));
+    cl.option("--weight", "N", "with --lrpd: the applications' scheduling weight (default 1)",
+              cli::integer(&o->weight, 1, 1 << 16));
+  }
   cl.note("SIGUSR1 prints the counters so far.");
   return cl;
 }
 
-Status check_echo_options(const EchoOptions& o) {
+Status check_echo_options(const EchoOptions& o, bool lrp) {
+  if (lrp && o.iface.empty() && o.lrpd.empty())
+    return make_error(EINVAL, "--iface IF (lrp in this process) or --lrpd SOCKET is required");
+  if (!o.lrpd.empty() && !o.forward.empty())
+    return make_error(EINVAL, "--lrpd does not relay (--forward)");
   if (!o.forward.empty() && o.ports.size() != 2)
     return make_error(EINVAL,
                       "--forward needs exactly two ports: receive on the first, send "
                       "from the second");
   if (!o.forward.empty() && o.app_per_port)
     return make_error(EINVAL, "--forward and --app-per-port do not combine");
+  for (uint16_t port : o.unread_ports) {
+    if (!o.app_per_port) return make_error(EINVAL, "--unread-port needs --app-per-port");
+    if (std::find(o.ports.begin(), o.ports.end(), port) == o.ports.end())
+      return make_error(EINVAL, "--unread-port " + std::to_string(port) + " is not in --port");
+  }
   return {};
+}
+
+int64_t work_for_port(const EchoOptions& o, uint16_t port) {
+  for (auto [p, ns] : o.port_work)
+    if (p == port) return ns;
+  return o.work_ns;
+}
+
+bool is_unread(const EchoOptions& o, uint16_t port) {
+  return std::find(o.unread_ports.begin(), o.unread_ports.end(), port) != o.unread_ports.end();
 }
 
 std::optional<int> parse_echo_options(int argc, char** argv, bool lrp, EchoOptions* out) {
   const cli::CommandLine cl = echo_command_line(lrp, out);
   if (auto exit = cl.parse_or_exit(argc, argv)) return exit;
-  if (Status st = check_echo_options(*out); !st) return cl.fail(st.error().context);
+  if (Status st = check_echo_options(*out, lrp); !st) return cl.fail(st.error().context);
   return std::nullopt;
 }
 

@@ -137,8 +137,11 @@ Result<NeighbourResolver::Answer> NeighbourResolver::lookup(const IpAddress& dst
           entry.expires_ns = now_ns + kErrorTtlNs;
         } else if (n->state == NeighbourAnswer::State::Usable ||
                    n->state == NeighbourAnswer::State::Stale) {
-          entry.ready = true;
           entry.path.mac = n->mac;
+          // The kernel may know the answer before our thread has sent what
+          // waited for it: until then new datagrams queue behind those.
+          std::lock_guard lock(mutex_);
+          entry.ready = queues_.count(entry.hop) == 0;
         }
       }
     }
@@ -254,14 +257,24 @@ void NeighbourResolver::drop(std::deque<WaitingDatagram>& datagrams, int error) 
 
 void NeighbourResolver::hop_usable(const NextHop& hop, const MacAddress& mac) {
   std::lock_guard calls(callback_mutex_);
-  std::deque<WaitingDatagram> ready;
-  {
-    std::lock_guard lock(mutex_);
-    usable_[hop] = mac;
-    if (auto it = queues_.find(hop); it != queues_.end()) {
-      ready = std::move(it->second.datagrams);
-      queues_.erase(it);
+  // What waited leaves before the hop is published as usable, and what
+  // queued behind it meanwhile leaves next: a sender that finds the hop
+  // usable finds its queue empty, so datagrams leave in the order sent, as
+  // from the kernel's unresolved queue.
+  for (;;) {
+    std::deque<WaitingDatagram> ready;
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = queues_.find(hop); it != queues_.end()) {
+        ready = std::move(it->second.datagrams);
+        queues_.erase(it);
+      }
+      if (ready.empty()) {
+        usable_[hop] = mac;
+        break;
+      }
     }
+    release(ready, mac);
   }
   {
     std::unique_lock lock(cache_mutex_);
@@ -274,7 +287,6 @@ void NeighbourResolver::hop_usable(const NextHop& hop, const MacAddress& mac) {
     // notification came must not cache its older answer.
     bump_generation();
   }
-  release(ready, mac);
 }
 
 void NeighbourResolver::hop_failed(const NextHop& hop, bool drop_waiting) {

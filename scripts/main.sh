@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a new machine: install, build, and run the receive-livelock
-# experiment (lrp-lab livelock: every server configuration in both placements,
-# about 9 minutes), then say where its plot and summary are. Run it as root;
+# experiment (lrp-lab livelock: delivered against offered load for every
+# server configuration in both placements, the BSD-order baselines beside
+# lrp; about 15 minutes), then say where its plot and summary are. Run it as root;
 # as another user, the steps that need root (packages, the experiment) go
 # through sudo.
 set -euo pipefail

@@ -27,7 +27,8 @@ def plan(lab):
 
 def steps(lab):
     background, _ = plan(lab)
-    return len(servers.PLACEMENTS) * len(servers.STANDARD) * len(background) * len(LOADS)
+    configs = lab.selected(servers.STANDARD)
+    return len(servers.PLACEMENTS) * len(configs) * len(background) * len(LOADS)
 
 
 def start_background(lab, threads):
@@ -49,7 +50,7 @@ def run(lab):
     rows = []
     relay = ["--forward", f"{CLIENT_ADDR}:{SINK_PORT}"]
     for placement in servers.PLACEMENTS:
-        for config in servers.STANDARD:
+        for config in lab.selected(servers.STANDARD):
             with lab.server(config, placement, [IN_PORT, OUT_PORT], 0, extra=relay) as srv:
                 for threads in background:
                     burn = start_background(lab, threads)

@@ -11,12 +11,17 @@ from procs import Server
 
 
 class Lab:
-    def __init__(self, bin_dir, out, quick, bench, log, metrics):
-        self.bin, self.out, self.quick = bin_dir, out, quick
+    def __init__(self, bin_dir, out, quick, bench, log, metrics, only=None):
+        self.bin, self.out, self.quick, self.only = bin_dir, out, quick, only
         self.bench, self.log, self.metrics = bench, log, metrics
         self.started = time.monotonic()
         self.total_steps = 0
         self.done_steps = 0
+
+    def selected(self, configs):
+        """The configurations this run measures (--only)."""
+        return [c for c in configs if self.only is None
+                or getattr(c, "name", c) in self.only]
 
     def plan(self, steps):
         self.total_steps = steps

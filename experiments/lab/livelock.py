@@ -19,6 +19,8 @@ WORK_NS = 10_000
 RATES = [5_000, 10_000, 20_000, 30_000, 45_000, 60_000, 90_000, 150_000, 250_000, 400_000, 0]
 QUICK_RATES = [10_000, 45_000, 150_000, 0]
 LOSS_FREE = 0.995  # delivered / offered at or above this counts as loss-free
+KNEE_PRECISION = 0.05
+KNEE_STEPS, QUICK_KNEE_STEPS = 4, 1  # at most this many bisection steps
 
 
 def plan(lab):
@@ -28,7 +30,8 @@ def plan(lab):
 
 def steps(lab):
     rates, _ = plan(lab)
-    return len(servers.PLACEMENTS) * len(servers.STANDARD) * len(rates)
+    knee = QUICK_KNEE_STEPS if lab.quick else KNEE_STEPS
+    return len(servers.PLACEMENTS) * len(lab.selected(servers.LIVELOCK)) * (len(rates) + knee)
 
 
 def run_load(lab, rate, seconds):
@@ -53,47 +56,84 @@ def run_load(lab, rate, seconds):
     return r
 
 
+def loss_free(r):
+    return r["offered"] > 0 and r["delivered"] >= LOSS_FREE * r["offered"]
+
+
+def knee_bracket(rows):
+    """The target rates of the highest loss-free step and of the lowest
+    step above it that lost (None when there is no such pair)."""
+    paced = [r for r in rows if isinstance(r["target_pps"], int)]
+    good = [r["target_pps"] for r in paced if loss_free(r)]
+    if not good:
+        return None
+    low = max(good)
+    above = [r["target_pps"] for r in paced if r["target_pps"] > low and not loss_free(r)]
+    return (low, min(above)) if above else None
+
+
 def run(lab):
     rates, seconds = plan(lab)
+    knee_steps = QUICK_KNEE_STEPS if lab.quick else KNEE_STEPS
     rows = []
     for placement in servers.PLACEMENTS:
-        for config in servers.STANDARD:
+        for config in lab.selected(servers.LIVELOCK):
+            mine = []
+
+            def measure_at(rate, kind):
+                r = measure.step(lab, srv, config, placement, seconds,
+                                 lambda: run_load(lab, rate, seconds))
+                r = {"experiment": NAME, "placement": placement, "config": config.name,
+                     "step": len(mine), "sweep": kind, **r}
+                mine.append(r)
+                lab.progress(f"{NAME} {placement:6} {config.name:14} {kind:6} offered "
+                             f"{r['offered_pps']:>8}/s delivered {r['delivered_pps']:>7}/s "
+                             f"probe p99 {r['probe_p99_us']} us")
+
             with lab.server(config, placement, [PORT], WORK_NS,
                             extra=["--reply", "sockperf"]) as srv:
-                for i, rate in enumerate(rates):
-                    r = measure.step(lab, srv, config, placement, seconds,
-                                     lambda: run_load(lab, rate, seconds))
-                    rows.append({"experiment": NAME, "placement": placement,
-                                 "config": config.name, "step": i, **r})
-                    lab.progress(f"{NAME} {placement:6} {config.name:14} offered "
-                                 f"{r['offered_pps']:>8}/s delivered {r['delivered_pps']:>7}/s "
-                                 f"probe p99 {r['probe_p99_us']} us")
+                for rate in rates:
+                    measure_at(rate, "coarse")
+                for _ in range(knee_steps):
+                    bracket = knee_bracket(mine)
+                    if not bracket or bracket[1] <= bracket[0] * (1 + KNEE_PRECISION):
+                        lab.progress(f"{NAME} {placement:6} {config.name:14} knee known")
+                        continue
+                    measure_at(int((bracket[0] * bracket[1]) ** 0.5), "knee")
+            rows += mine
     return rows
 
 
 def mlfrr(rows):
     """Maximum loss-free receive rate: the highest delivered rate of a step
     that delivered at least LOSS_FREE of what was offered."""
-    best = 0
-    for r in rows:
-        if r["offered"] and r["delivered"] >= LOSS_FREE * r["offered"]:
-            best = max(best, r["delivered_pps"])
-    return best
+    return max((r["delivered_pps"] for r in rows if loss_free(r)), default=0)
+
+
+def knee_width(rows):
+    """How closely the knee is known: the lowest offered rate above MLFRR
+    that lost, over MLFRR, minus one (None: no lossy step above it)."""
+    m = mlfrr(rows)
+    lossy = [r["offered_pps"] for r in rows if not loss_free(r) and r["offered_pps"] > m]
+    return min(lossy) / m - 1 if m and lossy else None
 
 
 def summarise(rows):
-    headers = ["placement", "config", "MLFRR (pps)", "max offered (pps)",
+    headers = ["placement", "config", "MLFRR (pps)", "knee known within", "max offered (pps)",
                "delivered at max (pps)", "delivered at max / MLFRR", "probe p99 at max (us)",
                "drops at max: backlog/shed/ring/late"]
     table = []
     for placement in servers.PLACEMENTS:
-        for config in servers.STANDARD:
+        for config in servers.LIVELOCK:
             mine = [r for r in rows if r["placement"] == placement and r["config"] == config.name]
             if not mine:
                 continue
             top = max(mine, key=lambda r: r["offered_pps"])
             m = mlfrr(mine)
-            table.append([placement, config.name, m, top["offered_pps"], top["delivered_pps"],
+            width = knee_width(mine)
+            table.append([placement, config.name, m,
+                          "-" if width is None else f"{100 * width:.0f}%",
+                          top["offered_pps"], top["delivered_pps"],
                           f"{top['delivered_pps'] / m:.2f}" if m else "-",
                           top["probe_p99_us"] if top["probe_p99_us"] is not None else "-",
                           f"{top['drop_backlog']}/{top['drop_shed']}/{top['drop_ring_full']}/"

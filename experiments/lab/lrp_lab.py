@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
 import crosstalk  # noqa: E402
 import forwarding  # noqa: E402
+import isolation  # noqa: E402
 import livelock  # noqa: E402
 import metrics_proxy  # noqa: E402
 import plot  # noqa: E402
@@ -31,6 +32,7 @@ EXPERIMENTS = {
     "livelock": (livelock, lambda rows, path: plot.livelock(rows, path, livelock.mlfrr)),
     "crosstalk": (crosstalk, plot.crosstalk),
     "forwarding": (forwarding, plot.forwarding),
+    "isolation": (isolation, plot.isolation),
     "rtc-vs-dedicated": (rtc_vs_dedicated, plot.rtc_vs_dedicated),
 }
 
@@ -50,6 +52,8 @@ def parse(argv):
     p.add_argument("--out", help="results directory (default: BUILD/lab-results/EXPERIMENT)")
     p.add_argument("--quick", action="store_true",
                    help="short version for CI: every configuration, fewer and shorter steps")
+    p.add_argument("--only", metavar="CONFIG[,CONFIG...]",
+                   help="run only these configurations (default: all)")
     p.add_argument("--metrics", metavar="HOST:PORT",
                    help="serve the lrp server's Prometheus metrics here while it runs")
     return p.parse_args(argv)
@@ -60,7 +64,7 @@ def check_environment(args):
         sys.exit("lrp-lab: needs root (network namespaces, XDP, real-time priority)")
     if (os.cpu_count() or 1) < 2:
         sys.exit("lrp-lab: needs two CPUs (load generator on CPU 0, server on CPU 1)")
-    for tool in ("lrp-echo", "kernel-echo", "lrp-flood", "lrp-burn"):
+    for tool in ("lrp-echo", "kernel-echo", "lrp-flood", "lrp-burn", "lrpd", "lrpctl"):
         if not os.access(os.path.join(args.bin, tool), os.X_OK):
             sys.exit(f"lrp-lab: {args.bin}/{tool} is missing: build lrp first")
     for tool in ("sockperf", "trafgen", "ethtool", "ip"):
@@ -82,8 +86,10 @@ def main(argv):
     signal.signal(signal.SIGTERM, on_signal)
     b = bench.Bench()
     started = time.monotonic()
+    load_before = report.load_average()
     with open(os.path.join(out, "lab.log"), "w") as log:
-        lab = Lab(args.bin, out, args.quick, b, log, args.metrics)
+        lab = Lab(args.bin, out, args.quick, b, log, args.metrics,
+                  args.only.split(",") if args.only else None)
         listener = None
         try:
             b.setup()
@@ -119,7 +125,8 @@ def main(argv):
     draw(rows, png_path)
     headers, table = module.summarise(rows)
     report.write_summary(os.path.join(out, "summary.md"), args.experiment, headers, table,
-                         bench.machine_description(), command, png_path, args.quick, minutes)
+                         bench.machine_description(), command, png_path, args.quick, minutes,
+                         load_before)
     print(report.text_table(headers, table))
     print(f"\nlrp-lab: results in {csv_path}\nlrp-lab: plot in {png_path}\n"
           f"lrp-lab: summary in {os.path.join(out, 'summary.md')}")

@@ -8,6 +8,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import servers  # noqa: E402
 
 STYLE = {"kernel": ("black", "o"), "lrp-eager": ("tab:red", "s"),
+         "lrp-screend": ("tab:orange", "P"), "kernel-2proc": ("gray", "o"),
+         "lrpd-adaptive": ("tab:pink", "D"),
          "lrp-interrupt": ("tab:blue", "^"), "lrp-poll": ("tab:green", "v"),
          "lrp-adaptive": ("tab:purple", "D")}
 TITLES = {"native": "native XDP: sending core demultiplexes (NI-LRP)",
@@ -27,7 +29,7 @@ def livelock(rows, path, mlfrr):
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
     for ax, placement in zip(axes, servers.PLACEMENTS):
         top, highest = 1, 1
-        for c in servers.STANDARD:
+        for c in servers.LIVELOCK:
             pts = sorted(_series(rows, placement, c.name), key=lambda r: r["offered_pps"])
             if not pts:
                 continue
@@ -55,34 +57,41 @@ def livelock(rows, path, mlfrr):
 
 
 def crosstalk(rows, path):
-    fig, axes = plt.subplots(2, 2, figsize=(13, 8), sharex="col")
-    for col, placement in enumerate(servers.PLACEMENTS):
-        for c in servers.STANDARD:
-            pts = sorted(_series(rows, placement, c.name), key=lambda r: r["offered_pps"])
-            pts = [r for r in pts if r["probe_p99_us"] is not None]
-            if not pts:
-                continue
-            x = [r["offered_pps"] / 1e3 for r in pts]
-            color, marker = _style(c.name)
-            axes[0][col].plot(x, [r["probe_p99_us"] for r in pts], marker=marker, color=color,
-                              label=f"{c.name} p99")
-            axes[0][col].plot(x, [r["probe_p50_us"] for r in pts], marker=marker, color=color,
-                              linestyle=":", alpha=0.7)
-            axes[1][col].plot(x, [100 * (r["probe_loss"] or 0) for r in pts], marker=marker,
-                              color=color, label=c.name)
-        axes[0][col].set_yscale("log")
-        axes[0][col].set_title(TITLES[placement], fontsize=10)
-        axes[0][col].set_ylabel("victim latency (us; solid p99, dotted p50)")
-        axes[1][col].set_ylabel("victim loss (%)")
-        worst = max([100 * (r["probe_loss"] or 0) for r in rows if r["placement"] == placement],
-                    default=0)
-        axes[1][col].set_ylim(0, max(1.0, 1.2 * worst))
-        axes[1][col].set_xlabel("flood to the other port, offered at the receiver (kpps)")
-        for ax in (axes[0][col], axes[1][col]):
+    scenarios = list(dict.fromkeys(r["scenario"] for r in rows if r["scenario"] != "single-app"))
+    fig, axes = plt.subplots(len(scenarios), 2, figsize=(13, 3.8 * len(scenarios)),
+                             squeeze=False)
+    for row, scenario in enumerate(scenarios):
+        for col, placement in enumerate(servers.PLACEMENTS):
+            ax = axes[row][col]
+            names = list(dict.fromkeys(r["config"] for r in rows if r["scenario"] == scenario))
+            for name in names:
+                c = servers.Config(name)
+                pts = sorted(_series(rows, placement, c.name, scenario=scenario),
+                             key=lambda r: r["offered_pps"])
+                pts = [r for r in pts if r["probe_p99_us"] is not None]
+                if not pts:
+                    continue
+                x = [r["offered_pps"] / 1e3 for r in pts]
+                color, marker = _style(c.name)
+                worst = max(100 * (r["probe_loss"] or 0) for r in pts)
+                ax.plot(x, [r["probe_p99_us"] for r in pts], marker=marker, color=color,
+                        label=f"{c.name} p99 (victim loss up to {worst:.1f}%)")
+                ax.plot(x, [r["probe_p50_us"] for r in pts], marker=marker, color=color,
+                        linestyle=":", alpha=0.7)
+            refs = [r["probe_p99_us"] for r in rows if r["scenario"] == "single-app"
+                    and r["placement"] == placement and r["probe_p99_us"]]
+            if refs:
+                ax.axhline(min(refs), color="gray", linestyle="--", linewidth=0.8,
+                           label="single-application p99")
+            ax.set_yscale("log")
+            ax.set_title(f"{scenario}: {TITLES[placement]}", fontsize=10)
+            ax.set_ylabel("victim latency (us; solid p99, dotted p50)")
+            ax.set_xlabel("flood to the other port, offered at the receiver (kpps)")
             ax.set_xlim(left=0)
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-    fig.suptitle("Crosstalk: a quiet application's latency while another port is flooded")
+            ax.legend(fontsize=7)
+    fig.suptitle("Crosstalk: a quiet application's latency while another port is flooded "
+                 "(served / too slow / never read)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -151,6 +160,36 @@ def rtc_vs_dedicated(rows, path):
             ax.grid(alpha=0.3, axis="y")
     fig.suptitle("Protocol work in the application thread (rtc, blue) vs a dedicated engine "
                  "thread (orange)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def isolation(rows, path):
+    backends = list(dict.fromkeys(r["config"] for r in rows))
+    phases = list(dict.fromkeys(r["phase"] for r in rows))
+    fig, axes = plt.subplots(len(backends), len(servers.PLACEMENTS),
+                             figsize=(13, 4 * len(backends)), squeeze=False)
+    colors = {1: "tab:blue", 2: "tab:orange", 4: "tab:green"}
+    for row, backend in enumerate(backends):
+        for col, placement in enumerate(servers.PLACEMENTS):
+            ax = axes[row][col]
+            mine = [r for r in rows if r["config"] == backend and r["placement"] == placement]
+            weights = sorted({r["weight"] for r in mine})
+            width = 0.8 / max(1, len(weights))
+            for k, w in enumerate(weights):
+                values = [next((r["delivered_pps"] / 1e3 for r in mine
+                                if r["phase"] == p and r["weight"] == w), 0) for p in phases]
+                ax.bar([i + (k - (len(weights) - 1) / 2) * width for i in range(len(phases))],
+                       values, width, color=colors.get(w, "gray"), label=f"weight {w}")
+            ax.set_xticks(range(len(phases)))
+            ax.set_xticklabels(phases)
+            ax.set_ylabel("delivered to the process (kpps)")
+            ax.set_title(f"{backend}: {TITLES[placement]}", fontsize=10)
+            ax.grid(alpha=0.3, axis="y")
+            ax.legend(fontsize=8)
+    fig.suptitle("Isolation between processes: weights 1:2:4, every process flooded; "
+                 "then the weight-2 process stalls")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

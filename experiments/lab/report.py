@@ -34,11 +34,19 @@ def text_table(headers, table):
     return "\n".join(out)
 
 
-def write_summary(path, experiment, headers, table, machine, command, plot, quick, minutes):
+def load_average():
+    """The 1-, 5- and 15-minute load averages: how busy the machine was."""
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def write_summary(path, experiment, headers, table, machine, command, plot, quick, minutes,
+                  load_before):
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = [f"# lrp-lab {experiment}{' (quick)' if quick else ''}", "",
             f"- date: {now}, {minutes:.1f} minutes",
             f"- machine: {machine}",
+            f"- load average (1/5/15 min): {load_before} before, {load_average()} after",
             f"- command: `{command}`",
             f"- plot: [{os.path.basename(plot)}]({os.path.basename(plot)})",
             f"- every step: [results.csv](results.csv)", "",

@@ -25,7 +25,7 @@ def plan(lab):
 
 def steps(lab):
     loads, _ = plan(lab)
-    return len(servers.PLACEMENTS) * len(servers.THREADING) * len(loads)
+    return len(servers.PLACEMENTS) * len(lab.selected(servers.THREADING)) * len(loads)
 
 
 def run_load(lab, rate, seconds):
@@ -42,7 +42,7 @@ def run(lab):
     loads, seconds = plan(lab)
     rows = []
     for placement in servers.PLACEMENTS:
-        for config in servers.THREADING:
+        for config in lab.selected(servers.THREADING):
             with lab.server(config, placement, [PORT], WORK_NS,
                             extra=["--reply", "sockperf"]) as srv:
                 for load_name, rate in loads:

@@ -25,6 +25,7 @@ class Config:
     name: str
     mode: str = ""  # empty: kernel sockets
     threading: str = "rtc"
+    options: tuple = ()  # more of the server's options
 
     @property
     def kernel(self):
@@ -32,11 +33,26 @@ class Config:
 
 
 KERNEL = Config("kernel", "", "-")
-# Eager is the BSD-order baseline: one shared input queue, always on an
-# engine thread of its own.
-EAGER = Config("lrp-eager", "eager", "dedicated")
+# Priority of the baselines' engine thread: above every normal thread, as a
+# device interrupt and its softirq are.
+INTERRUPT_PRIORITY = "50"
+# Eager is the BSD-order baseline: one shared input queue, protocol work on an
+# engine thread of its own that runs at real-time priority whenever frames
+# arrive, preempting the application as softirq does.
+# Its application queue plus the application's batch (64) stays below the
+# frames a socket may hold, so a full queue drops late after the work, as a
+# full socket buffer does, rather than leaving frames in the ring.
+EAGER = Config("lrp-eager", "eager", "dedicated",
+               ("--engine-priority", INTERRUPT_PRIORITY, "--app-queue", "256"))
+# The screend-like baseline: the same interrupt-priority input path feeding a
+# deep application queue (screend's) with no feedback: once it is full, every
+# further frame is worked on and then dropped.
+SCREEND = Config("lrp-screend", "eager", "dedicated",
+                 ("--engine-priority", INTERRUPT_PRIORITY, "--app-queue", "2048", "--held-cap",
+                  "2560"))
 STANDARD = [KERNEL, EAGER, Config("lrp-interrupt", "interrupt"), Config("lrp-poll", "poll"),
             Config("lrp-adaptive", "adaptive")]
+LIVELOCK = STANDARD[:2] + [SCREEND] + STANDARD[2:]
 THREADING = [KERNEL, EAGER] + [
     Config(f"lrp-{mode}-{threading}", mode, threading)
     for mode in ("interrupt", "poll", "adaptive") for threading in ("rtc", "dedicated")]
@@ -53,7 +69,7 @@ def command(bin_dir, bench, config, placement, ports, work_ns=0, extra=(), metri
     if config.kernel:
         return ns_exec(bench.srv) + [f"{bin_dir}/kernel-echo", *common]
     cmd = ns_exec(bench.srv) + [f"{bin_dir}/lrp-echo", "--iface", bench.sif, "--mode", config.mode,
-                                "--threading", config.threading, *common]
+                                "--threading", config.threading, *config.options, *common]
     if placement == "soft":
         cmd.append("--generic")
     if metrics:

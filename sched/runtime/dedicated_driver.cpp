@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <mutex>
+#include <string>
 
 #include "sched/runtime/scheduler_app.h"
 
@@ -35,7 +36,8 @@ class EnginePoll final : public Pollable {
       if (a == nullptr) continue;
       const bool has_room = s_.room_of(*a) > 0;
       a->was_full.store(!has_room, std::memory_order_release);
-      s_.rearm(*a, has_room);
+      // Eager has no feedback: a full application still interrupts it.
+      s_.rearm(*a, has_room || s_.config_.mode == Mode::Eager);
       ready = ready || (has_room && s_.pending_frames(*a) > 0) ||
               (a->channel != nullptr && a->channel->transmit_pending());
     }
@@ -108,6 +110,16 @@ DedicatedDriver::~DedicatedDriver() {
 Status DedicatedDriver::start() {
   if (running_.exchange(true)) return {};
   thread_ = std::thread([this] { loop(); });
+  if (const int priority = s_.config_.engine_rt_priority; priority > 0) {
+    sched_param param{};
+    param.sched_priority = priority;
+    if (const int err = pthread_setschedparam(thread_.native_handle(), SCHED_FIFO, &param);
+        err != 0) {
+      stop();
+      return make_error(err,
+                        "set the engine thread to SCHED_FIFO priority " + std::to_string(priority));
+    }
+  }
   return {};
 }
 

@@ -40,8 +40,11 @@ WaitMode wait_mode(Mode mode) {
     case Mode::Poll:
       return WaitMode::Poll;
     case Mode::Adaptive:
-    case Mode::Eager:
       return WaitMode::Adaptive;
+    case Mode::Eager:
+      // The BSD order is interrupt driven: work when frames arrive, sleep
+      // as soon as the rings are empty.
+      return WaitMode::Interrupt;
   }
   return WaitMode::Adaptive;
 }

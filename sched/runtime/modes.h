@@ -16,7 +16,7 @@ const char* to_string(Mode mode);
 const char* to_string(Threading threading);
 Result<Mode> parse_mode(const std::string& text);
 Result<Threading> parse_threading(const std::string& text);
-// How the mode's threads wait (Eager's engine thread waits adaptively).
+// How the mode's threads wait (Eager's engine thread as an interrupt would).
 WaitMode wait_mode(Mode mode);
 
 }  // namespace lrp::sched

@@ -47,6 +47,9 @@ struct SchedulerConfig {
   // a NAPI id (kernel_assist.h).
   bool kernel_assist = true;
   bool busy_poll = false;  // busy-poll the sockets even without a NAPI id seen
+  // SCHED_FIFO priority of the dedicated engine thread, 0: normal. The eager
+  // baseline uses it to run receive work at interrupt priority, as BSD did.
+  int engine_rt_priority = 0;
 };
 
 struct AppSpec {

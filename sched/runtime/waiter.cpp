@@ -1,6 +1,7 @@
 #include "sched/runtime/waiter.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -71,6 +72,10 @@ size_t Waiter::wait(Pollable& p, Nanos deadline, const std::atomic<bool>* runnin
     // Shown before the sleep, so readers see a sleeping waiter as such.
     publish(before);
     if (step.kind == WaitStep::Kind::Poll) {
+      // An empty poll gives the core to any other runnable thread at once:
+      // another application's thread woken on this core would otherwise
+      // wait for the rest of the spinner's time slice.
+      sched_yield();
       cpu_relax();
       continue;
     }

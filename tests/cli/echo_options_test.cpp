@@ -16,7 +16,7 @@ Result<EchoOptions> parse(bool lrp, std::vector<std::string> words) {
   EchoOptions o;
   auto r = echo_command_line(lrp, &o).parse(static_cast<int>(argv.size()), argv.data());
   if (!r) return r.error();
-  if (Status st = check_echo_options(o); !st) return st.error();
+  if (Status st = check_echo_options(o, lrp); !st) return st.error();
   return o;
 }
 
@@ -56,7 +56,8 @@ TEST(EchoOptions, Refusals) {
     auto r = parse(lrp, std::move(words));
     return r ? std::string("(accepted)") : r.error().context;
   };
-  EXPECT_EQ(message(true, {"--port", "9000"}), "--iface IF is required");
+  EXPECT_EQ(message(true, {"--port", "9000"}),
+            "--iface IF (lrp in this process) or --lrpd SOCKET is required");
   EXPECT_EQ(message(false, {}), "--port P[,P...] is required");
   EXPECT_EQ(message(false, {"--port", "9000,x"}), "--port: 'x' is not a port number (1-65535)");
   EXPECT_EQ(message(false, {"--port", "70000"}), "--port: '70000' is not a port number (1-65535)");
@@ -74,6 +75,36 @@ TEST(EchoOptions, Refusals) {
             "--forward: 'nowhere' is not ADDR:PORT");
   EXPECT_EQ(message(false, {"--port", "1,2", "--forward", "198.18.0.2:7", "--app-per-port"}),
             "--forward and --app-per-port do not combine");
+  EXPECT_EQ(message(false, {"--port", "1,2", "--unread-port", "2"}),
+            "--unread-port needs --app-per-port");
+  EXPECT_EQ(message(false, {"--port", "1,2", "--app-per-port", "--unread-port", "3"}),
+            "--unread-port 3 is not in --port");
+  EXPECT_EQ(message(false, {"--port", "1", "--port-work", "1"}), "--port-work: '1' is not P:N");
+  EXPECT_EQ(message(true, {"--iface", "a", "--port", "1", "--engine-priority", "100"}),
+            "--engine-priority: '100' is out of range (0..99)");
+  EXPECT_EQ(message(true, {"--lrpd", "/run/x.sock", "--port", "1,2", "--forward", "198.18.0.2:7"}),
+            "--lrpd does not relay (--forward)");
+}
+
+TEST(EchoOptions, ScenarioOptions) {
+  auto r = parse(false, {"--port", "9000,9001", "--work-ns", "10", "--app-per-port", "--port-work",
+                         "9000:5000", "--unread-port", "9001"});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(work_for_port(r.value(), 9000), 5000);
+  EXPECT_EQ(work_for_port(r.value(), 9001), 10);
+  EXPECT_FALSE(is_unread(r.value(), 9000));
+  EXPECT_TRUE(is_unread(r.value(), 9001));
+}
+
+TEST(EchoOptions, LrpdModeNeedsNoInterface) {
+  auto r = parse(true, {"--lrpd", "/run/lrp/lrpd.sock", "--port", "9000", "--weight", "4",
+                        "--engine-priority", "50", "--app-queue", "64"});
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r.value().lrpd, "/run/lrp/lrpd.sock");
+  EXPECT_EQ(r.value().weight, 4u);
+  EXPECT_EQ(r.value().engine_priority, 50);
+  EXPECT_EQ(r.value().app_queue, 64u);
+  EXPECT_FALSE(parse(false, {"--port", "9000", "--lrpd", "x"}));
 }
 
 }  // namespace

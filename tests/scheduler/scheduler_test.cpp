@@ -3,6 +3,7 @@
 // run-to-completion and dedicated threading.
 #include "sched/runtime/scheduler.h"
 
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <linux/if_xdp.h>
 #include <poll.h>
@@ -14,6 +15,11 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -253,6 +259,57 @@ TEST_P(SchedulerShed, ApplicationThatStopsReadingIsShedAtXdpAndRecovers) {
 INSTANTIATE_TEST_SUITE_P(Threading, SchedulerShed,
                          ::testing::Values(Threading::RunToCompletion, Threading::Dedicated),
                          [](const auto& info) { return std::string(to_string(info.param)); });
+
+// Threads of this process running SCHED_FIFO at `priority` (from their
+// /proc stat: rt_priority and policy are fields 40 and 41).
+int fifo_threads_at(int priority) {
+  int found = 0;
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(opendir("/proc/self/task"), closedir);
+  if (!dir) return -1;
+  while (dirent* e = readdir(dir.get())) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream f(std::string("/proc/self/task/") + e->d_name + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    std::vector<std::string> fields{std::istream_iterator<std::string>(rest), {}};
+    if (fields.size() > 38 && fields[37] == std::to_string(priority) && fields[38] == "1") ++found;
+  }
+  return found;
+}
+
+// The BSD-order baseline: its engine thread runs at interrupt (real-time)
+// priority, does the work for every frame whether or not the application has
+// room, and drops late; it never sheds (no feedback).
+TEST(SchedulerEager, InterruptPriorityAndLateDropsWithoutFeedback) {
+  LRP_REQUIRE_PRIVILEGES();
+  SchedulerConfig config;
+  config.mode = Mode::Eager;
+  config.engine_rt_priority = 3;
+  config.shed.raise_after = 20'000'000;
+  Bench b;
+  ASSERT_EQ(open_bench(b, config, "egr"), "");
+  Scheduler& s = *b.scheduler;
+  ASSERT_EQ(fifo_threads_at(3), 0);
+  const AppId never_reads = add_app(b, "never-reads", 7300, 1, 64);
+  ASSERT_TRUE(s.start().ok());
+  EXPECT_EQ(fifo_threads_at(3), 1);
+  UdpPeer client(b.veth->client_ns, AF_INET);
+  for (int i = 0; i < 20; ++i) {
+    client.send_many(VethBench::kServer4, 7300, 500, 18);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const SlotId slot = s.apps()[0].slots[0];
+  const int64_t deadline = mono_ns() + 2'000'000'000;
+  while (mono_ns() < deadline && b.engine->rx_pending(slot) > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(b.engine->rx_pending(slot), 0u) << "eager left frames in the ring";
+  EXPECT_GT(s.app_counters(never_reads).queue_full_drops.load(), 1000u);
+  EXPECT_FALSE(s.app_counters(never_reads).shed.load());
+  auto xs = b.iface->program().slot_counters(slot);
+  ASSERT_TRUE(xs.ok());
+  EXPECT_EQ(xs->at(LRP_SLOT_SHED), 0u);
+  s.stop();
+}
 
 class SchedulerModes : public ::testing::TestWithParam<Threading> {};
 

@@ -51,9 +51,9 @@ TEST(SendFallback, WhatLrpCannotSendGoesThroughTheKernelSocket) {
   EXPECT_EQ(s.counters().sent, sent_by_lrp) << "lrp emitted a frame above the MTU";
 
   // A batch: lrp, kernel, lrp, kernel (too large), lrp.
-  const std::string a = "a", c = "c", e = "e";
+  const std::string a = "a", b_payload = "b", c = "c", e = "e";
   const OutDatagram batch[] = {{client, bytes(a), std::nullopt},
-                               {self, bytes("b"), std::nullopt},
+                               {self, bytes(b_payload), std::nullopt},
                                {client, bytes(c), std::nullopt},
                                {client, bytes(big), std::nullopt},
                                {client, bytes(e), std::nullopt}};
