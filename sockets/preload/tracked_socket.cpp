@@ -544,11 +544,16 @@ void TrackedSocket::prepare_exec() {
     if (flags >= 0 && (flags & FD_CLOEXEC) == 0) surviving.push_back(n);
   }
   if (surviving.empty()) return;
-  if (state == State::Served) {
+  const Settings* settings = Runtime::get().settings();
+  const bool on_lrpd = settings != nullptr && !settings->in_process;
+  if (state == State::Served && !on_lrpd) {
     give_back(KernelReason::Exec, "the program execs with it open");
     return;
   }
-  // A fork child's copy: only its own fd table changes.
+  // A fork child's copy, or any socket lrpd serves: only this process's fd
+  // table changes. lrpd lets go of what no other process holds when this
+  // process's connection closes at the exec; a parent that shares the
+  // socket keeps it served (giving it back here would close it for both).
   for (int n : surviving) libc().dup3(kernel_fd(), n, 0);
 }
 

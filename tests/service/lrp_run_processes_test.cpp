@@ -237,5 +237,32 @@ TEST(LrpRunProcesses, SurvivesLrpdAndReattaches) {
   EXPECT_EQ(ping_pong(peer, 7200, 50, 4), 50u);
 }
 
+// exec: a program started by a served program (fork, then exec with the
+// socket still open) attaches to lrpd like any client, and the parent's
+// socket stays served.
+TEST(LrpRunProcesses, AServerAndTheProgramItExecsAreBothServed) {
+  LrpdBench b("pexec");
+  REQUIRE_LRPD(b);
+  std::string out;
+  const int status =
+      run_capture(b.lrp_run({bin_dir() + "/preload-probe", "exec-server", b.bench.server_ns,
+                             b.bench.client_ns, b.bench.server_if, "7300"}),
+                  60000, &out);
+  ASSERT_EQ(status, 0) << out;
+  const auto said = [&](const std::string& key) {
+    const size_t at = out.find(key + ": ");
+    if (at == std::string::npos) return std::string("(missing)");
+    const size_t start = at + key.size() + 2;
+    return out.substr(start, out.find('\n', start) - start);
+  };
+  EXPECT_EQ(said("S exec-server"), "served") << out;
+  EXPECT_EQ(said("R exec/helper-bind"), "0 served") << out;
+  EXPECT_EQ(said("R exec/server-echoed"), "yes") << out;
+  EXPECT_EQ(said("R exec/helper-exit"), "0") << out;
+  const std::string replies = said("R exec/replies");
+  EXPECT_NE(replies.find("to-server"), std::string::npos) << out;
+  EXPECT_NE(replies.find("to-helper"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace lrp::test
