@@ -87,7 +87,7 @@ TEST_P(LabQuick, WritesCompleteAndSaneResults) {
   const std::string out = std::string(LRP_LAB_OUT_DIR) + "/" + e.name;
   run("rm -rf '" + out + "'");
   const pid_t pid = start_lab(e.name, out);
-  ASSERT_EQ(wait_for(pid, 540), 0)
+  ASSERT_EQ(wait_for(pid, 900), 0)
       << "lrp-lab " << e.name << " --quick failed; see " << out << "/lab.log";
   EXPECT_FALSE(namespaces_left(pid));
 
