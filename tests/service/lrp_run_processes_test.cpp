@@ -201,39 +201,20 @@ TEST(LrpRunProcesses, SurvivesLrpdAndReattaches) {
   UdpPeer peer(b.bench.client_ns, AF_INET);
   ASSERT_TRUE(peer.ok());
   ASSERT_EQ(ping_pong(peer, 7200, 50, 4), 50u);
-  std::atomic<bool> stop{false};
-  std::mutex mutex;
-  std::vector<std::chrono::steady_clock::time_point> answers;
-  std::thread load([&] {
-    UdpPeer p(b.bench.client_ns, AF_INET);
-    for (int i = 0; !stop && i < 20000; ++i) {
-      p.send_to(VethBench::kServer4, 7200, "tick");
-      std::string reply;
-      while (p.receive(&reply, 0)) {
-        std::lock_guard lock(mutex);
-        answers.push_back(std::chrono::steady_clock::now());
-      }
-      std::this_thread::sleep_for(2ms);
-    }
-  });
+  TimedRequests load(b.bench, 7200, 20000);
   std::this_thread::sleep_for(300ms);
   const auto killed = std::chrono::steady_clock::now();
   b.lrpd->signal(SIGKILL);
   ASSERT_TRUE(b.lrpd->wait_exit(5s).has_value());
   std::this_thread::sleep_for(1500ms);
-  {
-    std::lock_guard lock(mutex);
-    auto first_after =
-        std::find_if(answers.begin(), answers.end(), [&](auto t) { return t > killed + 20ms; });
-    ASSERT_NE(first_after, answers.end()) << "no answer after lrpd died: " << server.output();
-    EXPECT_LT(*first_after - killed, 1s);
-  }
+  const auto first_after = load.first_answer_after(killed);
+  ASSERT_TRUE(first_after.has_value()) << "no answer after lrpd died: " << server.output();
+  EXPECT_LT(*first_after, 1s);
   ASSERT_TRUE(b.start_lrpd()) << b.lrpd->stderr_text();
   // Back on lrp: lrpd's socket for the port delivers the stream again.
   EXPECT_TRUE(eventually([&] { return b.socket_on(7200).delivered > 10; }, 5s))
       << "the server did not re-attach: " << server.output();
-  stop = true;
-  load.join();
+  load.stop();
   EXPECT_EQ(ping_pong(peer, 7200, 50, 4), 50u);
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -95,6 +96,35 @@ service::SocketStatus LrpdBench::socket_on(uint16_t port) {
 double LrpdBench::metric(const std::string& family) {
   if (metrics_port == 0) return -1;
   return metric_sum(http_get(bench.server_ns, metrics_port, "/metrics"), family);
+}
+
+TimedRequests::TimedRequests(const VethBench& bench, uint16_t port, int max) {
+  thread_ = std::thread([this, ns = bench.client_ns, port, max] {
+    UdpPeer p(ns, AF_INET);
+    for (int i = 0; !stop_ && i < max; ++i) {
+      p.send_to(VethBench::kServer4, port, "tick");
+      std::string reply;
+      while (p.receive(&reply, 0)) {
+        std::lock_guard lock(mutex_);
+        answers_.push_back(std::chrono::steady_clock::now());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+}
+
+void TimedRequests::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+std::optional<std::chrono::steady_clock::duration> TimedRequests::first_answer_after(
+    std::chrono::steady_clock::time_point t) {
+  std::lock_guard lock(mutex_);
+  const auto later = t + std::chrono::milliseconds(20);
+  auto it = std::find_if(answers_.begin(), answers_.end(), [&](auto a) { return a > later; });
+  if (it == answers_.end()) return std::nullopt;
+  return *it - t;
 }
 
 size_t ping_pong(UdpPeer& peer, uint16_t port, size_t count, size_t window) {

@@ -3,8 +3,11 @@
 // streams from kernel peers on the client side.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,6 +65,24 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seco
 // same payload. Half a second without an answer counts the outstanding ones
 // lost. Bounded by two minutes.
 size_t ping_pong(UdpPeer& peer, uint16_t port, size_t count, size_t window);
+
+// A steady stream of requests to a port of the bench's server, one every
+// 2 ms (at most `max`), each answer timed; stops when destroyed.
+class TimedRequests {
+ public:
+  TimedRequests(const VethBench& bench, uint16_t port, int max);
+  ~TimedRequests() { stop(); }
+  void stop();
+  // From `t` to the first answer that came more than 20 ms after it.
+  std::optional<std::chrono::steady_clock::duration> first_answer_after(
+      std::chrono::steady_clock::time_point t);
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::vector<std::chrono::steady_clock::time_point> answers_;
+  std::thread thread_;
+};
 
 // Waits until a program's output holds `text`.
 bool wait_for_output(const ChildProcess& p, const std::string& text,

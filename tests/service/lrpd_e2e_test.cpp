@@ -34,6 +34,7 @@ using lrp::test::NetnsGuard;
 using lrp::test::ping_pong;
 using lrp::test::served_by;
 using lrp::test::ServerProcess;
+using lrp::test::TimedRequests;
 using lrp::test::UdpPeer;
 using lrp::test::VethBench;
 using namespace std::chrono_literals;
@@ -164,34 +165,16 @@ TEST(Lrpd, ClientsSurviveLrpdAndReattach) {
   UdpPeer peer(b.bench.client_ns, AF_INET);
   ASSERT_EQ(ping_pong(peer, 7040, 50, 4), 50u);
   // A steady request stream; each answer is timed.
-  std::atomic<bool> stop{false};
-  std::mutex mutex;
-  std::vector<std::chrono::steady_clock::time_point> answers;
-  std::thread load([&] {
-    UdpPeer p(b.bench.client_ns, AF_INET);
-    for (int i = 0; !stop && i < 100000; ++i) {
-      p.send_to(VethBench::kServer4, 7040, "tick");
-      std::string reply;
-      while (p.receive(&reply, 0)) {
-        std::lock_guard lock(mutex);
-        answers.push_back(std::chrono::steady_clock::now());
-      }
-      std::this_thread::sleep_for(2ms);
-    }
-  });
+  TimedRequests load(b.bench, 7040, 100000);
   std::this_thread::sleep_for(300ms);
   const auto killed = std::chrono::steady_clock::now();
   b.lrpd->signal(SIGKILL);
   ASSERT_TRUE(b.lrpd->wait_exit(5s).has_value());
   std::this_thread::sleep_for(1500ms);
   // Answered on the kernel socket within a second of lrpd's death.
-  {
-    std::lock_guard lock(mutex);
-    auto first_after =
-        std::find_if(answers.begin(), answers.end(), [&](auto t) { return t > killed + 20ms; });
-    ASSERT_NE(first_after, answers.end()) << "no answer after lrpd died";
-    EXPECT_LT(*first_after - killed, 1s);
-  }
+  const auto first_after = load.first_answer_after(killed);
+  ASSERT_TRUE(first_after.has_value()) << "no answer after lrpd died";
+  EXPECT_LT(*first_after, 1s);
   ASSERT_TRUE(b.start_lrpd()) << b.lrpd->stderr_text();
   // Re-attached by itself, and lrp carries its traffic again.
   ASSERT_TRUE(eventually(
@@ -201,8 +184,7 @@ TEST(Lrpd, ClientsSurviveLrpdAndReattach) {
       },
       5s))
       << "the client did not re-attach";
-  stop = true;
-  load.join();
+  load.stop();
   EXPECT_EQ(ping_pong(peer, 7040, 50, 4), 50u);
 }
 
