@@ -5,11 +5,13 @@
 // keeps answering.
 #include <gtest/gtest.h>
 #include <pwd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <mutex>
 #include <set>
 #include <string>
@@ -63,6 +65,31 @@ TEST(LrpRunProcesses, BindThenForkAnswersEverything) {
   EXPECT_GT(per_worker[1], 0u) << server.output();
 }
 
+// lrp-run, its preload library and the echo server copied where nobody
+// can run them (a checkout may sit in a directory only root may enter),
+// in the bin/ and lib/ layout lrp-run looks for its library in.
+class StagedForNobody {
+ public:
+  StagedForNobody() : dir_("/tmp/lrp-nobody-" + std::to_string(getpid())) {
+    namespace fs = std::filesystem;
+    fs::remove_all(dir_);
+    for (const char* sub : {"/bin", "/lib"}) fs::create_directories(dir_ + sub);
+    const std::string lib_dir = fs::path(bin_dir()).parent_path().string() + "/lib";
+    fs::copy_file(bin_dir() + "/lrp-run", dir_ + "/bin/lrp-run");
+    fs::copy_file(plain_echo(), dir_ + "/bin/plain-udp-echo");
+    fs::copy_file(lib_dir + "/liblrp-preload.so", dir_ + "/lib/liblrp-preload.so");
+    for (const char* sub : {"", "/bin", "/lib"})
+      fs::permissions(dir_ + sub, fs::perms::owner_all | fs::perms::group_read |
+                                      fs::perms::group_exec | fs::perms::others_read |
+                                      fs::perms::others_exec);
+  }
+  ~StagedForNobody() { std::filesystem::remove_all(dir_); }
+  std::string bin(const std::string& name) const { return dir_ + "/bin/" + name; }
+
+ private:
+  std::string dir_;
+};
+
 // Two servers without privileges: one drops to nobody itself before it
 // binds, one is started by nobody (lrp-run too runs as nobody).
 TEST(LrpRunProcesses, ServesServersWithoutPrivileges) {
@@ -70,9 +97,10 @@ TEST(LrpRunProcesses, ServesServersWithoutPrivileges) {
   REQUIRE_LRPD(b);
   ChildProcess dropped(b.lrp_run({plain_echo(), "7020", "--user", "nobody"}), temp_path("dropped"));
   const std::string id = std::to_string(nobody_uid());
+  const StagedForNobody staged;
   ChildProcess started({"ip", "netns", "exec", b.bench.server_ns, "setpriv", "--reuid=" + id,
-                        "--regid=65534", "--clear-groups", bin_dir() + "/lrp-run", "--socket",
-                        b.socket_path, "--", plain_echo(), "7021"},
+                        "--regid=65534", "--clear-groups", staged.bin("lrp-run"), "--socket",
+                        b.socket_path, "--", staged.bin("plain-udp-echo"), "7021"},
                        temp_path("started"));
   ASSERT_TRUE(wait_for_output(dropped, "ready", 10s)) << dropped.output();
   ASSERT_TRUE(wait_for_output(started, "ready", 10s)) << started.output();
