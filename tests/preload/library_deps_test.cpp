@@ -52,7 +52,11 @@ TEST(PreloadLibraries, TheLrpdLibraryCarriesNoEngineAndNoExporter) {
 
 TEST(PreloadLibraries, TheInProcessLibraryCarriesBoth) {
   const auto names = needed(std::string(LRP_LIB_DIR) + "/liblrp-preload-in-process.so");
-  EXPECT_EQ(matching(names).size(), kEngineAndExporter.size()) << joined(names);
+  for (const auto& word : kEngineAndExporter) {
+    bool found = false;
+    for (const auto& n : names) found = found || n.find(word) != std::string::npos;
+    EXPECT_TRUE(found) << "no " << word << " among " << joined(names);
+  }
 }
 
 }  // namespace
