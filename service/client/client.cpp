@@ -308,7 +308,10 @@ void ServiceClient::ensure_monitor() {
   if (monitor_ && monitor_pid_ == getpid()) return;
   if (monitor_) (void)monitor_.release();  // the parent's thread, not in this process
   monitor_pid_ = getpid();
-  monitor_ = std::make_unique<std::thread>([this] { monitor_loop(); });
+  monitor_ = std::make_unique<std::thread>([this] {
+    if (config_.on_background_thread) config_.on_background_thread();
+    monitor_loop();
+  });
 }
 
 // Watches the control connection for a hang-up and, while lrpd is down,

@@ -54,6 +54,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -81,6 +82,9 @@ struct ClientConfig {
   bool reconnect = true;    // re-attach in the background when lrpd returns
   int reconnect_interval_ms = 250;
   int reply_timeout_ms = 5000;  // a control request unanswered this long: lrpd is stuck
+  // Runs first on the client's background thread (the one that re-attaches),
+  // before it opens any fd.
+  std::function<void()> on_background_thread;
 };
 
 struct AppConfig {

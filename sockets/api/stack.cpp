@@ -76,6 +76,7 @@ Result<std::shared_ptr<Stack>> Stack::open_on_lrpd(const StackConfig& config) {
   service::ClientConfig cc;
   cc.socket_path = config.lrpd_socket;
   cc.name = config.name;
+  cc.on_background_thread = config.on_background_thread;
   auto backend = ServiceBackend::connect(cc);
   if (!backend) return backend.error();
   stack->backend_ = std::move(backend.value());

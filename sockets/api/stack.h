@@ -17,6 +17,7 @@
 // a close from another thread: wait on the ready fd with your own timeout.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,7 +43,9 @@ struct StackConfig {
   bool in_process = false;
   std::string lrpd_socket;  // empty: $LRP_SOCKET, else /run/lrp/lrpd.sock
   std::string name;         // what lrpd shows for this process; empty: its command
-  bool quiet = false;       // in process: libbpf's own messages are not printed
+  // With lrpd: runs first on the client's background thread.
+  std::function<void()> on_background_thread;
+  bool quiet = false;  // in process: libbpf's own messages are not printed
   std::string ifname;
   sched::Mode mode = sched::Mode::Adaptive;
   // RunToCompletion: the thread that receives does its sockets' protocol

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "sockets/preload/fd_table.h"
+#include "sockets/preload/internal_fds.h"
 #include "sockets/preload/libc_calls.h"
 #include "sockets/preload/runtime.h"
 #include "sockets/preload/tracked_socket.h"
@@ -97,6 +98,20 @@ void adopt_received_fds(msghdr* msg, int flags) {
       int fd;
       std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
       if (fd >= 0 && !FdTable::get().tracked(fd)) adopt(fd, cloexec);
+    }
+  }
+}
+
+void note_received_fds(msghdr* msg) {
+  if (!has_rights(msg)) return;
+  for (cmsghdr* c = CMSG_FIRSTHDR(msg); c != nullptr; c = CMSG_NXTHDR(msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      fd = note_created(fd);
+      std::memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof(int));
     }
   }
 }

@@ -19,4 +19,9 @@ bool translate_passed_fds(const msghdr* msg, msghdr* out, std::vector<char>* sto
 // After a receive on a Unix socket: tracks the UDP sockets it brought.
 void adopt_received_fds(msghdr* msg, int flags);
 
+// After a receive by lrp itself (lrpd's region and doorbell fds): marks them
+// lrp's and moves them above the program's range, rewriting their numbers
+// in msg.
+void note_received_fds(msghdr* msg);
+
 }  // namespace lrp::preload

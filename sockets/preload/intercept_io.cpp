@@ -64,9 +64,12 @@ ssize_t recvmsg(int fd, msghdr* msg, int flags) {
   auto s = served(fd);
   if (s == nullptr) {
     const ssize_t r = libc().recvmsg(fd, msg, flags);
-    if (r >= 0 && msg != nullptr && msg->msg_controllen > 0 && !InsideLrp::active()) {
+    if (r >= 0 && msg != nullptr && msg->msg_controllen > 0) {
       const int saved = errno;
-      adopt_received_fds(msg, flags);
+      if (InsideLrp::active())
+        note_received_fds(msg);
+      else
+        adopt_received_fds(msg, flags);
       errno = saved;
     }
     return r;

@@ -5,6 +5,7 @@
 
 #include <new>
 
+#include "sockets/preload/fd_reserve.h"
 #include "sockets/preload/libc_calls.h"
 #include "sockets/preload/runtime.h"
 
@@ -47,7 +48,7 @@ bool InternalFds::is_internal(int fd) {
 
 int note_created(int fd) {
   if (fd < 0 || !InsideLrp::active()) return fd;
-  const int base = Runtime::get().fd_base();
+  const int base = FdReserve::get().base();
   if (fd < base) {
     const int moved = libc().fcntl(fd, F_DUPFD_CLOEXEC, base);
     if (moved >= 0) {

@@ -4,7 +4,6 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,7 +11,7 @@
 
 #include "service/protocol.h"
 #include "sockets/api/service_backend.h"
-#include "sockets/preload/fd_table.h"
+#include "sockets/preload/fd_reserve.h"
 #include "sockets/preload/libc_calls.h"
 #include "sockets/preload/wait_policy.h"
 
@@ -22,12 +21,6 @@ thread_local int InsideLrp::depth_ = 0;
 
 namespace {
 
-// What lrp may hold in fds at most: per socket its AF_XDP socket, the
-// scheduler's and the receive path's readiness fds and the library's three
-// (hidden kernel socket, readiness epoll, held-datagram eventfd), plus the
-// engine's own.
-constexpr size_t kFdsPerSocket = 8;
-constexpr size_t kFdReserve = kFdsPerSocket * LRP_MAX_SLOTS + 64;
 constexpr int64_t kRetryOpenNs = 1'000'000'000;
 
 int prefix_length(const sockaddr* mask) {
@@ -197,38 +190,6 @@ int Runtime::mtu() {
   return interface_known() ? mtu_ : 1500;
 }
 
-void Runtime::reserve_fds() {
-  if (fds_reserved_) return;
-  fds_reserved_ = true;
-  rlimit r{};
-  if (getrlimit(RLIMIT_NOFILE, &r) != 0) return;
-  if (r.rlim_cur == RLIM_INFINITY ||
-      r.rlim_cur + kFdReserve > static_cast<rlim_t>(FdTable::kMaxFd)) {
-    fd_budget_ = kFdReserve;
-    return;
-  }
-  rlimit raised = r;
-  raised.rlim_cur = r.rlim_cur + kFdReserve;
-  bool ok = false;
-  if (r.rlim_max == RLIM_INFINITY || raised.rlim_cur <= r.rlim_max) {
-    ok = setrlimit(RLIMIT_NOFILE, &raised) == 0;
-  } else {
-    raised.rlim_max = raised.rlim_cur;  // needs CAP_SYS_RESOURCE
-    ok = setrlimit(RLIMIT_NOFILE, &raised) == 0;
-    if (!ok && r.rlim_max > r.rlim_cur) {
-      raised.rlim_max = r.rlim_max;
-      raised.rlim_cur = r.rlim_max;
-      ok = setrlimit(RLIMIT_NOFILE, &raised) == 0;
-    }
-  }
-  if (ok) {
-    fd_budget_ = raised.rlim_cur - r.rlim_cur;
-    fd_base_ = static_cast<int>(r.rlim_cur);
-  } else {
-    fd_budget_ = r.rlim_cur / 8;
-  }
-}
-
 Result<std::shared_ptr<sockets::Stack>> Runtime::stack() {
   const Settings* s = settings();
   if (s == nullptr) return make_error(EINVAL, "lrp is not configured");
@@ -238,12 +199,13 @@ Result<std::shared_ptr<sockets::Stack>> Runtime::stack() {
     return make_error(EBUSY, "this process was forked from one that serves " + s->iface +
                                  " with lrp in process; only the parent's engine serves it");
   if (stack_error_ && now_ns() - stack_error_at_ns_ < kRetryOpenNs) return *stack_error_;
-  reserve_fds();
+  FdReserve::get().reserve();
   InsideLrp inside;
   sockets::StackConfig config;
   config.in_process = s->in_process;
   config.lrpd_socket = s->socket;
   config.name = program_invocation_short_name;
+  config.on_background_thread = [] { InsideLrp::mark_thread(); };
   config.ifname = s->iface;
   auto mode = sched::parse_mode(s->mode);
   auto threading = sched::parse_threading(s->threading);

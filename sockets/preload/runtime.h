@@ -28,6 +28,8 @@ class InsideLrp {
   InsideLrp(const InsideLrp&) = delete;
   InsideLrp& operator=(const InsideLrp&) = delete;
   static bool active() { return depth_ > 0; }
+  // For a thread lrp started: everything it does is lrp's.
+  static void mark_thread() { ++depth_; }
 
  private:
   [[gnu::tls_model("initial-exec")]] static thread_local int depth_;
@@ -70,14 +72,6 @@ class Runtime {
   bool forked_from_stack() const { return forked_from_stack_; }
   void note_fork_child();
 
-  // How many fds lrp may hold for itself. Opening the stack raises the soft
-  // RLIMIT_NOFILE by what lrp may need (when the hard limit allows), so the
-  // program keeps the room it had; without that, lrp keeps to an eighth.
-  size_t fd_budget() const { return fd_budget_.load(std::memory_order_relaxed); }
-  // Where lrp's own fds go: the program's original soft limit once raised,
-  // else 3 (never the standard streams).
-  int fd_base() const { return fd_base_.load(std::memory_order_relaxed); }
-
   // The process made an io_uring instance: from now on no socket is taken
   // over, and sockets lrp serves go back to the kernel.
   void note_io_uring();
@@ -93,7 +87,6 @@ class Runtime {
   bool interface_known();
   void load_interface();
   std::vector<std::string> served_interfaces();
-  void reserve_fds();
 
   std::mutex mutex_;  // the stack, messages said once
   std::once_flag settings_once_;
@@ -106,9 +99,6 @@ class Runtime {
   std::optional<Error> stack_error_;
   int64_t stack_error_at_ns_ = 0;
   bool forked_from_stack_ = false;
-  std::atomic<size_t> fd_budget_{0};
-  std::atomic<int> fd_base_{3};
-  bool fds_reserved_ = false;
   std::atomic<bool> io_uring_{false};
   std::vector<std::string> warned_;
 };

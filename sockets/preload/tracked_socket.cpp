@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "sockets/preload/epoll_registry.h"
+#include "sockets/preload/fd_reserve.h"
 #include "sockets/preload/fd_table.h"
 #include "sockets/preload/internal_fds.h"
 #include "sockets/preload/io_uring_watch.h"
@@ -148,10 +149,11 @@ std::optional<std::pair<KernelReason, std::string>> TrackedSocket::refuse() {
   if (rt.io_uring_seen())
     return std::pair{KernelReason::IoUring,
                      std::string("the process uses io_uring, which lrp does not serve")};
-  if (rt.open_stack() != nullptr && InternalFds::get().count() + kFdsPerTakeover > rt.fd_budget())
+  if (rt.open_stack() != nullptr &&
+      InternalFds::get().count() + kFdsPerTakeover > FdReserve::get().budget())
     return std::pair{KernelReason::FdBudget,
                      "lrp already holds " + std::to_string(InternalFds::get().count()) +
-                         " fds of its budget of " + std::to_string(rt.fd_budget())};
+                         " fds of its budget of " + std::to_string(FdReserve::get().budget())};
   return std::nullopt;
 }
 

@@ -88,6 +88,7 @@ TEST_F(PreloadFallback, AThousandSocketsAllBindAndWork) {
   EXPECT_EQ(line_of(out, "R many/bound"), "1000 of 1000") << out;
   EXPECT_EQ(line_of(out, "R many/echoed"), "1000") << out;
   EXPECT_EQ(line_of(out, "R many/replies"), "1000") << out;
+  EXPECT_EQ(line_of(out, "R many/limit"), "as set") << out;
   auto counts = stats_of(stats_);
   // lrp serves what its limits allow; every other socket is on the kernel,
   // counted, and said once.

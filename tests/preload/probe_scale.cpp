@@ -66,6 +66,10 @@ int run_many(int n, uint16_t base) {
     fds.push_back(s);
   }
   result("many/bound", std::to_string(bound) + " of " + std::to_string(n) + first_error);
+  // The limit reads back as the program set it, whatever room lrp took.
+  rlimit now{};
+  getrlimit(RLIMIT_NOFILE, &now);
+  result("many/limit", now.rlim_cur == r.rlim_cur ? "as set" : std::to_string(now.rlim_cur));
   std::printf("# served %d, on the kernel %d\n", served_count, bound - served_count);
   std::printf("S many: %s\n", served_count > 0 ? "served" : "kernel");
   Peer peer(AF_INET, static_cast<uint16_t>(base - 1));

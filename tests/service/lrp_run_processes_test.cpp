@@ -36,6 +36,14 @@ uint32_t nobody_uid() {
   return pw != nullptr ? pw->pw_uid : 65534;
 }
 
+// What a probe printed after "KEY: ".
+std::string line_of(const std::string& out, const std::string& key) {
+  const size_t at = out.find(key + ": ");
+  if (at == std::string::npos) return "(missing)";
+  const size_t start = at + key.size() + 2;
+  return out.substr(start, out.find('\n', start) - start);
+}
+
 #define REQUIRE_LRPD(b)      \
   LRP_REQUIRE_PRIVILEGES();  \
   ASSERT_TRUE((b).bench.ok); \
@@ -258,12 +266,7 @@ TEST(LrpRunProcesses, AServerAndTheProgramItExecsAreBothServed) {
                              b.bench.client_ns, b.bench.server_if, "7300"}),
                   60000, &out);
   ASSERT_EQ(status, 0) << out;
-  const auto said = [&](const std::string& key) {
-    const size_t at = out.find(key + ": ");
-    if (at == std::string::npos) return std::string("(missing)");
-    const size_t start = at + key.size() + 2;
-    return out.substr(start, out.find('\n', start) - start);
-  };
+  const auto said = [&](const std::string& key) { return line_of(out, key); };
   EXPECT_EQ(said("S exec-server"), "served") << out;
   EXPECT_EQ(said("R exec/helper-bind"), "0 served") << out;
   EXPECT_EQ(said("R exec/server-echoed"), "yes") << out;
@@ -271,6 +274,37 @@ TEST(LrpRunProcesses, AServerAndTheProgramItExecsAreBothServed) {
   const std::string replies = said("R exec/replies");
   EXPECT_NE(replies.find("to-server"), std::string::npos) << out;
   EXPECT_NE(replies.find("to-helper"), std::string::npos) << out;
+}
+
+// Many sockets in one program: each socket is an application of its own on
+// lrpd, with the client's fds for it (the region, its doorbell and wait fds,
+// the duplicate of the kernel socket). Those never take the program's fd
+// numbers or its RLIMIT_NOFILE; sockets beyond lrp's budget stay on the
+// kernel and still work.
+TEST(LrpRunProcesses, AThousandSocketsAllBindAndAnswer) {
+  LrpdBench b("pmany");
+  REQUIRE_LRPD(b);
+  std::string out;
+  const int status = run_capture(b.lrp_run({bin_dir() + "/preload-probe", "many", b.bench.server_ns,
+                                            b.bench.client_ns, b.bench.server_if, "1000", "20000"}),
+                                 120000, &out);
+  ASSERT_EQ(status, 0) << out;
+  const auto said = [&](const std::string& key) { return line_of(out, key); };
+  EXPECT_EQ(said("R many/bound"), "1000 of 1000") << out;
+  EXPECT_EQ(said("R many/echoed"), "1000") << out;
+  EXPECT_EQ(said("R many/replies"), "1000") << out;
+  EXPECT_EQ(said("R many/limit"), "as set") << out;
+  // lrpd serves as many as it allows one process; the rest are on the
+  // kernel with the reason said once.
+  int served = -1, on_kernel = -1;
+  const size_t at = out.find("# served ");
+  ASSERT_NE(at, std::string::npos) << out;
+  ASSERT_EQ(std::sscanf(out.c_str() + at, "# served %d, on the kernel %d", &served, &on_kernel), 2);
+  EXPECT_GT(served, 0) << out;
+  EXPECT_EQ(served + on_kernel, 1000) << out;
+  EXPECT_NE(out.find("[limit; further sockets for this reason are only counted]"),
+            std::string::npos)
+      << out;
 }
 
 }  // namespace
