@@ -74,6 +74,7 @@ void WaitPolicy::on_poll(Nanos now, size_t items) {
   }
   if (after_timer_) {
     misses_ = work ? 0 : misses_ + 1;
+    defer_batched_ += ((items > 1 ? 1.0 : 0.0) - defer_batched_) / 8;
     after_timer_ = false;
   }
   if (!work) {
@@ -121,7 +122,10 @@ WaitStep WaitPolicy::next(Nanos now, bool may_spin) {
       if (regime_ == WaitRegime::Saturated) classify(now);
       if (may_spin && regime_ == WaitRegime::Saturated) return {WaitStep::Kind::Poll, 0};
       if (may_spin && idle_for < spin_budget()) return {WaitStep::Kind::Poll, 0};
-      if (config_.defer && regime_ == WaitRegime::Defer && misses_ < config_.defer_misses) {
+      const bool defer_pays = defer_batched_ >= config_.defer_min_batched || last_timer_ < 0 ||
+                              now - last_timer_ >= config_.defer_retry;
+      if (config_.defer && regime_ == WaitRegime::Defer && misses_ < config_.defer_misses &&
+          defer_pays) {
         // From the last work: the first arrival after it waits at most the
         // window. A window already spent (slow work) starts afresh, shorter.
         const Nanos window = defer_window();
@@ -132,6 +136,7 @@ WaitStep WaitPolicy::next(Nanos now, bool may_spin) {
   }
   if (step.kind == WaitStep::Kind::Timer) {
     ++counters_.timer_sleeps;
+    last_timer_ = now;
     after_timer_ = true;
   } else {
     ++counters_.event_sleeps;

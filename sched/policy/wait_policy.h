@@ -9,7 +9,9 @@
 //   - medium load: sleep on a short timer without being woken, so arrivals
 //     batch (the idea of NAPI's deferred hard interrupts), bounded by a
 //     latency budget; a timer look that finds nothing twice goes back to
-//     sleeping on arrivals;
+//     sleeping on arrivals, and so does a waiter whose timers gather one
+//     arrival each (a client that waits for every answer before it asks
+//     again: the timer only adds its length to each round trip);
 //   - saturation (hardly any idle time left): poll without sleeping.
 // Every threshold has a hysteresis band above it, so a steady rate near one
 // does not flap between regimes. Pure: time comes in as a parameter.
@@ -49,6 +51,11 @@ struct WaitConfig {
   bool defer = true;
   // Timer looks in a row that found nothing before sleeping on arrivals.
   uint32_t defer_misses = 2;
+  // Deferral goes on while at least this share of its timer looks gather
+  // more than one arrival (a moving average over about eight); below, it is
+  // tried again once per defer_retry.
+  double defer_min_batched = 0.1;
+  Nanos defer_retry = 10'000'000;
   // Saturation: idle share below which the waiter polls without sleeping,
   // and above which it stops.
   double saturated_below = 0.05;
@@ -135,6 +142,8 @@ class WaitPolicy {
   bool event_sleeping_ = false;
   bool after_timer_ = false;  // the next look follows a timer sleep
   uint32_t misses_ = 0;       // timer looks in a row that found nothing
+  double defer_batched_ = 1;  // share of timer looks that found several arrivals
+  Nanos last_timer_ = -1;     // when the last timer sleep began
   WaitCounters counters_;
 };
 

@@ -167,6 +167,28 @@ TEST(WaitPolicy, LearnsTheCostOfAWakeUp) {
   EXPECT_EQ(policy.regime(), WaitRegime::Spin);
 }
 
+// A client that waits for each answer brings one request per timer however
+// long the timer: deferring only adds its window to every round trip, so
+// the waiter sleeps until the request comes. Several clients in flight do
+// batch, and are deferred.
+TEST(WaitPolicy, DefersNotAClientThatWaitsForEachAnswer) {
+  const WaitConfig config;
+  const WaiterCosts costs;
+  WaitPolicy one(WaitMode::Adaptive, config);
+  const WaitRun r = simulate_waiter(one, {}, costs, 20 * kMilli, {1, 12 * kMicro, 10'000});
+  ASSERT_EQ(r.items, 10'000u);
+  EXPECT_EQ(one.regime(), WaitRegime::Defer);  // the gap alone says medium load
+  EXPECT_LT(r.counters.timer_sleeps, r.items / 20) << "timers " << r.counters.timer_sleeps;
+  EXPECT_LE(r.wait_percentile(0.5), costs.wake_latency + costs.look_cost + costs.item_cost);
+  EXPECT_LE(r.wait_percentile(0.99), costs.wake_latency + costs.look_cost + costs.item_cost);
+
+  WaitPolicy eight(WaitMode::Adaptive, config);
+  const WaitRun m = simulate_waiter(eight, {}, costs, 20 * kMilli, {8, 150 * kMicro, 40'000});
+  ASSERT_EQ(m.items, 40'000u);
+  EXPECT_GT(m.counters.timer_sleeps, m.counters.event_sleeps);
+  EXPECT_GT(m.items_per_look(), 1.5);
+}
+
 TEST(WaitPolicy, WithoutDeferralMediumLoadSleepsUntilArrivals) {
   WaitConfig config;
   config.defer = false;

@@ -69,12 +69,25 @@ struct WaitRun {
   }
 };
 
-inline WaitRun simulate_waiter(WaitPolicy& policy, const std::vector<Nanos>& arrivals,
-                               const WaiterCosts& costs, Nanos warmup) {
+// A closed loop: clients that each send their next request `round_trip`
+// after the answer to the previous one (an answer leaves when its work ends).
+struct ClosedLoop {
+  size_t clients = 1;
+  Nanos round_trip = 0;
+  size_t requests = 0;  // in all
+};
+
+inline WaitRun simulate_waiter(WaitPolicy& policy, std::vector<Nanos> arrivals,
+                               const WaiterCosts& costs, Nanos warmup,
+                               const ClosedLoop& loop = {}) {
   WaitRun run;
   FakeClock clock(0);
   size_t next = 0;  // first arrival not yet taken
-  const Nanos end = arrivals.empty() ? 0 : arrivals.back() + 1'000'000;
+  size_t requested = arrivals.size();
+  if (loop.round_trip > 0)
+    for (; requested < std::min(loop.clients, loop.requests); ++requested)
+      arrivals.push_back(static_cast<Nanos>(requested) * loop.round_trip / loop.clients);
+  Nanos end = arrivals.empty() ? 0 : arrivals.back() + 1'000'000;
   uint64_t changes_at_warmup = 0;
   bool warm = false;
   auto note_regime = [&] {
@@ -99,6 +112,11 @@ inline WaitRun simulate_waiter(WaitPolicy& policy, const std::vector<Nanos>& arr
     clock.advance(work);
     run.cpu += work;
     for (size_t i = next - n; i < next; ++i) run.waits.push_back(clock.now() - arrivals[i]);
+    for (size_t i = 0; i < n && loop.round_trip > 0 && requested < loop.requests;
+         ++i, ++requested) {
+      arrivals.push_back(clock.now() + loop.round_trip);
+      end = arrivals.back() + 1'000'000;
+    }
     run.items += n;
     if (n > 0) ++run.work_looks;
     policy.on_poll(clock.now(), n);
