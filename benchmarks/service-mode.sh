@@ -16,6 +16,7 @@
 # the servers in turn, so drift in the machine's load hits them alike; the
 # summary gives medians and the ratio of each to the kernel.
 #   DURATION=3 REPEAT=3 MSG=64 RATE=50000 BUILD_DIR=build benchmarks/service-mode.sh
+# LRPD_ARGS adds options to lrpd's command line (e.g. --mode poll).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benchmarks/bench-lib.sh
@@ -46,8 +47,9 @@ json() {  # expression over the JSON on stdin, e.g. 'sum(a["charged_ns"] for a i
 }
 
 start_lrpd() {
+  # shellcheck disable=SC2086 # LRPD_ARGS are words
   ip netns exec "$srv" "$bin/lrpd" --iface "$sif" --socket "$work/lrpd.sock" --cpus 1 \
-    > "$work/lrpd.log" 2>&1 &
+    ${LRPD_ARGS:-} > "$work/lrpd.log" 2>&1 &
   lrpd_pid=$!
   for _ in $(seq 100); do
     grep -q "control socket" "$work/lrpd.log" 2>/dev/null && return 0

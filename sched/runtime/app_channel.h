@@ -33,6 +33,9 @@ class AppChannel {
   // Readable when the application made room or queued datagrams for
   // transmit while the engine slept (-1: none); the engine sleeps on it.
   virtual int wake_fd() const = 0;
+  // The engine woke on wake_fd(): clears it, so that what rang it never
+  // wakes it again.
+  virtual void drain_wake() = 0;
 };
 
 }  // namespace lrp::sched

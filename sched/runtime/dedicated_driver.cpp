@@ -47,6 +47,15 @@ class EnginePoll final : public Pollable {
     uint64_t value;
     (void)!read(s_.doorbell_fd_, &value, sizeof(value));
   }
+  // An application that rang its channel is heard once: left readable, the
+  // doorbell would end every sleep until its flag settles.
+  void woken_by(uint64_t tag) override {
+    if (tag == ~uint64_t{0} || (tag & Scheduler::kChannelWake) == 0) return;
+    const uint64_t id = tag & ~Scheduler::kChannelWake;
+    std::lock_guard lock(s_.mutex_);
+    if (id < s_.apps_.size() && s_.apps_[id] != nullptr && s_.apps_[id]->channel != nullptr)
+      s_.apps_[id]->channel->drain_wake();
+  }
   int wake_fd() const override { return s_.epoll_fd_; }
   // Every stretch of the thread's CPU is attributed: before a sleep the
   // window closes, after it the CPU spent sleeping and waking is counted

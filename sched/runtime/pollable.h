@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace lrp::sched {
 
@@ -21,6 +22,8 @@ class Pollable {
   // pollable fd (an eventfd) when wake_fd_is_epoll() says false.
   virtual int wake_fd() const = 0;
   virtual bool wake_fd_is_epoll() const { return true; }
+  // After a sleep on an epoll wake_fd() that an entry ended: its data.
+  virtual void woken_by(uint64_t tag) { (void)tag; }
   // Around any sleep, timer or interrupt (CPU accounting).
   virtual void before_sleep() {}
   virtual void after_sleep() {}

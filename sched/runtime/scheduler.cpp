@@ -103,7 +103,7 @@ Result<AppId> Scheduler::add_app(const AppSpec& spec, std::unique_ptr<AppChannel
   if (a->channel != nullptr && a->channel->wake_fd() >= 0) {
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.u64 = ~uint64_t{0};  // like the doorbell: a reason to run a pass
+    ev.data.u64 = kChannelWake | id;
     if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, a->channel->wake_fd(), &ev) != 0)
       return errno_error("application '" + spec.name + "': watch its channel");
   }

@@ -182,6 +182,9 @@ class Scheduler {
   EngineCounters counters_;
   KernelAssistant assist_;
   int epoll_fd_ = -1;
+  // The engine's wait set tags: an application id for its sockets, this bit
+  // and the id for its channel's doorbell, all ones for doorbell_fd_.
+  static constexpr uint64_t kChannelWake = uint64_t{1} << 62;
   int doorbell_fd_ = -1;  // applications ring it when they make room
   std::atomic<int64_t> engine_cpu_ns_{0};
   ContiguousAttribution attribution_;  // the engine thread's CPU, by application

@@ -38,11 +38,13 @@ inline void cpu_relax() {
 
 }  // namespace
 
-bool wait_readable(int fd, bool is_epoll, Nanos timeout) {
+bool wait_readable(int fd, bool is_epoll, Nanos timeout, uint64_t* tag) {
   const timespec ts = to_timespec(timeout);
   if (is_epoll) {
     epoll_event ev;
-    return epoll_pwait2(fd, &ev, 1, &ts, nullptr) > 0;
+    if (epoll_pwait2(fd, &ev, 1, &ts, nullptr) <= 0) return false;
+    if (tag != nullptr) *tag = ev.data.u64;
+    return true;
   }
   pollfd pfd{fd, POLLIN, 0};
   return ppoll(&pfd, 1, &ts, nullptr) > 0;
@@ -110,9 +112,11 @@ void Waiter::sleep_event(Pollable& p, Nanos duration) {
   p.before_sleep();
   CoreSeats& seats = CoreSeats::instance();
   seats.sleeping(p);
-  const bool woken = wait_readable(p.wake_fd(), p.wake_fd_is_epoll(), duration);
+  uint64_t tag = 0;
+  const bool woken = wait_readable(p.wake_fd(), p.wake_fd_is_epoll(), duration, &tag);
   seats.awake(p);
   p.after_sleep();
+  if (woken) p.woken_by(tag);
   p.exit_interrupt_mode();
   policy_.on_wake(clock_.now());
   if (woken && counters_ != nullptr) counters_->wakeups.fetch_add(1, std::memory_order_relaxed);

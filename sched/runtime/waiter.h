@@ -42,7 +42,8 @@ class Waiter {
 
 // Sleeps on `fd` until it is readable or `timeout` (ns, >= 0) passes;
 // epoll_pwait2 on an epoll set (so the kernel's epoll busy polling applies),
-// ppoll otherwise. True when the fd became readable.
-bool wait_readable(int fd, bool is_epoll, Nanos timeout);
+// ppoll otherwise. True when the fd became readable; for an epoll set,
+// *tag is then the data of the entry that woke it.
+bool wait_readable(int fd, bool is_epoll, Nanos timeout, uint64_t* tag = nullptr);
 
 }  // namespace lrp::sched

@@ -88,6 +88,10 @@ void AppChannel::mirror_counters() {
                      std::memory_order_relaxed);
 }
 
+void AppChannel::drain_wake() {
+  (void)drain_doorbell(doorbell_.daemon.get());
+}
+
 void AppChannel::settle(std::atomic<bool>& armed, bool raised) {
   if (!raised && armed.load(std::memory_order_acquire) &&
       armed.exchange(false, std::memory_order_acq_rel))

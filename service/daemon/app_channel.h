@@ -75,6 +75,7 @@ class AppChannel : public AppPort {
   size_t drain_tx(TxOut& out, size_t budget) override;
   bool transmit_pending() override;
   int wake_fd() const override { return doorbell_.daemon.get(); }
+  void drain_wake() override;
 
  private:
   AppChannel() = default;

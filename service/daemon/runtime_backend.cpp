@@ -232,6 +232,7 @@ class RuntimeBackend::QueueChannel : public sched::AppChannel {
   bool transmit_pending() const override { return !deferred_.empty() || port_.transmit_pending(); }
 
   int wake_fd() const override { return port_.wake_fd(); }
+  void drain_wake() override { port_.drain_wake(); }
 
  private:
   RuntimeBackend& b_;

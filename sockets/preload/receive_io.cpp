@@ -342,6 +342,7 @@ ssize_t receive_message(TrackedSocket& s, msghdr* msg, int flags) {
       // Fewer reads of the ring's producer line while the sender's core writes it.
       for (int i = 0; i < 8; ++i) __builtin_ia32_pause();
       if (spins % 16 != 0) continue;
+      step_aside();
       if (interrupts(signals, signal_counts(), timeout_ms >= 0)) return interrupted();
       if (s.returned()) break;
       if ((s.shut_down() & TrackedSocket::kReadShut) != 0) return end_of_input(msg, cmsg_flags);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <errno.h>
+#include <sched.h>
 #include <time.h>
 
 #include <algorithm>
@@ -52,6 +53,14 @@ inline int remaining_ms(int64_t deadline_ns) {
 // A deferral: sleeps `ns` without being woken by arrivals.
 void sleep_for_ns(int64_t ns);
 
+// Between the looks of a spin: a spinner holds its core until the kernel
+// preempts it, and what it waits for may need that core first (lrpd's
+// engine pinned there, the thread that sends the reply), so it gives the
+// core to any runnable thread at once.
+inline void step_aside() {
+  sched_yield();
+}
+
 // A multiplexer wait (poll, select, epoll_wait) over a set holding lrp
 // sockets: call(0) for each look, then, when the policy says to sleep until
 // an arrival, one call(remaining ms) whose answer is returned. call returns
@@ -77,7 +86,10 @@ int spin_then_wait(Call&& call, int timeout_ms) {
     }
     if (deadline >= 0 && now >= deadline) return 0;
     const sched::WaitStep step = policy.next(now, seated);
-    if (step.kind == sched::WaitStep::Kind::Poll) continue;
+    if (step.kind == sched::WaitStep::Kind::Poll) {
+      step_aside();
+      continue;
+    }
     seats.leave();
     if (step.kind == sched::WaitStep::Kind::Timer) {
       sleep_for_ns(deadline < 0 ? step.duration : std::min(step.duration, deadline - now));

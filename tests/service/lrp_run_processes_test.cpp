@@ -254,6 +254,32 @@ TEST(LrpRunProcesses, SurvivesLrpdAndReattaches) {
   EXPECT_EQ(ping_pong(peer, 7200, 50, 4), 50u);
 }
 
+// A server on the engine's own core, one request at a time: each answer
+// rings lrpd's doorbell, and the engine hears each ring once. (A ring left
+// readable woke the engine again and again until the server, preempted by
+// it, ran again: about a hundred empty passes per request, and answers late
+// by a scheduler tick.)
+TEST(LrpRunProcesses, TheEngineHearsEachAnswerOnce) {
+  LrpdBench b("pring");
+  REQUIRE_LRPD(b);
+  ChildProcess server(b.lrp_run({"taskset", "-c", "1", plain_echo(), "7400"}), temp_path("ring"));
+  ASSERT_TRUE(wait_for_output(server, "ready", 10s)) << server.output();
+  UdpPeer peer(b.bench.client_ns, AF_INET);
+  ASSERT_TRUE(peer.ok());
+  const auto passes = [&] {
+    uint64_t n = 0;
+    for (const auto& e : b.engines()) n += e.passes;
+    return n;
+  };
+  ASSERT_EQ(ping_pong(peer, 7400, 100, 1), 100u) << server.output();
+  const uint64_t before = passes();
+  constexpr size_t kRequests = 3000;
+  ASSERT_EQ(ping_pong(peer, 7400, kRequests, 1), kRequests) << server.output();
+  const uint64_t per_request = (passes() - before) / kRequests;
+  EXPECT_LE(per_request, 12u) << "engine passes per request";
+  EXPECT_EQ(server.stop(SIGTERM), 0) << server.output();
+}
+
 // exec: a program started by a served program (fork, then exec with the
 // socket still open) attaches to lrpd like any client, and the parent's
 // socket stays served.
