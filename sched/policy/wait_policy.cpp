@@ -54,7 +54,13 @@ void WaitPolicy::classify(Nanos now) {
   // Coming out of saturation the gap is small; the bands still apply.
   const bool was_spin = regime_ == WaitRegime::Spin || regime_ == WaitRegime::Saturated;
   const bool was_defer = was_spin || regime_ == WaitRegime::Defer;
-  if (below(wake_cost_, was_spin)) {
+  // Spinning costs the gap per arrival; a deferral's wake-up is shared by
+  // the arrivals its window gathers. Spin only where that is dearer.
+  const double batch =
+      config_.defer ? std::clamp(static_cast<double>(config_.defer_max) / std::max(g, 1.0), 1.0,
+                                 static_cast<double>(config_.defer_batch))
+                    : 1.0;
+  if (below(static_cast<Nanos>(static_cast<double>(wake_cost_) / batch), was_spin)) {
     set_regime(WaitRegime::Spin);
   } else if (below(config_.defer_below, was_defer)) {
     set_regime(WaitRegime::Defer);

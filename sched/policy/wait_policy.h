@@ -4,7 +4,8 @@
 // preload library's blocking calls. One policy, so every waiter spends CPU
 // in proportion to load:
 //   - sparse arrivals: sleep until an arrival wakes the waiter (interrupt);
-//   - arrivals closer together than a sleep and wake-up cost: spin for about
+//   - arrivals closer together than a sleep and wake-up cost (shared by the
+//     arrivals a deferral would gather, when deferral is on): spin for about
 //     two gaps, then sleep (the spin budget follows the learned gap);
 //   - medium load: sleep on a short timer without being woken, so arrivals
 //     batch (the idea of NAPI's deferred hard interrupts), bounded by a
