@@ -78,14 +78,6 @@ void add_skipping_field(ChecksumAccumulator& acc, std::span<const uint8_t> bytes
 
 }  // namespace
 
-uint16_t checksum_fold(uint64_t sum) {
-  sum = (sum & 0xffffffff) + (sum >> 32);
-  sum = (sum & 0xffffffff) + (sum >> 32);
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(sum);
-}
-
 void ChecksumAccumulator::add(std::span<const uint8_t> bytes) {
   if (bytes.empty()) return;
   uint16_t piece = checksum_fold(sum_native_words(bytes.data(), bytes.size()));

@@ -32,7 +32,14 @@ class ChecksumAccumulator {
 
 // Folds a 64-bit ones' complement partial sum to 16 bits (no complement).
 // Byte order is kept: a sum of native-order words folds to a native-order value.
-uint16_t checksum_fold(uint64_t sum);
+// Inline: every datagram's checksum ends in one, from several files.
+inline uint16_t checksum_fold(uint64_t sum) {
+  sum = (sum & 0xffffffff) + (sum >> 32);
+  sum = (sum & 0xffffffff) + (sum >> 32);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(sum);
+}
 
 // The checksum of a contiguous buffer.
 uint16_t internet_checksum(std::span<const uint8_t> bytes);
