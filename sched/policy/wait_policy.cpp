@@ -56,10 +56,10 @@ void WaitPolicy::classify(Nanos now) {
   const bool was_defer = was_spin || regime_ == WaitRegime::Defer;
   // Spinning costs the gap per arrival; a deferral's wake-up is shared by
   // the arrivals its window gathers. Spin only where that is dearer.
-  const double batch =
-      config_.defer ? std::clamp(static_cast<double>(config_.defer_max) / std::max(g, 1.0), 1.0,
-                                 static_cast<double>(config_.defer_batch))
-                    : 1.0;
+  const double batch = config_.defer
+                           ? std::clamp(static_cast<double>(config_.defer_max) / std::max(g, 1.0),
+                                        1.0, static_cast<double>(config_.defer_batch))
+                           : 1.0;
   if (below(static_cast<Nanos>(static_cast<double>(wake_cost_) / batch), was_spin)) {
     set_regime(WaitRegime::Spin);
   } else if (below(config_.defer_below, was_defer)) {
