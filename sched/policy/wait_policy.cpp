@@ -130,8 +130,11 @@ WaitStep WaitPolicy::next(Nanos now, bool may_spin) {
       if (may_spin && idle_for < spin_budget()) return {WaitStep::Kind::Poll, 0};
       const bool defer_pays = defer_batched_ >= config_.defer_min_batched || last_timer_ < 0 ||
                               now - last_timer_ >= config_.defer_retry;
+      // Long after the last work the learned gap is stale: the next arrival
+      // is not due within a window, so a timer would only look at nothing.
+      const bool arrival_due = last_work_ >= 0 && now - last_work_ < 4 * config_.defer_max;
       if (config_.defer && regime_ == WaitRegime::Defer && misses_ < config_.defer_misses &&
-          defer_pays) {
+          defer_pays && arrival_due) {
         // From the last work: the first arrival after it waits at most the
         // window. A window already spent (slow work) starts afresh, shorter.
         const Nanos window = defer_window();
