@@ -1,7 +1,5 @@
 #include "sockets/preload/fd_reserve.h"
 
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <cerrno>
 
@@ -21,16 +19,9 @@ constexpr size_t kFdsPerSocket = 10;
 constexpr rlim_t kFdReserve = kFdsPerSocket * LRP_MAX_SLOTS + 64;
 constexpr rlim_t kMaxFd = FdTable::kMaxFd;
 
-// The C library's prlimit: the exported getrlimit and setrlimit are the
-// program's view, this is the process's.
+// The process's limit, as opposed to the program's view of it.
 int process_limit(const rlimit* set, rlimit* get) {
-  using Fn = int (*)(pid_t, __rlimit_resource, const rlimit*, rlimit*);
-  static const Fn real = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "prlimit"));
-  if (real == nullptr) {
-    errno = ENOSYS;
-    return -1;
-  }
-  return real(0, RLIMIT_NOFILE, set, get);
+  return kernel_prlimit(0, RLIMIT_NOFILE, set, get);
 }
 
 bool same(const rlimit& a, const rlimit& b) {
@@ -51,6 +42,7 @@ void FdReserve::reserve() {
   if (process_limit(nullptr, &now) != 0) return;
   reserved_ = true;
   place(now);
+  program_limits_follow_reserve();
 }
 
 void FdReserve::place(const rlimit& program) {

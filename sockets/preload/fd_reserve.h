@@ -8,12 +8,21 @@
 #pragma once
 
 #include <sys/resource.h>
+#include <sys/types.h>
 
 #include <atomic>
 #include <cstddef>
 #include <mutex>
 
 namespace lrp::preload {
+
+// Defined in intercept_limits.cpp, next to the interposed getrlimit and
+// setrlimit (the program's view of the limits):
+// prlimit as the kernel answers it, the process's view.
+int kernel_prlimit(pid_t pid, int resource, const rlimit* set, rlimit* get);
+// From now on the program's RLIMIT_NOFILE calls go through the reserve;
+// until then they go straight to the kernel.
+void program_limits_follow_reserve();
 
 class FdReserve {
  public:
