@@ -177,14 +177,7 @@ int main(int argc, char** argv) {
     std::printf("kernel-echo: received=%llu\n", static_cast<unsigned long long>(sum));
     std::fflush(stdout);
   };
-  const auto start = std::chrono::steady_clock::now();
-  while (!lrp::stop_requested()) {
-    if (o.duration_s > 0 &&
-        std::chrono::steady_clock::now() - start > std::chrono::duration<double>(o.duration_s))
-      break;
-    if (lrp::take_report_request()) report();
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  lrp::serve_until_stopped(o.duration_s, report);
   finished = true;
   for (auto& t : threads) t.join();
   report();

@@ -179,7 +179,6 @@ int main(int argc, char** argv) {
                  lrp::sched::to_string(runtime.scheduler(0).config().mode),
                  lrp::sched::to_string(runtime.scheduler(0).config().threading));
 
-  const auto start = std::chrono::steady_clock::now();
   std::atomic<bool> finished{false};
   std::vector<std::thread> threads;
   for (auto& w : workers)
@@ -189,13 +188,7 @@ int main(int argc, char** argv) {
     for (const auto& w : workers) sum += w->received.load(std::memory_order_relaxed);
     return sum;
   };
-  while (!lrp::stop_requested()) {
-    if (o.duration_s > 0 &&
-        std::chrono::steady_clock::now() - start > std::chrono::duration<double>(o.duration_s))
-      break;
-    if (lrp::take_report_request()) lrp::print_echo_report(runtime, received());
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  lrp::serve_until_stopped(o.duration_s, [&] { lrp::print_echo_report(runtime, received()); });
   finished = true;
   for (auto& t : threads) t.join();
   runtime.stop();

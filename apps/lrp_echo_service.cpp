@@ -96,14 +96,7 @@ int serve_on_lrpd(const EchoOptions& o) {
     std::printf("lrp-echo: received=%llu\n", static_cast<unsigned long long>(sum));
     std::fflush(stdout);
   };
-  const auto start = std::chrono::steady_clock::now();
-  while (!stop_requested()) {
-    if (o.duration_s > 0 &&
-        std::chrono::steady_clock::now() - start > std::chrono::duration<double>(o.duration_s))
-      break;
-    if (take_report_request()) report();
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  serve_until_stopped(o.duration_s, report);
   finished = true;
   for (auto& t : threads) t.join();
   report();

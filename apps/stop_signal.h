@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 
 namespace lrp {
 
@@ -13,5 +14,10 @@ bool stop_requested();
 const std::atomic<bool>& stop_flag();
 // True once per SIGUSR1 received since the last call.
 bool take_report_request();
+
+// A server's main thread: returns on a stop request or once `duration_s` has
+// passed (when positive), and calls `report` for each SIGUSR1. It sleeps
+// until a signal or the deadline, so an idle server costs no wake-ups here.
+void serve_until_stopped(double duration_s, const std::function<void()>& report);
 
 }  // namespace lrp
