@@ -607,12 +607,10 @@ void ServiceApp::wait(Attachment* a, int timeout_ms) {
   }
 }
 
-// lrpd stopped delivering for lack of room: ring, then lower its flag.
+// lrpd stopped delivering for lack of room: take its flag, then ring.
 static void wake_daemon_for_room(Attachment& a) {
-  Ring& rx = a.region->rx();
-  if (!rx.producer_waiting() || a.dead.load(std::memory_order_relaxed)) return;
-  ring_doorbell(a.doorbell.get());
-  rx.clear_producer_waiting();
+  if (a.dead.load(std::memory_order_relaxed)) return;
+  if (a.region->rx().take_producer_waiting()) ring_doorbell(a.doorbell.get());
 }
 
 Result<size_t> ServiceApp::receive(std::span<RxDatagram> out, int timeout_ms) {
@@ -856,11 +854,7 @@ Status ServiceSocket::send_to(const Endpoint& to, std::span<const uint8_t> paylo
   }
   std::memcpy(s.payload, payload.data(), payload.size());
   tx.publish(s);
-  // lrpd's engines sleep: ring, then lower the flag (see Ring::consumer_waiting).
-  if (tx.consumer_waiting()) {
-    ring_doorbell(a->doorbell.get());
-    tx.clear_consumer_waiting();
-  }
+  if (tx.take_consumer_waiting()) ring_doorbell(a->doorbell.get());
   return {};
 }
 

@@ -75,9 +75,9 @@ class AppPort {
   virtual bool transmit_pending() = 0;
   // lrpd's end of the doorbell: readable when the application rang.
   virtual int wake_fd() const = 0;
-  // An engine woke on wake_fd(): clears what was rung. The application may
-  // ring while its flag is still up (it rings, then lowers the flag), so a
-  // ring is cleared by the wake-up it causes, not only by settling flags.
+  // An engine woke on wake_fd(): clears what was rung. The application
+  // takes the flag and then rings, so a ring may land after the engine
+  // settled the flag; it is cleared by the wake-up it causes.
   virtual void drain_wake() = 0;
 };
 

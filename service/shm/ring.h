@@ -175,13 +175,10 @@ class Ring {
   void set_producer_waiting() { raise(header_->producer_waiting); }
   bool take_consumer_waiting() { return take(header_->consumer_waiting); }
   bool take_producer_waiting() { return take(header_->producer_waiting); }
-  // For the application waking lrpd: it rings first and clears the flag
-  // after, so lrpd, which drains its doorbell when it sees its flag
-  // cleared, never leaves a byte behind that would keep its epoll awake.
+  // A look at the other side's flag without taking it (lrpd, to learn that
+  // the application took the flag it raised).
   bool consumer_waiting() const { return peek(header_->consumer_waiting); }
   bool producer_waiting() const { return peek(header_->producer_waiting); }
-  void clear_consumer_waiting() { header_->consumer_waiting.store(0, std::memory_order_release); }
-  void clear_producer_waiting() { header_->producer_waiting.store(0, std::memory_order_release); }
 
   // --- recovery, lrpd only ---
   // Releases entries that consumers tagged `owner` claimed and never

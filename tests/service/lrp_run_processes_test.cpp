@@ -280,6 +280,48 @@ TEST(LrpRunProcesses, TheEngineHearsEachAnswerOnce) {
   EXPECT_EQ(server.stop(SIGTERM), 0) << server.output();
 }
 
+// A server and lrpd's engine on a core that a busy process also wants: the
+// scheduler preempts each of them between any two instructions, so every
+// order of "take the flag, ring the doorbell, sleep" between the server and
+// the engine happens. No answer may wait for a timeout: a lost doorbell
+// shows as a round trip of tens of milliseconds (the engine's longest
+// sleep), where a preemption costs a scheduler slice at most.
+TEST(LrpRunProcesses, NoAnswerWaitsForATimeoutBesideABusyProcess) {
+  LrpdBench b("pbusy");
+  REQUIRE_LRPD(b);
+  ChildProcess server(b.lrp_run({"taskset", "-c", "1", plain_echo(), "7410"}), temp_path("busy"));
+  ASSERT_TRUE(wait_for_output(server, "ready", 10s)) << server.output();
+  // The busy loop ends by itself after 60 s; nice and taskset exec it, so
+  // the child is the loop itself and the kill below ends it.
+  ChildProcess busy({"nice", "-n", "19", "taskset", "-c", "1", "sh", "-c",
+                     "end=$((SECONDS + 60)); while [ $SECONDS -lt $end ]; do :; done"},
+                    temp_path("busy-loop"));
+  UdpPeer peer(b.bench.client_ns, AF_INET);
+  ASSERT_TRUE(peer.ok());
+  ASSERT_EQ(ping_pong(peer, 7410, 50, 1), 50u) << server.output();
+  constexpr int kRequests = 2000;
+  int answered = 0, slow = 0;
+  auto slowest = std::chrono::steady_clock::duration::zero();
+  for (int i = 0; i < kRequests; ++i) {
+    const std::string id = "busy-" + std::to_string(i);
+    const auto sent = std::chrono::steady_clock::now();
+    peer.send_to(VethBench::kServer4, 7410, id);
+    std::string reply;
+    while (peer.receive(&reply, 500) && reply != id) {
+    }
+    if (reply != id) continue;
+    ++answered;
+    const auto took = std::chrono::steady_clock::now() - sent;
+    slowest = std::max(slowest, took);
+    if (took > 30ms) ++slow;
+  }
+  busy.stop(SIGKILL);
+  EXPECT_EQ(answered, kRequests);
+  EXPECT_EQ(slow, 0) << "round trips over 30 ms; the slowest took "
+                     << std::chrono::duration<double, std::milli>(slowest).count() << " ms";
+  EXPECT_EQ(server.stop(SIGTERM), 0) << server.output();
+}
+
 // exec: a program started by a served program (fork, then exec with the
 // socket still open) attaches to lrpd like any client, and the parent's
 // socket stays served.
