@@ -156,6 +156,17 @@ Status InterfaceRuntime::remove_app(AppRef ref) {
   return result;
 }
 
+void InterfaceRuntime::flush_transmit(AppRef ref) {
+  sched::AppId id = 0;
+  {
+    std::lock_guard lock(mutex_);
+    const App* a = app(ref);
+    if (a == nullptr || schedulers_.empty()) return;
+    id = a->ids[0];
+  }
+  schedulers_[0]->flush_transmit(id);
+}
+
 Status InterfaceRuntime::set_weight(AppRef ref, uint32_t weight) {
   std::lock_guard lock(mutex_);
   App* a = app(ref);

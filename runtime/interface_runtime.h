@@ -62,6 +62,9 @@ class InterfaceRuntime {
   Result<AppRef> add_app(const sched::AppSpec& spec, const ChannelFactory& channels = {});
   // Closes its sockets and returns every frame it held queued.
   Status remove_app(AppRef app);
+  // Has queue 0's engine send what the application's channel holds for
+  // transmit (see Scheduler::flush_transmit).
+  void flush_transmit(AppRef app);
   Status set_weight(AppRef app, uint32_t weight);
   // Opens the socket on every queue and serves it for the application.
   Result<SlotId> add_socket(AppRef app, const BindSpec& bind);

@@ -132,6 +132,15 @@ Status Scheduler::remove_app(AppId id) {
   return {};
 }
 
+void Scheduler::flush_transmit(AppId id) {
+  // Bounded by the channel's ring: a pass drains at most what it holds.
+  constexpr size_t kBudget = size_t{1} << 16;
+  std::lock_guard lock(mutex_);
+  App* a = app(id);
+  if (a != nullptr && a->channel != nullptr && a->channel->transmit_pending())
+    (void)a->channel->transmit(engine_, kBudget);
+}
+
 Status Scheduler::attach_socket(AppId id, SlotId slot) {
   std::lock_guard lock(mutex_);
   App* a = app(id);

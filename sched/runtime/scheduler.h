@@ -86,6 +86,9 @@ class Scheduler {
   Result<AppId> add_app(const AppSpec& spec, std::unique_ptr<AppChannel> channel = nullptr);
   // Detaches the application's sockets and returns every frame it had queued.
   Status remove_app(AppId app);
+  // Sends everything the application's channel holds for transmit, now
+  // (an application about to go; not charged).
+  void flush_transmit(AppId app);
   // Serves an engine socket (already open on the engine) for the application.
   Status attach_socket(AppId app, SlotId slot);
   // Stops serving the socket for the application and returns its datagrams

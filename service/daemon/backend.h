@@ -138,6 +138,11 @@ class ServiceBackend {
   // Removes its sockets and returns every frame it held. When it returns,
   // no engine thread is inside the port's calls any more.
   virtual Status remove_app(BackendApp app) = 0;
+  // Sends what the application queued for transmit that no engine took
+  // yet. A datagram leaves once its send returned, as from a kernel socket,
+  // even when the program closes the socket or exits right after: called
+  // before an application's sockets are removed.
+  virtual void flush_transmit(BackendApp app) = 0;
   // EADDRINUSE: the flow is served already (without reuseport);
   // EADDRNOTAVAIL: not an address of the interface.
   virtual Result<BackendSocket> add_socket(BackendApp app, const BackendSocketSpec& spec) = 0;

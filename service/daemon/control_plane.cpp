@@ -516,7 +516,9 @@ void ControlPlane::destroy_socket(uint32_t socket_id) {
   if (it == sockets_.end()) return;
   Socket& k = *it->second;
   App& a = *apps_.at(k.app);
-  // Traffic first goes back to the kernel socket, then the socket closes.
+  // What the application sent on it goes out first (its send returned);
+  // then traffic goes back to the kernel socket, then the socket closes.
+  backend_.flush_transmit(a.backend);
   for (const auto& [socket, g] : k.groups) (void)backend_.leave_group(socket, g);
   remove_flows(a, k.handles);
   a.channel->remove_binding(k.id);

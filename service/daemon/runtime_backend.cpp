@@ -348,6 +348,13 @@ Status RuntimeBackend::remove_app(BackendApp id) {
   return result;
 }
 
+void RuntimeBackend::flush_transmit(BackendApp id) {
+  std::lock_guard lock(mutex_);
+  App* a = app(id);
+  // One queue is enough: every queue's channel drains the same ring.
+  if (a != nullptr && !served_.empty()) served_[0]->runtime->flush_transmit(a->refs[0]);
+}
+
 Result<BackendSocket> RuntimeBackend::add_socket(BackendApp id, const BackendSocketSpec& spec) {
   if (spec.iface >= served_.size()) return make_error(ENODEV, "no such served interface");
   std::lock_guard lock(mutex_);

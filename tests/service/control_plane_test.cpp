@@ -484,6 +484,35 @@ TEST(ControlPlane, AKilledClientIsReclaimedAtOnce) {
   EXPECT_EQ(d.plane->app_count(), 0u);
 }
 
+// A program that sends and exits at once (a kernel socket's datagram is on
+// its way when sendto returns): what it queued goes out before its socket
+// and application are removed, whether or not an engine took it yet.
+TEST(ControlPlane, WhatAClientSentBeforeItExitedGoesOut) {
+  FakeDaemon d(unique_socket_path("last"));
+  constexpr int kSent = 5;
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto client = ServiceClient::connect(client_config(d));
+    if (!client) _exit(1);
+    auto app = client.value()->create_app();
+    if (!app) _exit(2);
+    UniqueFd fd = udp_socket("127.0.0.1");
+    auto k = app.value()->bind(fd.get());
+    if (!k) _exit(3);
+    const Endpoint peer{IpAddress::parse("198.18.0.2").value(), 5000};
+    const uint8_t byte = 7;
+    for (int i = 0; i < kSent; ++i)
+      if (!k.value()->send_to(peer, std::span<const uint8_t>(&byte, 1)).ok()) _exit(4);
+    _exit(0);  // no close, no destructor: the process is simply gone
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(eventually([&] { return d.backend.app_count() == 0; }, 1000));
+  EXPECT_EQ(d.backend.sent().size(), static_cast<size_t>(kSent));
+}
+
 // Bind in the parent, receive in a forked child: the child attaches with a
 // connection of its own and joins the application; each datagram goes to
 // exactly one of them.

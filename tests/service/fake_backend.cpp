@@ -37,6 +37,16 @@ Status FakeBackend::remove_app(BackendApp app) {
   return {};
 }
 
+void FakeBackend::flush_transmit(BackendApp app) {
+  std::lock_guard ports(port_mutex_);
+  AppPort* port = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = apps_.find(app); it != apps_.end()) port = it->second.port;
+  }
+  if (port != nullptr) port->drain_tx(*this, 1024);
+}
+
 static bool same_flow(const BackendSocketSpec& a, const BackendSocketSpec& b) {
   const lrp_flow_key ka = flow_key_for(a.bind);
   const lrp_flow_key kb = flow_key_for(b.bind);

@@ -31,6 +31,7 @@ class FakeBackend : public ServiceBackend, public TxOut {
   void stop() override {}
   Result<BackendApp> add_app(const BackendAppSpec& spec, AppPort& port) override;
   Status remove_app(BackendApp app) override;
+  void flush_transmit(BackendApp app) override;
   Result<BackendSocket> add_socket(BackendApp app, const BackendSocketSpec& spec) override;
   Status remove_socket(BackendApp app, BackendSocket socket) override;
   Status set_weight(BackendApp app, uint32_t weight) override;
