@@ -284,8 +284,9 @@ TEST(LrpRunProcesses, TheEngineHearsEachAnswerOnce) {
 // scheduler preempts each of them between any two instructions, so every
 // order of "take the flag, ring the doorbell, sleep" between the server and
 // the engine happens. No answer may wait for a timeout: a lost doorbell
-// shows as a round trip of tens of milliseconds (the engine's longest
-// sleep), where a preemption costs a scheduler slice at most.
+// shows as a round trip of 100 ms (the engine's longest sleep); the kernel
+// scheduler's own delays, with other tests running beside this one, stay
+// well below that.
 TEST(LrpRunProcesses, NoAnswerWaitsForATimeoutBesideABusyProcess) {
   LrpdBench b("pbusy");
   REQUIRE_LRPD(b);
@@ -313,11 +314,11 @@ TEST(LrpRunProcesses, NoAnswerWaitsForATimeoutBesideABusyProcess) {
     ++answered;
     const auto took = std::chrono::steady_clock::now() - sent;
     slowest = std::max(slowest, took);
-    if (took > 30ms) ++slow;
+    if (took > 90ms) ++slow;
   }
   busy.stop(SIGKILL);
   EXPECT_EQ(answered, kRequests);
-  EXPECT_EQ(slow, 0) << "round trips over 30 ms; the slowest took "
+  EXPECT_EQ(slow, 0) << "round trips over 90 ms; the slowest took "
                      << std::chrono::duration<double, std::milli>(slowest).count() << " ms";
   EXPECT_EQ(server.stop(SIGTERM), 0) << server.output();
 }
