@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -26,6 +27,7 @@
 #include "lrp/interface.h"
 #include "tests/support/netns.h"
 #include "tests/support/privileges.h"
+#include "tests/support/sanitizer.h"
 #include "tests/support/scheduled_socket.h"
 #include "tests/support/udp_peer.h"
 
@@ -520,9 +522,14 @@ TEST(SchedulerPollSharing, LightApplicationKeepsItsLatencyBesideABusyOneOnItsCor
   EXPECT_GT(busy_sent.load(), 10'000u);
   const int64_t p99_alone = percentile(alone.latencies, 0.99);
   const int64_t p99_shared = percentile(light_rx.latencies, 0.99);
-  EXPECT_LE(p99_shared, 2 * p99_alone)
-      << "light p99 alone " << p99_alone << " ns, beside the busy one " << p99_shared << " ns (p50 "
-      << percentile(alone.latencies, 0.5) << " / " << percentile(light_rx.latencies, 0.5) << " ns)";
+  std::ostringstream figures;
+  figures << "light p99 alone " << p99_alone << " ns, beside the busy one " << p99_shared
+          << " ns (p50 " << percentile(alone.latencies, 0.5) << " / "
+          << percentile(light_rx.latencies, 0.5) << " ns)";
+  if (lrp::test::kSanitizedBuild)
+    std::printf("%s: not compared in a sanitizer build\n", figures.str().c_str());
+  else
+    EXPECT_LE(p99_shared, 2 * p99_alone) << figures.str();
   // The spinning thread stepped aside for the other's work.
   EXPECT_GT(s.engine_counters().yields.load(), yields_before);
 }
