@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <functional>
 
 #include "service/client/client.h"
 #include "service/wire/channel.h"
@@ -95,6 +96,22 @@ class RawConnection {
   UniqueFd fd_;
   uint32_t seq_ = 0;
 };
+
+// In a forked child: a client with one application and one socket bound to
+// 127.0.0.1, handed to `then`; the child ends with 0 after it, or with 1-3
+// when attaching failed.
+[[noreturn]] void attach_in_child(const FakeDaemon& d,
+                                  const std::function<void(ServiceSocket&)>& then) {
+  auto client = ServiceClient::connect(client_config(d));
+  if (!client) _exit(1);
+  auto app = client.value()->create_app();
+  if (!app) _exit(2);
+  UniqueFd fd = udp_socket("127.0.0.1");
+  auto k = app.value()->bind(fd.get());
+  if (!k) _exit(3);
+  then(*k.value());
+  _exit(0);  // no close, no destructor: the process is simply gone
+}
 
 int error_code(const Message& m) {
   ErrorReply e{};
@@ -459,16 +476,10 @@ TEST(ControlPlane, AKilledClientIsReclaimedAtOnce) {
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    auto client = ServiceClient::connect(client_config(d));
-    if (!client) _exit(1);
-    auto app = client.value()->create_app();
-    if (!app) _exit(2);
-    UniqueFd fd = udp_socket("127.0.0.1");
-    auto k = app.value()->bind(fd.get());
-    if (!k) _exit(3);
-    (void)!write(ready[1], "x", 1);
-    pause();
-    _exit(0);
+    attach_in_child(d, [&](ServiceSocket&) {
+      (void)!write(ready[1], "x", 1);
+      pause();
+    });
   }
   close(ready[1]);
   char c;
@@ -493,18 +504,12 @@ TEST(ControlPlane, WhatAClientSentBeforeItExitedGoesOut) {
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    auto client = ServiceClient::connect(client_config(d));
-    if (!client) _exit(1);
-    auto app = client.value()->create_app();
-    if (!app) _exit(2);
-    UniqueFd fd = udp_socket("127.0.0.1");
-    auto k = app.value()->bind(fd.get());
-    if (!k) _exit(3);
-    const Endpoint peer{IpAddress::parse("198.18.0.2").value(), 5000};
-    const uint8_t byte = 7;
-    for (int i = 0; i < kSent; ++i)
-      if (!k.value()->send_to(peer, std::span<const uint8_t>(&byte, 1)).ok()) _exit(4);
-    _exit(0);  // no close, no destructor: the process is simply gone
+    attach_in_child(d, [](ServiceSocket& k) {
+      const Endpoint peer{IpAddress::parse("198.18.0.2").value(), 5000};
+      const uint8_t byte = 7;
+      for (int i = 0; i < kSent; ++i)
+        if (!k.send_to(peer, std::span<const uint8_t>(&byte, 1)).ok()) _exit(4);
+    });
   }
   int status = 0;
   waitpid(pid, &status, 0);
