@@ -57,6 +57,21 @@ class EnginePoll final : public Pollable {
       s_.apps_[id]->channel->drain_wake();
   }
   int wake_fd() const override { return s_.epoll_fd_; }
+  // A deferral holds back arrivals, not the answers applications queued.
+  int urgent_fd() const override { return s_.urgent_epoll_fd_; }
+  bool try_arm_urgent() override {
+    std::lock_guard lock(s_.mutex_);
+    for (const auto& a : s_.apps_)
+      if (a != nullptr && a->channel != nullptr && a->channel->transmit_pending()) return false;
+    return true;
+  }
+  void urgent_woken(uint64_t tag) override {
+    if (tag == ~uint64_t{0}) {
+      exit_interrupt_mode();  // drains doorbell_fd_
+      return;
+    }
+    woken_by(tag);
+  }
   // Every stretch of the thread's CPU is attributed: before a sleep the
   // window closes, after it the CPU spent sleeping and waking is counted
   // (and teaches the policy what a wake-up costs).

@@ -22,8 +22,18 @@ class Pollable {
   // pollable fd (an eventfd) when wake_fd_is_epoll() says false.
   virtual int wake_fd() const = 0;
   virtual bool wake_fd_is_epoll() const { return true; }
-  // After a sleep on an epoll wake_fd() that an entry ended: its data.
+  // After a sleep on an epoll wake_fd() or urgent_fd() that an entry
+  // ended: its data.
   virtual void woken_by(uint64_t tag) { (void)tag; }
+  // Work that must not wait out a deferral timer (a reply an application
+  // has already queued: holding it back only adds to its latency): an epoll
+  // set that ends a timer sleep when readable (-1: none, the timer alone).
+  // try_arm_urgent() arms it and says false when such work is already there
+  // (then the waiter does not sleep); after the sleep, urgent_woken() clears
+  // what ended it.
+  virtual int urgent_fd() const { return -1; }
+  virtual bool try_arm_urgent() { return true; }
+  virtual void urgent_woken(uint64_t tag) { woken_by(tag); }
   // Around any sleep, timer or interrupt (CPU accounting).
   virtual void before_sleep() {}
   virtual void after_sleep() {}

@@ -43,11 +43,13 @@ Scheduler::Scheduler(Engine& engine, const SchedulerConfig& config, const Clock&
       attribution_(kMaxApps) {
   attribution_.open(wall_ns(), thread_cpu_ns());
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  urgent_epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   doorbell_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = ~uint64_t{0};
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, doorbell_fd_, &ev);
+  epoll_ctl(urgent_epoll_fd_, EPOLL_CTL_ADD, doorbell_fd_, &ev);
   if (config_.threading == Threading::Dedicated) {
     driver_ = std::make_unique<DedicatedDriver>(*this);
   } else {
@@ -61,6 +63,7 @@ Scheduler::~Scheduler() {
     if (apps_[id] != nullptr) (void)remove_app(id);
   driver_.reset();
   close(epoll_fd_);
+  close(urgent_epoll_fd_);
   close(doorbell_fd_);
 }
 
@@ -106,6 +109,10 @@ Result<AppId> Scheduler::add_app(const AppSpec& spec, std::unique_ptr<AppChannel
     ev.data.u64 = kChannelWake | id;
     if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, a->channel->wake_fd(), &ev) != 0)
       return errno_error("application '" + spec.name + "': watch its channel");
+    if (epoll_ctl(urgent_epoll_fd_, EPOLL_CTL_ADD, a->channel->wake_fd(), &ev) != 0) {
+      epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, a->channel->wake_fd(), nullptr);
+      return errno_error("application '" + spec.name + "': watch its channel");
+    }
   }
   picker_.add(id, spec.weight, clock_.now());
   apps_[id] = std::move(a);
@@ -123,8 +130,10 @@ Status Scheduler::remove_app(AppId id) {
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, engine_.socket_fd(slot), nullptr);
     (void)engine_.shed(slot, false);
   }
-  if (a->channel != nullptr && a->channel->wake_fd() >= 0)
+  if (a->channel != nullptr && a->channel->wake_fd() >= 0) {
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, a->channel->wake_fd(), nullptr);
+    epoll_ctl(urgent_epoll_fd_, EPOLL_CTL_DEL, a->channel->wake_fd(), nullptr);
+  }
   bump(a->counters.charged_ns, static_cast<uint64_t>(a->rtc_charge.pending()));
   attribution_.forget(id);
   picker_.remove(id);

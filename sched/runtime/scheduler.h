@@ -189,6 +189,9 @@ class Scheduler {
   // and the id for its channel's doorbell, all ones for doorbell_fd_.
   static constexpr uint64_t kChannelWake = uint64_t{1} << 62;
   int doorbell_fd_ = -1;  // applications ring it when they make room
+  // What ends the engine's deferral timers (same tags): doorbell_fd_ and
+  // the channels' doorbells, never the sockets' arrivals.
+  int urgent_epoll_fd_ = -1;
   std::atomic<int64_t> engine_cpu_ns_{0};
   ContiguousAttribution attribution_;  // the engine thread's CPU, by application
   std::unique_ptr<SchedulerDriver> driver_;

@@ -94,11 +94,23 @@ size_t Waiter::wait(Pollable& p, Nanos deadline, const std::atomic<bool>* runnin
 }
 
 void Waiter::sleep_timer(Pollable& p, Nanos duration) {
+  const int urgent = p.urgent_fd();
+  if (urgent >= 0 && !p.try_arm_urgent()) {
+    policy_.on_wake(clock_.now());
+    return;
+  }
   tighten_timer_slack();
   p.before_sleep();
-  const timespec ts = to_timespec(duration);
-  clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
+  uint64_t tag = 0;
+  bool woken = false;
+  if (urgent >= 0) {
+    woken = wait_readable(urgent, /*is_epoll=*/true, duration, &tag);
+  } else {
+    const timespec ts = to_timespec(duration);
+    clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
+  }
   p.after_sleep();
+  if (woken) p.urgent_woken(tag);
   policy_.on_wake(clock_.now());
 }
 
