@@ -21,6 +21,7 @@
 #include "tests/preload/child_process.h"
 #include "tests/service/lrpd_bench.h"
 #include "tests/support/privileges.h"
+#include "tests/support/sanitizer.h"
 
 namespace lrp::test {
 namespace {
@@ -164,10 +165,10 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
-// Two processes on lrpd: a slow server flooded far beyond what it can
+// Two processes on lrpd: a slow server flooded with ten times what it can
 // answer, and a light one beside it. Whatever reaches the light one through
-// lrp is answered; the flood is dropped early (at XDP or in the kernel's
-// ring), in the flooded application only.
+// lrp is answered, as fast as without the flood; the flood is dropped early
+// (at XDP or in the kernel's ring), in the flooded application only.
 TEST(LrpRunProcesses, AFloodedProcessDoesNotStallItsNeighbour) {
   LrpdBench b("piso");
   REQUIRE_LRPD(b);
@@ -185,16 +186,33 @@ TEST(LrpRunProcesses, AFloodedProcessDoesNotStallItsNeighbour) {
 
   std::atomic<bool> flooding{true};
   std::atomic<size_t> flood_sent{0};
+  // 50,000 a second, ten times what the slow server answers (it pauses
+  // 200 us per datagram): its neighbour is overloaded, not the machine. An
+  // unpaced flood would measure the veth's one queue ahead of XDP instead,
+  // where the light requests wait behind the flood for any receiver.
   std::thread flooder([&] {
     UdpPeer flood(b.bench.client_ns, AF_INET);
-    const auto end = std::chrono::steady_clock::now() + 20s;
-    while (flooding && flood_sent < 20'000'000 && std::chrono::steady_clock::now() < end)
-      flood_sent += flood.send_many(VethBench::kServer4, 7100, 1024, 18);
+    auto next = std::chrono::steady_clock::now();
+    const auto end = next + 20s;
+    while (flooding && next < end) {
+      flood_sent += flood.send_many(VethBench::kServer4, 7100, 100, 18);
+      next += 2ms;
+      std::this_thread::sleep_until(next);
+    }
   });
   std::this_thread::sleep_for(300ms);
   const auto loaded = light_round(peer, 7101, kUnloaded, kLoaded, &answered);
   flooding = false;
   flooder.join();
+  collect_late(peer, &answered);
+  // Alone again once the slow server has worked off what it had queued:
+  // with the round before the flood, its unloaded range.
+  for (int i = 0; i < 50; ++i) {
+    const uint64_t sent = b.socket_on(7100).sent;
+    std::this_thread::sleep_for(100ms);
+    if (b.socket_on(7100).sent == sent) break;
+  }
+  const auto after = light_round(peer, 7101, kUnloaded + kLoaded, kUnloaded, &answered);
   collect_late(peer, &answered);
 
   const auto apps = b.apps();
@@ -210,7 +228,7 @@ TEST(LrpRunProcesses, AFloodedProcessDoesNotStallItsNeighbour) {
   EXPECT_EQ(light_socket.sent, light_socket.delivered);
   EXPECT_EQ(light_socket.rx_ring_full, 0u);
   for (uint64_t d : light_app.drops) EXPECT_EQ(d, 0u);
-  EXPECT_GE(answered.size(), size_t{kUnloaded + kLoaded - 5})
+  EXPECT_GE(answered.size(), size_t{2 * kUnloaded + kLoaded - 5})
       << "the light server hardly got through at all";
   // The flood overloaded its server and was dropped before protocol work.
   const uint64_t early =
@@ -218,10 +236,22 @@ TEST(LrpRunProcesses, AFloodedProcessDoesNotStallItsNeighbour) {
   EXPECT_GT(flood_sent.load(), 2 * flooded_app.delivered);
   EXPECT_GT(early, 0u);
   EXPECT_EQ(flooded_app.drops[service::kDropRingFull], 0u);
+  // Beside the flood its median stays within its unloaded range: at most
+  // twice the higher median of its rounds alone. Its p99 is printed, not
+  // compared: on this bench one round's p99 alone ranged from 0.4 to 3.5 ms
+  // in sixteen runs, so a bound on it would test the machine. Under the sanitizers, which slow
+  // threads unevenly, the figures are printed only.
+  const double alone_p50 = std::max(percentile(unloaded, 0.5), percentile(after, 0.5));
+  const double alone_p99 = std::max(percentile(unloaded, 0.99), percentile(after, 0.99));
+  if (!kSanitizedBuild) {
+    EXPECT_LE(percentile(loaded, 0.5), 2 * alone_p50);
+  }
   std::printf(
-      "light round trip, unloaded p50 %.0f us p99 %.0f us; flooded p50 %.0f us p99 %.0f us"
-      " (%zu flood datagrams sent, %llu delivered to the flooded server)\n",
-      percentile(unloaded, 0.5), percentile(unloaded, 0.99), percentile(loaded, 0.5),
+      "light round trip, alone p50 %.0f us p99 %.0f us (before %.0f/%.0f, after %.0f/%.0f);"
+      " flooded p50 %.0f us p99 %.0f us (%zu flood datagrams sent, %llu delivered to the"
+      " flooded server)\n",
+      alone_p50, alone_p99, percentile(unloaded, 0.5), percentile(unloaded, 0.99),
+      percentile(after, 0.5), percentile(after, 0.99), percentile(loaded, 0.5),
       percentile(loaded, 0.99), flood_sent.load(),
       static_cast<unsigned long long>(flooded_app.delivered));
 }
