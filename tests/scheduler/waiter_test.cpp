@@ -42,7 +42,10 @@ class ScriptedWork final : public Pollable {
   void exit_interrupt_mode() override {}
   int wake_fd() const override { return -1; }
   int urgent_fd() const override { return urgent_; }
-  bool try_arm_urgent() override { return !work.load(); }
+  bool try_arm_urgent() override {
+    if (work_when_armed) work = true;
+    return !work.load();
+  }
   void urgent_woken(uint64_t tag) override {
     woken_tag = tag;
     uint64_t value;
@@ -55,6 +58,7 @@ class ScriptedWork final : public Pollable {
   }
 
   std::atomic<bool> work{false};
+  bool work_when_armed = false;  // work comes as the urgent set is armed
   uint64_t woken_tag = 0;
 
  private:
@@ -86,92 +90,63 @@ void learn(Waiter& waiter, FakeClock& clock, Nanos gap) {
   ASSERT_EQ(policy.regime(), WaitRegime::Defer);
 }
 
-double elapsed_ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since)
-      .count();
-}
-
-TEST(Waiter, ADeferralTimerRunsItsLengthWhenNothingUrgentComes) {
-  FakeClock clock(1'000 * kMs);
-  Waiter waiter(WaitMode::Adaptive, deferring(), clock);
-  ScriptedWork work(/*with_urgent_set=*/true);
-  learn(waiter, clock, 10 * kMs);
-  EXPECT_NEAR(waiter.policy().defer_window(), 80 * kMs, 4 * kMs);
-  // Arrivals found at the timer's end, as a batch would be.
-  std::thread arrive([&] {
-    std::this_thread::sleep_for(10ms);
-    work.work = true;
+// One wait for work that `arrive` brings from another thread `after` the
+// wait began; its length in milliseconds.
+template <class Arrive>
+double timed_wait(Waiter& waiter, Pollable& p, std::chrono::milliseconds after, Arrive arrive) {
+  std::thread other([&] {
+    std::this_thread::sleep_for(after);
+    arrive();
   });
   const auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(waiter.wait(work, -1), 1u);
-  const double ms = elapsed_ms(start);
-  arrive.join();
-  EXPECT_GE(ms, 75) << "the arrival ended the deferral";
-  EXPECT_EQ(waiter.policy().counters().timer_sleeps, 1u);
-  EXPECT_EQ(waiter.policy().counters().event_sleeps, 0u);
+  EXPECT_EQ(waiter.wait(p, -1), 1u);
+  const auto end = std::chrono::steady_clock::now();
+  other.join();
+  return std::chrono::duration<double, std::milli>(end - start).count();
+}
+
+// A waiter about to defer, after arrivals `gap` apart.
+struct Deferring {
+  Deferring(Nanos gap, bool with_urgent_set) : work(with_urgent_set) { learn(waiter, clock, gap); }
+  const WaitCounters& counters() const { return waiter.policy().counters(); }
+
+  FakeClock clock{1'000 * kMs};
+  Waiter waiter{WaitMode::Adaptive, deferring(), clock};
+  ScriptedWork work;
+};
+
+TEST(Waiter, ADeferralTimerRunsItsLengthWhenNothingUrgentComes) {
+  Deferring d(10 * kMs, /*with_urgent_set=*/true);
+  EXPECT_NEAR(d.waiter.policy().defer_window(), 80 * kMs, 4 * kMs);
+  // An arrival is found at the timer's end, as a batch would be.
+  EXPECT_GE(timed_wait(d.waiter, d.work, 10ms, [&] { d.work.work = true; }), 75)
+      << "the arrival ended the deferral";
+  EXPECT_EQ(d.counters().timer_sleeps, 1u);
+  EXPECT_EQ(d.counters().event_sleeps, 0u);
 }
 
 TEST(Waiter, UrgentWorkEndsADeferralTimerAtOnce) {
-  FakeClock clock(1'000 * kMs);
-  Waiter waiter(WaitMode::Adaptive, deferring(), clock);
-  ScriptedWork work(/*with_urgent_set=*/true);
-  learn(waiter, clock, 200 * kMs);
-  ASSERT_NEAR(waiter.policy().defer_window(), 1'600 * kMs, 80 * kMs);
-  std::thread answer([&] {
-    std::this_thread::sleep_for(20ms);
-    work.ring();
-  });
-  const auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(waiter.wait(work, -1), 1u);
-  const double ms = elapsed_ms(start);
-  answer.join();
-  EXPECT_LT(ms, 800) << "the 1.6 s deferral timer was not ended by the urgent set";
-  EXPECT_EQ(work.woken_tag, 7u);
-  EXPECT_EQ(waiter.policy().counters().timer_sleeps, 1u);
-  EXPECT_EQ(waiter.policy().counters().event_sleeps, 0u);
+  Deferring d(200 * kMs, /*with_urgent_set=*/true);
+  ASSERT_NEAR(d.waiter.policy().defer_window(), 1'600 * kMs, 80 * kMs);
+  EXPECT_LT(timed_wait(d.waiter, d.work, 20ms, [&] { d.work.ring(); }), 800)
+      << "the 1.6 s deferral timer was not ended by the urgent set";
+  EXPECT_EQ(d.work.woken_tag, 7u);
+  EXPECT_EQ(d.counters().timer_sleeps, 1u);
+  EXPECT_EQ(d.counters().event_sleeps, 0u);
 }
 
 TEST(Waiter, UrgentWorkAlreadyThereSkipsTheTimer) {
-  FakeClock clock(1'000 * kMs);
-  Waiter waiter(WaitMode::Adaptive, deferring(), clock);
-  ScriptedWork work(/*with_urgent_set=*/true);
-  learn(waiter, clock, 200 * kMs);
+  Deferring d(200 * kMs, /*with_urgent_set=*/true);
   // Queued between the empty look and the sleep: arming the urgent set
   // finds it, and the waiter looks again instead of sleeping.
-  struct LateWork final : public Pollable {
-    explicit LateWork(ScriptedWork& w) : w(w) {}
-    size_t poll() override { return w.poll(); }
-    bool pure_poll() override { return w.pure_poll(); }
-    bool try_enter_interrupt_mode() override { return w.try_enter_interrupt_mode(); }
-    void exit_interrupt_mode() override {}
-    int wake_fd() const override { return -1; }
-    int urgent_fd() const override { return w.urgent_fd(); }
-    bool try_arm_urgent() override {
-      w.work = true;
-      return w.try_arm_urgent();
-    }
-    ScriptedWork& w;
-  } late(work);
-  const auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(waiter.wait(late, -1), 1u);
-  EXPECT_LT(elapsed_ms(start), 800);
+  d.work.work_when_armed = true;
+  EXPECT_LT(timed_wait(d.waiter, d.work, 0ms, [] {}), 800);
 }
 
 TEST(Waiter, WithoutAnUrgentSetTheTimerIsAPlainSleep) {
-  FakeClock clock(1'000 * kMs);
-  Waiter waiter(WaitMode::Adaptive, deferring(), clock);
-  ScriptedWork work(/*with_urgent_set=*/false);
-  learn(waiter, clock, 10 * kMs);
-  std::thread arrive([&] {
-    std::this_thread::sleep_for(10ms);
-    work.work = true;
-  });
-  const auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(waiter.wait(work, -1), 1u);
-  const double ms = elapsed_ms(start);
-  arrive.join();
-  EXPECT_GE(ms, 75);
-  EXPECT_EQ(waiter.policy().counters().timer_sleeps, 1u);
+  Deferring d(10 * kMs, /*with_urgent_set=*/false);
+  EXPECT_GE(timed_wait(d.waiter, d.work, 10ms, [&] { d.work.work = true; }), 75);
+  EXPECT_EQ(d.counters().timer_sleeps, 1u);
 }
 
 }  // namespace
