@@ -207,10 +207,11 @@ TEST(LrpRunProcesses, AFloodedProcessDoesNotStallItsNeighbour) {
   collect_late(peer, &answered);
   // Alone again once the slow server has worked off what it had queued:
   // with the round before the flood, its unloaded range.
-  for (int i = 0; i < 50; ++i) {
-    const uint64_t sent = b.socket_on(7100).sent;
+  for (uint64_t sent = b.socket_on(7100).sent, i = 0; i < 50; ++i) {
     std::this_thread::sleep_for(100ms);
-    if (b.socket_on(7100).sent == sent) break;
+    const uint64_t now = b.socket_on(7100).sent;
+    if (now == sent) break;
+    sent = now;
   }
   const auto after = light_round(peer, 7101, kUnloaded + kLoaded, kUnloaded, &answered);
   collect_late(peer, &answered);
@@ -239,8 +240,8 @@ TEST(LrpRunProcesses, AFloodedProcessDoesNotStallItsNeighbour) {
   // Beside the flood its median stays within its unloaded range: at most
   // twice the higher median of its rounds alone. Its p99 is printed, not
   // compared: on this bench one round's p99 alone ranged from 0.4 to 3.5 ms
-  // in sixteen runs, so a bound on it would test the machine. Under the sanitizers, which slow
-  // threads unevenly, the figures are printed only.
+  // in sixteen runs, so a bound on it would test the machine. Under the
+  // sanitizers, which slow threads unevenly, the figures are printed only.
   const double alone_p50 = std::max(percentile(unloaded, 0.5), percentile(after, 0.5));
   const double alone_p99 = std::max(percentile(unloaded, 0.99), percentile(after, 0.99));
   if (!kSanitizedBuild) {
