@@ -24,7 +24,19 @@ bench_setup() {  # [queues], default 1
 bench_rps_to_cpu1() {
   ip netns exec "$srv" sh -c "echo 2 > /sys/class/net/$sif/queues/rx-0/rps_cpus"
 }
-# Busy jiffies of one CPU (everything but idle and iowait).
-cpu_busy_jiffies() {
-  awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+# Busy time of one CPU is counted as the time it was not idle. /proc/stat's
+# idle time is exact on a tickless kernel; its busy fields are sampled at
+# clock ticks, and on a virtual machine they were off by up to ten times in
+# either direction when a server woke many times per tick.
+hz=$(getconf CLK_TCK)
+# A sample for cpu_busy_ns: the CPU's idle and iowait time so far and the
+# time now, both in ns.
+cpu_sample() {
+  awk -v c="cpu$1" -v hz="$hz" -v now="$(date +%s%N)" \
+    '$1 == c { printf "%.0f %s\n", ($5 + $6) * 1e9 / hz, now }' /proc/stat
+}
+# The CPU's busy ns between two samples: cpu_busy_ns "$s0" "$s1".
+cpu_busy_ns() {
+  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ")
+    busy = (y[2] - x[2]) - (y[1] - x[1]); printf "%.0f\n", (busy > 0 ? busy : 0) }'
 }

@@ -8,14 +8,14 @@
 #   cpu:     lrp-flood paces datagrams (64-byte frames) and every one is
 #            echoed, for DURATION seconds. Busy time of CPU 1 per datagram
 #            the server received, two ways:
-#              core_ns:   CPU 1's busy time from /proc/stat (everything but
-#                         idle and iowait), what an operator pays for the core,
+#              core_ns:   CPU 1's busy time (the time /proc/stat does not
+#                         count as idle), what an operator pays for the core,
 #                         including interrupts, and anything else that ran on
 #                         it (so on a loaded machine it counts others' work);
-#              server_ns: the server's threads' run time (schedstat) plus
-#                         CPU 1's hard and soft interrupt time, which is
-#                         close to core_ns on a quiet machine and keeps
-#                         other processes' work out on a busy one.
+#              server_ns: the server's threads' run time (schedstat): the
+#                         part of core_ns that is the server's own, without
+#                         interrupts and without others' work on a busy
+#                         machine.
 #   latency: sockperf under-load at the same rate (the server answers as a
 #            sockperf server would: one reply per 100 messages); its p50 and
 #            p99 round trip.
@@ -62,7 +62,6 @@ for ns in "$srv" "$cli"; do ip -n "$ns" link set lo up; done
 ip -n "$srv" link set "$sif" up
 ip -n "$cli" link set "$cif" up
 ip netns exec "$cli" sh -c "echo 1 > /sys/class/net/$cif/queues/rx-0/rps_cpus"
-hz=$(getconf CLK_TCK)
 
 start_server() {  # kind, reply rule, seconds
   local cmd
@@ -92,20 +91,15 @@ server_run_ns() {
   cat /proc/"$server_pid"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'
 }
 
-# CPU 1: busy and interrupt jiffies.
-cpu1() {
-  awk '$1 == "cpu1" {print $2 + $3 + $4 + $7 + $8 + $9, $7 + $8}' /proc/stat
-}
-
 rate_arg() { [[ $1 == max ]] && echo 0 || echo "$1"; }
 
 cpu_run() {  # kind rate
   start_server "$1" echo $((DURATION + 4))
-  local r0 b0 i0 t0 r1 b1 i1 t1 out
-  r0=$(server_run_ns); read -r b0 i0 < <(cpu1); t0=$(date +%s%N)
+  local r0 s0 t0 r1 s1 t1 out
+  r0=$(server_run_ns); s0=$(cpu_sample 1); t0=$(date +%s%N)
   out=$(ip netns exec "$cli" "${prio[@]}" "$bin/lrp-flood" --dst 198.18.0.1 --port 9000 --cpu 0 \
     --rate "$(rate_arg "$2")" --duration "$DURATION" --count 1000000000)
-  r1=$(server_run_ns); read -r b1 i1 < <(cpu1); t1=$(date +%s%N)
+  r1=$(server_run_ns); s1=$(cpu_sample 1); t1=$(date +%s%N)
   stop_server
   local received sent replies invalid
   received=$(sed -n 's/.*received=\([0-9]*\).*/\1/p' "$work/server.log" | tail -1)
@@ -117,9 +111,9 @@ cpu_run() {  # kind rate
       "this lrp may be rejecting partial checksums" >&2
   fi
   awk -v k="$1" -v r="$2" -v d="$DURATION" -v n="${received:-0}" -v s="$sent" -v rp="$replies" \
-    -v busy=$((b1 - b0)) -v irq=$((i1 - i0)) -v run=$((r1 - r0)) -v hz="$hz" \
+    -v busy="$(cpu_busy_ns "$s0" "$s1")" -v run=$((r1 - r0)) \
     -v wall=$((t1 - t0)) 'BEGIN {
-      core = busy / hz * 1e9; server = run + irq / hz * 1e9
+      core = busy; server = run
       printf "%s %s %d %.0f %.0f %.1f %.0f %.0f\n", k, r, s, n / d, rp, 100 * core / wall,
         (n > 0 ? core / n : 0), (n > 0 ? server / n : 0) }' >> "$work/cpu"
 }
@@ -168,5 +162,5 @@ for rate in $RATES; do
   done
 done
 echo
-echo "core_ns: CPU 1 busy (/proc/stat) per datagram received; server_ns: the server's run time"
-echo "plus CPU 1's interrupt time, per datagram; vs_kernel: core_ns over kernel-echo's at that rate."
+echo "core_ns: CPU 1 busy (not idle in /proc/stat) per datagram received; server_ns: the server's"
+echo "threads' run time per datagram; vs_kernel: core_ns over kernel-echo's at that rate."

@@ -24,7 +24,6 @@ if [[ $placement == rps ]]; then
   bench_rps_to_cpu1
   xdp_mode=(--generic)
 fi
-hz=$(getconf CLK_TCK)
 echo "placement: $placement"
 printf "%-16s %12s %12s %12s %14s %16s\n" server offered_pps received_pps cpu1_busy_pct \
   ns_per_packet charged_ns_per_pkt
@@ -34,18 +33,19 @@ run() {  # name, command...
   ip netns exec "$srv" "$@" >"$out" &
   server_pid=$!
   sleep 1
-  local b0; b0=$(cpu_busy_jiffies 1)
+  local s0; s0=$(cpu_sample 1)
   local t0; t0=$(date +%s.%N)
   local res; res=$(ip netns exec "$cli" "$bin/lrp-flood" --dst 198.18.0.1 --port 9000 \
     --rate "$rate" --duration "$duration" --count 1000000000 --cpu 0)
-  local b1; b1=$(cpu_busy_jiffies 1)
+  local s1; s1=$(cpu_sample 1)
   local t1; t1=$(date +%s.%N)
   kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=
   local received; received=$(sed -n 's/.*received=\([0-9]*\).*/\1/p' "$out")
   local charged; charged=$(sed -n 's/.*charged_ns=\([0-9]*\).*/\1/p' "$out"); rm -f "$out"
   local sent; sent=$(sed -n 's/.*sent_pps=\([0-9]*\).*/\1/p' <<<"$res")
-  awk -v n="$name" -v s="$sent" -v r="$received" -v d="$duration" -v w="$(echo "$t1 - $t0" | bc)" -v b=$((b1 - b0)) -v hz="$hz" -v c="${charged:-0}" \
-    'BEGIN { busy = b / hz; printf "%-16s %12d %12.0f %12.1f %14.0f %16s\n", n, s, r / d,
+  awk -v n="$name" -v s="$sent" -v r="$received" -v d="$duration" -v w="$(echo "$t1 - $t0" | bc)" \
+    -v b="$(cpu_busy_ns "$s0" "$s1")" -v c="${charged:-0}" \
+    'BEGIN { busy = b / 1e9; printf "%-16s %12d %12.0f %12.1f %14.0f %16s\n", n, s, r / d,
              100 * busy / w, (r > 0 ? busy * 1e9 / r : 0),
              (c > 0 && r > 0 ? sprintf("%.0f", c / r) : "-") }' | tee -a "$results"
 }

@@ -5,7 +5,7 @@
 # For each, measured by sockperf's own clients:
 #   - ping-pong latency p50/p99;
 #   - under-load latency p50/p99 at RATE datagrams per second, and during it
-#     the server core's busy time per datagram (CPU 1 in /proc/stat: what
+#     the server core's busy time per datagram (CPU 1 not idle in /proc/stat: what
 #     the operator pays: server, lrpd's engine and softirq work there) beside
 #     what lrp charges the application per datagram (in-process: its metrics;
 #     lrpd: lrpctl apps) and lrpd's engine CPU per datagram (lrpctl status);
@@ -40,7 +40,6 @@ stop_lrpd() {
   lrpd_pid=
 }
 trap 'stop_lrpd; bench_cleanup; rm -rf "$work"' EXIT INT TERM
-hz=$(getconf CLK_TCK)
 ctl() { "$bin/lrpctl" --socket "$work/lrpd.sock" "$@"; }
 json() {  # expression over the JSON on stdin, e.g. 'sum(a["charged_ns"] for a in j)'
   python3 -c "import json, sys; j = json.load(sys.stdin); print($1)"
@@ -120,11 +119,11 @@ measure() {  # kind -> one result line
   [[ $kind == lrpd ]] && start_lrpd
   start_server "$kind"
   local pp50 pp99; read -r pp50 pp99 < <(client ping-pong | percentiles)
-  local c0 e0 b0 out
-  c0=$(charged_ns "$kind"); e0=$(engine_ns "$kind"); b0=$(cpu_busy_jiffies 1)
+  local c0 e0 s0 out
+  c0=$(charged_ns "$kind"); e0=$(engine_ns "$kind"); s0=$(cpu_sample 1)
   out=$(client under-load --mps "$RATE")
-  local b1 c1 e1
-  b1=$(cpu_busy_jiffies 1); c1=$(charged_ns "$kind"); e1=$(engine_ns "$kind")
+  local s1 c1 e1
+  s1=$(cpu_sample 1); c1=$(charged_ns "$kind"); e1=$(engine_ns "$kind")
   local lp50 lp99; read -r lp50 lp99 < <(percentiles <<<"$out")
   local sent; sent=$(sed -n 's/.*Total Run.*SentMessages=\([0-9]*\).*/\1/p' <<<"$out")
   stop_server
@@ -139,10 +138,10 @@ measure() {  # kind -> one result line
     benchmarks/attach-time.py "$ATTACH" 20000 | tail -1)
   [[ $kind == lrpd ]] && stop_lrpd
   awk -v k="$kind" -v pp50="$pp50" -v pp99="$pp99" -v lp50="$lp50" -v lp99="$lp99" \
-    -v b=$((b1 - b0)) -v hz="$hz" -v n="$sent" -v c=$((c1 - c0)) -v e=$((e1 - e0)) -v rx="$rx" \
+    -v b="$(cpu_busy_ns "$s0" "$s1")" -v n="$sent" -v c=$((c1 - c0)) -v e=$((e1 - e0)) -v rx="$rx" \
     -v at="$attach" 'BEGIN {
       printf "%s %s %s %s %s %.0f %.0f %.0f %s %s\n", k, pp50, pp99, lp50, lp99,
-             b / hz * 1e9 / n, c / n, e / n, rx, at }'
+             b / n, c / n, e / n, rx, at }'
 }
 
 echo "service-mode.sh: DURATION=$DURATION s REPEAT=$REPEAT MSG=$MSG bytes RATE=$RATE/s" \

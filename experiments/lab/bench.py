@@ -9,10 +9,12 @@ removes."""
 import os
 import re
 import subprocess
+import time
 
 SERVER_ADDR = "198.18.0.1"
 CLIENT_ADDR = "198.18.0.2"
 PREFIX = "lrplab"
+HZ = os.sysconf("SC_CLK_TCK")
 
 
 def run(cmd, check=True):
@@ -81,15 +83,24 @@ class Bench:
                 "udp_in": udp.get("InDatagrams", 0)}
 
 
-def cpu_busy_jiffies(cpu):
-    """Busy time of one CPU: everything but idle and iowait."""
+def cpu_sample(cpu):
+    """(now, idle seconds so far) of one CPU, for cpu_busy_seconds. Busy is
+    counted as the time not idle: /proc/stat's idle time is exact on a
+    tickless kernel, while its busy fields are sampled at clock ticks and on
+    a virtual machine were off by up to ten times when a server woke many
+    times per tick."""
+    now = time.monotonic()
     with open("/proc/stat") as f:
         for line in f:
             fields = line.split()
             if fields[0] == f"cpu{cpu}":
-                v = [int(x) for x in fields[1:]]
-                return sum(v) - v[3] - v[4]
-    return 0
+                return now, (int(fields[4]) + int(fields[5])) / HZ
+    return now, 0.0
+
+
+def cpu_busy_seconds(before, after):
+    """Busy seconds of a CPU between two cpu_sample()s."""
+    return max(0.0, (after[0] - before[0]) - (after[1] - before[1]))
 
 
 def machine_description():

@@ -12,13 +12,11 @@ Where a drop happens, earliest first:
   drop_other     the rest (the offered count includes a few packets that
                  are not the load, such as IPv6 neighbour discovery)."""
 
-import os
 import time
 
-from bench import cpu_busy_jiffies
+from bench import cpu_busy_seconds, cpu_sample
 from servers import SERVER_CPU
 
-HZ = os.sysconf("SC_CLK_TCK")
 SETTLE_MAX_S = 3.0
 
 
@@ -48,13 +46,13 @@ def step(lab, server, config, placement, seconds, run_load):
     returned. Rates are per second of load; the server core's busy share is
     taken over the time the load programs ran."""
     before = Snapshot(lab, server)
-    t0, cpu0 = time.monotonic(), cpu_busy_jiffies(SERVER_CPU)
+    cpu0 = cpu_sample(SERVER_CPU)
     extra = run_load()
-    t1, cpu1 = time.monotonic(), cpu_busy_jiffies(SERVER_CPU)
+    cpu1 = cpu_sample(SERVER_CPU)
     settle(server)
     after = Snapshot(lab, server)
     r = figures(before, after, config, placement, seconds)
-    r["server_cpu_pct"] = round(100.0 * (cpu1 - cpu0) / HZ / (t1 - t0), 1)
+    r["server_cpu_pct"] = round(100.0 * cpu_busy_seconds(cpu0, cpu1) / (cpu1[0] - cpu0[0]), 1)
     return {**r, **extra}
 
 
