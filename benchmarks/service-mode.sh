@@ -3,7 +3,8 @@
 # unmodified sockperf server on kernel sockets (kernel), under lrp-run
 # --in-process (in-process), and under lrp-run attached to lrpd (lrpd).
 # For each, measured by sockperf's own clients:
-#   - ping-pong latency p50/p99;
+#   - ping-pong latency p50/p99, and the server core's busy time per round
+#     trip during it (pp_busy_ns);
 #   - under-load latency p50/p99 at RATE datagrams per second, and during it
 #     the server core's busy time per datagram (CPU 1 not idle in /proc/stat: what
 #     the operator pays: server, lrpd's engine and softirq work there) beside
@@ -118,7 +119,12 @@ measure() {  # kind -> one result line
   local kind=$1
   [[ $kind == lrpd ]] && start_lrpd
   start_server "$kind"
-  local pp50 pp99; read -r pp50 pp99 < <(client ping-pong | percentiles)
+  local p0 p1 pp pp50 pp99 trips
+  p0=$(cpu_sample 1)
+  pp=$(client ping-pong)
+  p1=$(cpu_sample 1)
+  read -r pp50 pp99 < <(percentiles <<<"$pp")
+  trips=$(sed -n 's/.*Total Run.*ReceivedMessages=\([0-9]*\).*/\1/p' <<<"$pp")
   local c0 e0 s0 out
   c0=$(charged_ns "$kind"); e0=$(engine_ns "$kind"); s0=$(cpu_sample 1)
   out=$(client under-load --mps "$RATE")
@@ -139,21 +145,22 @@ measure() {  # kind -> one result line
   [[ $kind == lrpd ]] && stop_lrpd
   awk -v k="$kind" -v pp50="$pp50" -v pp99="$pp99" -v lp50="$lp50" -v lp99="$lp99" \
     -v b="$(cpu_busy_ns "$s0" "$s1")" -v n="$sent" -v c=$((c1 - c0)) -v e=$((e1 - e0)) -v rx="$rx" \
-    -v at="$attach" 'BEGIN {
-      printf "%s %s %s %s %s %.0f %.0f %.0f %s %s\n", k, pp50, pp99, lp50, lp99,
-             b / n, c / n, e / n, rx, at }'
+    -v at="$attach" -v pb="$(cpu_busy_ns "$p0" "$p1")" -v trips="${trips:-0}" 'BEGIN {
+      printf "%s %s %s %s %s %.0f %.0f %.0f %s %s %.0f\n", k, pp50, pp99, lp50, lp99,
+             b / n, c / n, e / n, rx, at, (trips > 0 ? pb / trips : 0) }'
 }
 
 echo "service-mode.sh: DURATION=$DURATION s REPEAT=$REPEAT MSG=$MSG bytes RATE=$RATE/s" \
   "ATTACH=$ATTACH, servers: $SERVERS; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf "%-5s %-10s %8s %8s %8s %8s %10s %10s %10s %10s %8s %8s %8s\n" round server \
-  pp_p50 pp_p99 ul_p50 ul_p99 busy_ns/dg charged_ns engine_ns rx_per_s first_us bind_us close_us
+printf "%-5s %-10s %8s %8s %8s %8s %10s %10s %10s %10s %8s %8s %8s %10s\n" round server \
+  pp_p50 pp_p99 ul_p50 ul_p99 busy_ns/dg charged_ns engine_ns rx_per_s first_us bind_us close_us \
+  pp_busy_ns
 for round in $(seq "$REPEAT"); do
   for kind in $SERVERS; do
     line=$(measure "$kind")
     echo "$round $line" >> "$work/results"
     # shellcheck disable=SC2086 # the fields are words
-    printf "%-5s %-10s %8s %8s %8s %8s %10s %10s %10s %10s %8s %8s %8s\n" "$round" $line
+    printf "%-5s %-10s %8s %8s %8s %8s %10s %10s %10s %10s %8s %8s %8s %10s\n" "$round" $line
   done
 done
 
@@ -167,7 +174,7 @@ echo "medians over $REPEAT rounds (latency in us; per-datagram CPU in ns); load 
   "$(cut -d' ' -f1-3 /proc/loadavg)"
 for kind in $SERVERS; do
   printf "%-5s %-10s" med "$kind"
-  for col in $(seq 3 13); do printf " %8s" "$(median "$kind" "$col")"; done
+  for col in $(seq 3 14); do printf " %8s" "$(median "$kind" "$col")"; done
   echo
 done
 if [[ " $SERVERS " == *" kernel "* ]]; then
@@ -178,7 +185,7 @@ if [[ " $SERVERS " == *" kernel "* ]]; then
     [[ $kind == kernel ]] && continue
     printf "%-10s" "$kind"
     for pair in "pp_p50 3" "pp_p99 4" "ul_p50 5" "ul_p99 6" "busy/dg 7" "rx 10" "bind 12" \
-      "close 13"; do
+      "close 13" "pp_busy 14"; do
       set -- $pair
       awk -v n="$1" -v a="$(median "$kind" "$2")" -v b="$(median kernel "$2")" \
         'BEGIN {printf "  %s %.2f", n, (b > 0 ? a / b : 0)}'

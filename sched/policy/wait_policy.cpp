@@ -69,7 +69,7 @@ void WaitPolicy::classify(Nanos now) {
   }
 }
 
-void WaitPolicy::on_poll(Nanos now, size_t items) {
+void WaitPolicy::on_poll(Nanos now, size_t items, PollNotes notes) {
   ++counters_.polls;
   const bool work = items > 0;
   if (work != working_) {
@@ -87,6 +87,17 @@ void WaitPolicy::on_poll(Nanos now, size_t items) {
     ++counters_.empty_polls;
     return;
   }
+  if (answer_spinning_) {
+    // Another arrival instead of the answer: spinning between arrivals is
+    // the spin regime's decision, not this one's.
+    answer_hits_ += ((notes.answers ? 1.0 : 0.0) - answer_hits_) / 8;
+    if (!notes.answers) {
+      ++counters_.answer_misses;
+      last_answer_miss_ = now;
+    }
+    answer_spinning_ = false;
+  }
+  answer_due_ = notes.awaits_answer;
   gap_.observe(last_work_ < 0 ? 4 * config_.defer_max : now - last_work_, items);
   last_work_ = now;
   classify(now);
@@ -128,6 +139,7 @@ WaitStep WaitPolicy::next(Nanos now, bool may_spin) {
       if (regime_ == WaitRegime::Saturated) classify(now);
       if (may_spin && regime_ == WaitRegime::Saturated) return {WaitStep::Kind::Poll, 0};
       if (may_spin && idle_for < spin_budget()) return {WaitStep::Kind::Poll, 0};
+      if (may_spin && spin_for_answer(now, idle_for)) return {WaitStep::Kind::Poll, 0};
       const bool defer_pays = defer_batched_ >= config_.defer_min_batched || last_timer_ < 0 ||
                               now - last_timer_ >= config_.defer_retry;
       // Long after the last work the learned gap is stale: the next arrival
@@ -154,6 +166,27 @@ WaitStep WaitPolicy::next(Nanos now, bool may_spin) {
     misses_ = 0;
   }
   return step;
+}
+
+// An answer usually comes sooner than a sleep and wake-up would take; if it
+// does not come within that cost, the spin was no dearer than the sleep.
+bool WaitPolicy::spin_for_answer(Nanos now, Nanos idle_for) {
+  if (!answer_due_) return false;
+  const bool pays = answer_hits_ >= config_.answer_min_hits || last_answer_miss_ < 0 ||
+                    now - last_answer_miss_ >= config_.defer_retry;
+  if (pays && idle_for < wake_cost_) {
+    if (!answer_spinning_) ++counters_.answer_spins;
+    answer_spinning_ = true;
+    return true;
+  }
+  if (answer_spinning_) {
+    answer_hits_ += (0.0 - answer_hits_) / 8;
+    ++counters_.answer_misses;
+    last_answer_miss_ = now;
+    answer_spinning_ = false;
+  }
+  answer_due_ = false;
+  return false;
 }
 
 void WaitPolicy::on_wake(Nanos now) {

@@ -13,7 +13,11 @@
 //     sleeping on arrivals, and so does a waiter whose timers gather one
 //     arrival each (a client that waits for every answer before it asks
 //     again: the timer only adds its length to each round trip);
-//   - saturation (hardly any idle time left): poll without sleeping.
+//   - saturation (hardly any idle time left): poll without sleeping;
+//   - after work that will be answered through the waiter (an engine that
+//     delivered to an application whose replies it sends): spin up to a
+//     wake-up's cost for the answer, as long as answers mostly come within
+//     it, instead of sleeping and being woken by the answer.
 // Every threshold has a hysteresis band above it, so a steady rate near one
 // does not flap between regimes. Pure: time comes in as a parameter.
 #pragma once
@@ -57,6 +61,10 @@ struct WaitConfig {
   // tried again once per defer_retry.
   double defer_min_batched = 0.1;
   Nanos defer_retry = 10'000'000;
+  // Spinning for answers goes on while at least this share of those spins
+  // (a moving average over about eight) ended with an answer, not with
+  // nothing or an arrival; below, it is tried again once per defer_retry.
+  double answer_min_hits = 0.5;
   // Saturation: idle share below which the waiter polls without sleeping,
   // and above which it stops.
   double saturated_below = 0.05;
@@ -69,6 +77,12 @@ struct WaitConfig {
   double gap_memory = 128;
   // Longest single sleep (the waiter re-checks its own stop conditions).
   Nanos max_sleep = 100'000'000;
+};
+
+// What a look's work means for the next wait, where the waiter knows.
+struct PollNotes {
+  bool awaits_answer = false;  // it will likely be answered through the waiter soon
+  bool answers = false;        // it was such an answer
 };
 
 enum class WaitRegime : uint8_t { Sleep, Defer, Spin, Saturated };
@@ -94,14 +108,17 @@ struct WaitCounters {
   uint64_t regime_changes = 0;
   uint64_t switches_to_poll = 0;       // left an event sleep
   uint64_t switches_to_interrupt = 0;  // entered an event sleep
+  uint64_t answer_spins = 0;           // spins for an answer begun
+  uint64_t answer_misses = 0;          // of those, ended without it
 };
 
 class WaitPolicy {
  public:
   explicit WaitPolicy(WaitMode mode, const WaitConfig& config = {});
 
-  // After every look at the queues: how many items it found (0: none).
-  void on_poll(Nanos now, size_t items);
+  // After every look at the queues: how many items it found (0: none) and
+  // what they were.
+  void on_poll(Nanos now, size_t items, PollNotes notes = {});
   // After a look that found nothing: what to do next. Without may_spin
   // (another thread is awake on the waiter's core) it sleeps instead of
   // spinning.
@@ -129,6 +146,7 @@ class WaitPolicy {
 
  private:
   void classify(Nanos now);
+  bool spin_for_answer(Nanos now, Nanos idle_for);
   void set_regime(WaitRegime r);
 
   WaitMode mode_;
@@ -141,10 +159,14 @@ class WaitPolicy {
   Nanos since_ = 0;       // start of the current working or idle stretch
   Nanos last_work_ = -1;  // the last look that found work
   bool event_sleeping_ = false;
-  bool after_timer_ = false;  // the next look follows a timer sleep
-  uint32_t misses_ = 0;       // timer looks in a row that found nothing
-  double defer_batched_ = 1;  // share of timer looks that found several arrivals
-  Nanos last_timer_ = -1;     // when the last timer sleep began
+  bool after_timer_ = false;      // the next look follows a timer sleep
+  uint32_t misses_ = 0;           // timer looks in a row that found nothing
+  double defer_batched_ = 1;      // share of timer looks that found several arrivals
+  Nanos last_timer_ = -1;         // when the last timer sleep began
+  bool answer_due_ = false;       // the last work awaits an answer
+  bool answer_spinning_ = false;  // spinning for it now
+  double answer_hits_ = 1;        // share of answer spins that got the answer
+  Nanos last_answer_miss_ = -1;   // when an answer spin last ended without it
   WaitCounters counters_;
 };
 

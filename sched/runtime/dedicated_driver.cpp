@@ -57,6 +57,8 @@ class EnginePoll final : public Pollable {
       s_.apps_[id]->channel->drain_wake();
   }
   int wake_fd() const override { return s_.epoll_fd_; }
+  bool answer_due() const override { return s_.delivered_to_channel_; }
+  bool answered() const override { return s_.transmitted_for_channel_; }
   // A deferral holds back arrivals, not the answers applications queued.
   int urgent_fd() const override { return s_.urgent_epoll_fd_; }
   bool try_arm_urgent() override {

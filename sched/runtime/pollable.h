@@ -34,6 +34,13 @@ class Pollable {
   virtual int urgent_fd() const { return -1; }
   virtual bool try_arm_urgent() { return true; }
   virtual void urgent_woken(uint64_t tag) { woken_by(tag); }
+  // After poll() did work: whether that work will likely be answered
+  // through this Pollable soon (an engine that delivered to an application
+  // whose replies it sends). The waiter then spins about a wake-up's cost
+  // for the answer, rather than sleeping and being woken by it.
+  virtual bool answer_due() const { return false; }
+  // After poll() did work: whether that work was such an answer.
+  virtual bool answered() const { return false; }
   // Around any sleep, timer or interrupt (CPU accounting).
   virtual void before_sleep() {}
   virtual void after_sleep() {}

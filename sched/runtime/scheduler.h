@@ -193,7 +193,11 @@ class Scheduler {
   // the channels' doorbells, never the sockets' arrivals.
   int urgent_epoll_fd_ = -1;
   std::atomic<int64_t> engine_cpu_ns_{0};
-  ContiguousAttribution attribution_;  // the engine thread's CPU, by application
+  // The engine thread's last pass delivered to an application in another
+  // process, whose replies this engine sends (engine thread only).
+  bool delivered_to_channel_ = false;
+  bool transmitted_for_channel_ = false;  // and sent what one queued
+  ContiguousAttribution attribution_;     // the engine thread's CPU, by application
   std::unique_ptr<SchedulerDriver> driver_;
 };
 

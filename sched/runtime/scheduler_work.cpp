@@ -200,6 +200,8 @@ size_t Scheduler::fair_pass() {
                                        spent[id] += cost;
                                        visits_wall += cost;
                                        bump(a.counters.delivered, delivered);
+                                       if (delivered > 0 && a.channel != nullptr)
+                                         delivered_to_channel_ = true;
                                        a.counters.batch_size.record(got);
                                        a.counters.queue_depth.record(a.queue.size());
                                        return VisitOutcome{got, cost};
@@ -256,8 +258,11 @@ size_t Scheduler::run_pass() {
   std::lock_guard lock(mutex_);
   engine_.reclaim_completions();
   engine_.refill();
+  delivered_to_channel_ = false;
   size_t done = config_.mode == Mode::Eager ? eager_pass() : fair_pass();
-  done += transmit_pass();
+  const size_t sent = transmit_pass();
+  transmitted_for_channel_ = sent > 0;
+  done += sent;
   bump(counters_.passes);
   if (done == 0) bump(counters_.empty_passes);
   return done;

@@ -60,7 +60,7 @@ size_t Waiter::wait(Pollable& p, Nanos deadline, const std::atomic<bool>* runnin
     const size_t n = p.poll();
     const Nanos now = clock_.now();
     const WaitCounters before = policy_.counters();
-    policy_.on_poll(now, n);
+    policy_.on_poll(now, n, n > 0 ? PollNotes{p.answer_due(), p.answered()} : PollNotes{});
     const bool seated = seats.claim();
     if (seats.hand_off() && counters_ != nullptr)
       counters_->yields.fetch_add(1, std::memory_order_relaxed);
