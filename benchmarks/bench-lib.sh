@@ -35,6 +35,8 @@ cpu_sample() {
   awk -v c="cpu$1" -v hz="$hz" -v now="$(date +%s%N)" \
     '$1 == c { printf "%.0f %s\n", ($5 + $6) * 1e9 / hz, now }' /proc/stat
 }
+# The wall-clock ns between two samples: sample_wall_ns "$s0" "$s1".
+sample_wall_ns() { echo $((${2#* } - ${1#* })); }
 # The CPU's busy ns between two samples: cpu_busy_ns "$s0" "$s1".
 cpu_busy_ns() {
   awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ")

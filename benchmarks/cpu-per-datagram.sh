@@ -95,11 +95,11 @@ rate_arg() { [[ $1 == max ]] && echo 0 || echo "$1"; }
 
 cpu_run() {  # kind rate
   start_server "$1" echo $((DURATION + 4))
-  local r0 s0 t0 r1 s1 t1 out
-  r0=$(server_run_ns); s0=$(cpu_sample 1); t0=$(date +%s%N)
+  local r0 s0 r1 s1 out
+  r0=$(server_run_ns); s0=$(cpu_sample 1)
   out=$(ip netns exec "$cli" "${prio[@]}" "$bin/lrp-flood" --dst 198.18.0.1 --port 9000 --cpu 0 \
     --rate "$(rate_arg "$2")" --duration "$DURATION" --count 1000000000)
-  r1=$(server_run_ns); s1=$(cpu_sample 1); t1=$(date +%s%N)
+  r1=$(server_run_ns); s1=$(cpu_sample 1)
   stop_server
   local received sent replies invalid
   received=$(sed -n 's/.*received=\([0-9]*\).*/\1/p' "$work/server.log" | tail -1)
@@ -112,7 +112,7 @@ cpu_run() {  # kind rate
   fi
   awk -v k="$1" -v r="$2" -v d="$DURATION" -v n="${received:-0}" -v s="$sent" -v rp="$replies" \
     -v busy="$(cpu_busy_ns "$s0" "$s1")" -v run=$((r1 - r0)) \
-    -v wall=$((t1 - t0)) 'BEGIN {
+    -v wall="$(sample_wall_ns "$s0" "$s1")" 'BEGIN {
       core = busy; server = run
       printf "%s %s %d %.0f %.0f %.1f %.0f %.0f\n", k, r, s, n / d, rp, 100 * core / wall,
         (n > 0 ? core / n : 0), (n > 0 ? server / n : 0) }' >> "$work/cpu"

@@ -34,19 +34,17 @@ run() {  # name, command...
   server_pid=$!
   sleep 1
   local s0; s0=$(cpu_sample 1)
-  local t0; t0=$(date +%s.%N)
   local res; res=$(ip netns exec "$cli" "$bin/lrp-flood" --dst 198.18.0.1 --port 9000 \
     --rate "$rate" --duration "$duration" --count 1000000000 --cpu 0)
   local s1; s1=$(cpu_sample 1)
-  local t1; t1=$(date +%s.%N)
   kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=
   local received; received=$(sed -n 's/.*received=\([0-9]*\).*/\1/p' "$out")
   local charged; charged=$(sed -n 's/.*charged_ns=\([0-9]*\).*/\1/p' "$out"); rm -f "$out"
   local sent; sent=$(sed -n 's/.*sent_pps=\([0-9]*\).*/\1/p' <<<"$res")
-  awk -v n="$name" -v s="$sent" -v r="$received" -v d="$duration" -v w="$(echo "$t1 - $t0" | bc)" \
+  awk -v n="$name" -v s="$sent" -v r="$received" -v d="$duration" -v w="$(sample_wall_ns "$s0" "$s1")" \
     -v b="$(cpu_busy_ns "$s0" "$s1")" -v c="${charged:-0}" \
-    'BEGIN { busy = b / 1e9; printf "%-16s %12d %12.0f %12.1f %14.0f %16s\n", n, s, r / d,
-             100 * busy / w, (r > 0 ? busy * 1e9 / r : 0),
+    'BEGIN { printf "%-16s %12d %12.0f %12.1f %14.0f %16s\n", n, s, r / d,
+             100 * b / w, (r > 0 ? b / r : 0),
              (c > 0 && r > 0 ? sprintf("%.0f", c / r) : "-") }' | tee -a "$results"
 }
 results=$(mktemp)
