@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <ostream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -107,28 +108,43 @@ TEST_P(SockperfUnderLrp, AnswersEveryClientThroughLrp) {
   const ClientRuns runs = run_clients(bench);
   EXPECT_EQ(runs.ping.find("No messages were received"), std::string::npos) << runs.ping;
   const long long ping_sent = field(runs.ping, "SentMessages");
+  // Every ping is answered. (On a starved machine sockperf may still print
+  // no latency statistics: it drops observations it judges out of its
+  // measuring window, which says nothing about the server.)
   EXPECT_GT(field(runs.ping, "ReceivedMessages"), 100) << runs.ping;
-  EXPECT_NE(runs.ping.find("Summary: Latency"), std::string::npos) << runs.ping;
+  EXPECT_GE(field(runs.ping, "ReceivedMessages"), ping_sent * 9 / 10) << runs.ping;
 
   const long long load_sent = field(runs.load, "SentMessages");
   EXPECT_GT(field(runs.load, "ReceivedMessages"), 0) << runs.load;
-  EXPECT_NE(runs.load.find("Summary: Latency"), std::string::npos) << runs.load;
 
   const long long tput_sent = number_after(runs.tput, "Total of ");
   EXPECT_GT(tput_sent, 1000) << runs.tput;
 
   // The datagrams reached the server through lrp: redirected by XDP into
   // the server's AF_XDP socket and delivered by the lrp engine; the replies
-  // left through lrp too.
+  // left through lrp too. On a busy machine some never reach XDP (the veth
+  // drops them when its peer's ring is full) and a server that falls behind
+  // is shed at XDP or drops at its ring's tail: every datagram is accounted
+  // for by one of these counters, and none is lost unseen.
   const std::string after = scrape(bench);
   const double sent = static_cast<double>(ping_sent + load_sent + tput_sent);
-  EXPECT_GE(metric_sum(after, "lrp_xdp_redirected_total"), 0.9 * sent) << after;
-  // A server that falls behind (a busy machine) drops at its ring's tail:
-  // every redirected datagram was delivered or dropped there, none lost.
-  EXPECT_GE(
-      metric_sum(after, "lrp_datagrams_delivered_total") + metric_sum(after, "lrp_drops_total"),
-      0.9 * sent)
-      << after;
+  const double veth_dropped =
+      static_cast<double>(link_statistic(bench.client_ns, bench.client_if, "tx_dropped") +
+                          link_statistic(bench.server_ns, bench.server_if, "rx_dropped"));
+  const double seen = metric_sum(after, "lrp_xdp_seen_total");
+  const double redirected = metric_sum(after, "lrp_xdp_redirected_total");
+  const double shed = metric_sum(after, "lrp_xdp_shed_total");
+  std::ostringstream ledger;
+  ledger << "sent " << sent << ", dropped by the veth " << veth_dropped << ", seen by XDP " << seen
+         << ", redirected " << redirected << ", shed " << shed << "\n"
+         << after;
+  EXPECT_GE(seen + veth_dropped, 0.9 * sent) << ledger.str();
+  EXPECT_GE(redirected + shed, 0.9 * seen) << ledger.str();
+  // lrp_drops_total counts the shed ones too, which were never redirected.
+  EXPECT_GE(metric_sum(after, "lrp_datagrams_delivered_total") +
+                metric_sum(after, "lrp_drops_total") - shed,
+            0.9 * redirected)
+      << ledger.str();
   EXPECT_GE(metric_sum(after, "lrp_datagrams_delivered_total"), 0.5 * sent) << after;
   EXPECT_GT(metric_sum(after, "lrp_datagrams_sent_total"), 100) << after;
 

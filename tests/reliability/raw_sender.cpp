@@ -61,16 +61,4 @@ bool RawSender::send(std::span<const uint8_t> frame) {
   return false;
 }
 
-int64_t link_statistic(const std::string& netns, const std::string& ifname,
-                       const std::string& counter) {
-  const std::string command = "ip netns exec " + netns + " cat /sys/class/net/" + ifname +
-                              "/statistics/" + counter + " 2>/dev/null";
-  FILE* p = popen(command.c_str(), "r");
-  if (p == nullptr) return -1;
-  long long value = -1;
-  if (std::fscanf(p, "%lld", &value) != 1) value = -1;
-  pclose(p);
-  return value;
-}
-
 }  // namespace lrp::test

@@ -30,9 +30,4 @@ class RawSender {
   std::string error_;
 };
 
-// A counter from /sys/class/net/IF/statistics/ as seen inside a namespace;
-// -1 when it cannot be read.
-int64_t link_statistic(const std::string& netns, const std::string& ifname,
-                       const std::string& counter);
-
 }  // namespace lrp::test

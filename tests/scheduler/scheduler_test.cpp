@@ -517,7 +517,10 @@ TEST(SchedulerPollSharing, LightApplicationKeepsItsLatencyBesideABusyOneOnItsCor
 
   ASSERT_GE(alone.latencies.size(), kCount * 99u / 100);
   ASSERT_GE(light_rx.latencies.size(), kCount * 99u / 100);
-  EXPECT_GE(busy_rx.received.load(), busy_sent.load() * 95 / 100)
+  // A sanitizer build costs several times the CPU per datagram and stalls
+  // for tens of milliseconds on a loaded machine: a ring's worth can go.
+  const uint64_t kept_percent = lrp::test::kSanitizedBuild ? 80 : 95;
+  EXPECT_GE(busy_rx.received.load(), busy_sent.load() * kept_percent / 100)
       << "the busy application did not keep up with its stream";
   EXPECT_GT(busy_sent.load(), 10'000u);
   const int64_t p99_alone = percentile(alone.latencies, 0.99);

@@ -4,6 +4,7 @@
 // removed on destruction.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace lrp::test {
@@ -55,6 +56,11 @@ struct VethBench {
   static constexpr const char* kServer6 = "2001:2::1";
   static constexpr const char* kClient6 = "2001:2::2";
 };
+
+// A counter from /sys/class/net/IF/statistics/ as seen inside a namespace;
+// -1 when it cannot be read.
+int64_t link_statistic(const std::string& netns, const std::string& ifname,
+                       const std::string& counter);
 
 // Removes namespaces left by test processes that no longer exist.
 void remove_stale_benches();
