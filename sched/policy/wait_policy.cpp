@@ -130,8 +130,10 @@ WaitStep WaitPolicy::next(Nanos now, bool may_spin) {
   WaitStep step{WaitStep::Kind::Event, config_.max_sleep};
   switch (mode_) {
     case WaitMode::Poll:
-      if (may_spin) return {WaitStep::Kind::Poll, 0};
-      break;
+      // Every poller spins, seated or not: the waiter yields the core after
+      // each empty look, so pollers sharing a core take turns at every look
+      // rather than at time-slice ends, and none pays a wake-up.
+      return {WaitStep::Kind::Poll, 0};
     case WaitMode::Interrupt:
       break;
     case WaitMode::Adaptive:

@@ -120,8 +120,9 @@ class WaitPolicy {
   // what they were.
   void on_poll(Nanos now, size_t items, PollNotes notes = {});
   // After a look that found nothing: what to do next. Without may_spin
-  // (another thread is awake on the waiter's core) it sleeps instead of
-  // spinning.
+  // (another thread is awake on the waiter's core) adaptive mode sleeps
+  // instead of spinning; poll mode spins regardless (the waiter yields the
+  // core after each empty look, so pollers on one core take turns).
   WaitStep next(Nanos now, bool may_spin = true);
   // A sleep (timer or event) ended.
   void on_wake(Nanos now);

@@ -1,9 +1,10 @@
-// One poller per core. Threads that wait through the wait policy share the
-// CPUs; two of them spinning on one core are time-sliced by the kernel's
-// scheduler, and the one whose work arrives waits out the other's slice
-// (milliseconds). So the one thread that is awake on a core holds its seat:
-// only the seat's holder may spin. The others sleep until an arrival wakes
-// them, registered as sleepers of their core; whoever polls on the core
+// One adaptive spinner per core. Threads that wait through the wait policy
+// share the CPUs; a spin is worth it only while no other thread wants the
+// core, so the one thread that is awake on a core holds its seat: only the
+// seat's holder may spin in adaptive mode. (Poll mode spins on every
+// thread: each yields the core after an empty look, which costs the others
+// less than a wake-up.) The others sleep until an arrival wakes them,
+// registered as sleepers of their core; whoever polls on the core
 // looks at them (pure_poll) and yields the core when one has work, so it
 // runs at once instead of after a slice. A seat not touched for a while
 // (its holder went off to do something else) is free again.

@@ -4,8 +4,8 @@
 // ready or the timeout passes; adaptive spins only while the learned gap
 // between arrivals makes it pay (never longer than LRP_SPIN_US), lets
 // arrivals batch on a short timer at medium load, and otherwise sleeps, so
-// a busy server never sleeps and an idle one burns no CPU. Spinning is for
-// one thread per core at a time (sched/runtime/core_seats.h).
+// a busy server never sleeps and an idle one burns no CPU. Adaptive
+// spinning is for one thread per core at a time (sched/runtime/core_seats.h).
 #pragma once
 
 #include <errno.h>

@@ -320,6 +320,26 @@ TEST(WaitPolicy, InterruptAndPollModesIgnoreTheLoad) {
   }
 }
 
+// Another thread awake on the core stops an adaptive spin, but a poller
+// keeps polling: it yields the core after each empty look instead, which
+// costs the others less than a sleep and a wake-up would.
+TEST(WaitPolicy, PollModeSpinsBesideAnotherPollerAndAdaptiveDoesNot) {
+  FakeClock clock;
+  WaitPolicy poll(WaitMode::Poll);
+  WaitPolicy adaptive(WaitMode::Adaptive);
+  for (int i = 0; i < 100; ++i) {
+    clock.advance(10 * kMicro);
+    poll.on_poll(clock.now(), 1);
+    adaptive.on_poll(clock.now(), 1);
+  }
+  clock.advance(kMicro);
+  poll.on_poll(clock.now(), 0);
+  adaptive.on_poll(clock.now(), 0);
+  EXPECT_EQ(poll.next(clock.now(), /*may_spin=*/false).kind, WaitStep::Kind::Poll);
+  EXPECT_EQ(adaptive.next(clock.now(), /*may_spin=*/true).kind, WaitStep::Kind::Poll);
+  EXPECT_NE(adaptive.next(clock.now(), /*may_spin=*/false).kind, WaitStep::Kind::Poll);
+}
+
 TEST(WaitPolicy, CountsSwitchesBetweenPollingAndSleeping) {
   FakeClock clock;
   WaitPolicy policy(WaitMode::Interrupt);
