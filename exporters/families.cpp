@@ -1,5 +1,6 @@
 #include "exporters/families.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -164,6 +165,12 @@ void add_scheduler(FamilySet& out, const Labels& l, const SchedulerSnapshot& s) 
   out.counter("lrp_engine_empty_passes_total", l, count(s.empty_passes));
   out.counter("lrp_engine_wakeups_total", l, count(s.wakeups));
   out.counter("lrp_engine_sleeps_total", l, count(s.sleeps));
+  out.counter("lrp_engine_deferrals_total", l, count(s.deferrals));
+  out.counter("lrp_engine_core_yields_total", l, count(s.yields));
+  out.counter("lrp_engine_answer_spins_total", with(l, {{"outcome", "answered"}}),
+              count(s.answer_spins - std::min(s.answer_spins, s.answer_misses)));
+  out.counter("lrp_engine_answer_spins_total", with(l, {{"outcome", "missed"}}),
+              count(s.answer_misses));
   out.counter("lrp_engine_idle_poll_cpu_seconds_total", l, seconds(s.idle_poll_ns));
   if (s.engine_cpu_ns) out.counter("lrp_engine_cpu_seconds_total", l, seconds(*s.engine_cpu_ns));
 }

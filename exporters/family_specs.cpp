@@ -97,6 +97,15 @@ constexpr std::array kSpecs{
                "Wake-ups from sleep by traffic or an application making room."},
     FamilySpec{"lrp_engine_sleeps_total", kCounter, Scope::Engine, "",
                "Times the engine went to sleep waiting for events."},
+    FamilySpec{"lrp_engine_deferrals_total", kCounter, Scope::Engine, "",
+               "Short timer sleeps that let arrivals batch before the engine looks again "
+               "(adaptive mode)."},
+    FamilySpec{"lrp_engine_core_yields_total", kCounter, Scope::Engine, "",
+               "Times a thread polling on a core yielded it to a sleeping thread whose work had "
+               "arrived."},
+    FamilySpec{"lrp_engine_answer_spins_total", kCounter, Scope::Engine, "outcome",
+               "Spins for an answer due through the engine instead of a sleep, by outcome: "
+               "answered, missed (adaptive mode)."},
     FamilySpec{"lrp_engine_idle_poll_cpu_seconds_total", kCounter, Scope::Engine, "",
                "CPU time of passes that found nothing, charged to no application."},
     FamilySpec{"lrp_engine_cpu_seconds_total", kCounter, Scope::Engine, "",

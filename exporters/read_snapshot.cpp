@@ -95,6 +95,10 @@ SchedulerSnapshot read_scheduler(const sched::Scheduler& scheduler,
   s.empty_passes = load(c.empty_passes);
   s.wakeups = load(c.wakeups);
   s.sleeps = load(c.sleeps);
+  s.deferrals = load(c.deferrals);
+  s.yields = load(c.yields);
+  s.answer_spins = load(c.answer_spins);
+  s.answer_misses = load(c.answer_misses);
   s.switches_to_poll = load(c.switches_to_poll);
   s.switches_to_interrupt = load(c.switches_to_interrupt);
   s.idle_poll_ns = load(c.idle_poll_ns);

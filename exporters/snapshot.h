@@ -77,6 +77,10 @@ struct SchedulerSnapshot {
   uint64_t empty_passes = 0;
   uint64_t wakeups = 0;
   uint64_t sleeps = 0;
+  uint64_t deferrals = 0;
+  uint64_t yields = 0;
+  uint64_t answer_spins = 0;
+  uint64_t answer_misses = 0;
   uint64_t switches_to_poll = 0;
   uint64_t switches_to_interrupt = 0;
   uint64_t idle_poll_ns = 0;

@@ -43,9 +43,11 @@ struct EngineCounters {
   std::atomic<uint64_t> deferrals{0};  // timer sleeps that let arrivals batch
   std::atomic<uint64_t> switches_to_poll{0};
   std::atomic<uint64_t> switches_to_interrupt{0};
-  std::atomic<uint64_t> yields{0};        // stepped aside for a sleeper with work on its core
-  std::atomic<uint64_t> idle_poll_ns{0};  // passes that found nothing: charged to nobody
-  std::atomic<uint64_t> sleep_ns{0};      // CPU spent going to sleep and waking up
+  std::atomic<uint64_t> yields{0};         // stepped aside for a sleeper with work on its core
+  std::atomic<uint64_t> answer_spins{0};   // spins for an answer due through the waiter
+  std::atomic<uint64_t> answer_misses{0};  // of those, ended without the answer
+  std::atomic<uint64_t> idle_poll_ns{0};   // passes that found nothing: charged to nobody
+  std::atomic<uint64_t> sleep_ns{0};       // CPU spent going to sleep and waking up
   std::atomic<bool> polling{false};
   std::atomic<uint8_t> regime{0};  // WaitRegime of the last waiter to decide
   std::atomic<int64_t> gap_ns{0};  // its learned time between arrivals

@@ -145,6 +145,8 @@ void Waiter::publish(const WaitCounters& before) {
   add(counters_->deferrals, c.timer_sleeps, before.timer_sleeps);
   add(counters_->switches_to_poll, c.switches_to_poll, before.switches_to_poll);
   add(counters_->switches_to_interrupt, c.switches_to_interrupt, before.switches_to_interrupt);
+  add(counters_->answer_spins, c.answer_spins, before.answer_spins);
+  add(counters_->answer_misses, c.answer_misses, before.answer_misses);
   counters_->polling.store(policy_.polling(), std::memory_order_relaxed);
   counters_->regime.store(static_cast<uint8_t>(policy_.regime()), std::memory_order_relaxed);
   counters_->gap_ns.store(policy_.gap(), std::memory_order_relaxed);

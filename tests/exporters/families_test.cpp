@@ -62,6 +62,10 @@ EngineSnapshot made_up_engine(const std::string& interface, uint32_t queue) {
   s.passes = 50;
   s.switches_to_poll = 3;
   s.switches_to_interrupt = 2;
+  s.deferrals = 17;
+  s.yields = 19;
+  s.answer_spins = 23;
+  s.answer_misses = 6;
   s.engine_cpu_ns = 2'500'000'000;
   for (const char* name : {"echo", "flood"}) {
     AppSnapshot a;
@@ -170,6 +174,10 @@ TEST(Families, EngineModeCpuAndXdpCounters) {
             1);
   EXPECT_EQ(e.sum("lrp_engine_mode_switches_total", {{"direction", "to_poll"}}), 3);
   EXPECT_EQ(e.sum("lrp_engine_mode_switches_total", {{"direction", "to_interrupt"}}), 2);
+  EXPECT_EQ(e.sum("lrp_engine_deferrals_total"), 17);
+  EXPECT_EQ(e.sum("lrp_engine_core_yields_total"), 19);
+  EXPECT_EQ(e.sum("lrp_engine_answer_spins_total", {{"outcome", "answered"}}), 17);
+  EXPECT_EQ(e.sum("lrp_engine_answer_spins_total", {{"outcome", "missed"}}), 6);
   EXPECT_DOUBLE_EQ(*e.sum("lrp_protocol_cpu_seconds_total", {{"app", "echo"}}), 1.5);
   EXPECT_DOUBLE_EQ(*e.sum("lrp_engine_cpu_seconds_total"), 2.5);
   EXPECT_EQ(e.sum("lrp_frames", {{"place", "fill"}}), 2000);
