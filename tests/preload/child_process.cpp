@@ -129,6 +129,15 @@ std::string http_get(const std::string& netns, uint16_t port, const std::string&
   return response.substr(body + 4);
 }
 
+std::string scrape_lrp_metrics(const std::string& netns, uint16_t port, int timeout_ms) {
+  for (int waited = 0;; waited += 50) {
+    std::string scrape = http_get(netns, port, "/metrics");
+    if (scrape.find("lrp_xdp_seen_total") != std::string::npos) return scrape;
+    if (waited >= timeout_ms) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 long long number_after(const std::string& text, const std::string& marker) {
   const size_t at = text.find(marker);
   if (at == std::string::npos) return -1;

@@ -40,6 +40,11 @@ int run_capture(const std::vector<std::string>& argv, int timeout_ms, std::strin
 // or empty on failure.
 std::string http_get(const std::string& netns, uint16_t port, const std::string& path);
 
+// lrp's metrics from inside a namespace once its exporter is up (it starts
+// with a server's first lrp socket): the first scrape within timeout_ms that
+// has lrp's XDP counters, or empty.
+std::string scrape_lrp_metrics(const std::string& netns, uint16_t port, int timeout_ms);
+
 // The number right after the first `marker` in text; -1 when there is none.
 long long number_after(const std::string& text, const std::string& marker);
 

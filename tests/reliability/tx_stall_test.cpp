@@ -121,9 +121,11 @@ TEST(TxStall, PeerDeletedIsAClearErrorAndFramesComeBack) {
   const Error e = send_until_error(*b.engine, b.slot, 5s, &kick);
   EXPECT_LT(Clock::now() - start, 3s);
   EXPECT_NE(e.code, 0) << "sends kept being accepted with the device gone";
-  // The device's routes go with it: sends fail as a kernel socket's do
-  // (ENETUNREACH), or, if a send came before the route went, its kick says so.
-  EXPECT_TRUE(e.code == ENETUNREACH || kick.code == ENETDOWN || kick.code == ENXIO)
+  // The device's routes and addresses go with it: sends fail as a kernel
+  // socket's do (ENETUNREACH, or EADDRNOTAVAIL when the address went first),
+  // or, if a send came before the route went, its kick says so.
+  EXPECT_TRUE(e.code == ENETUNREACH || e.code == EADDRNOTAVAIL || kick.code == ENETDOWN ||
+              kick.code == ENXIO)
       << e.message() << " / " << kick.message();
   ASSERT_TRUE(b.iface->close_socket(b.slot).ok());
   EXPECT_EQ(b.engine->frames().counts().at(FramePlace::KernelTx), 0u);
